@@ -1,0 +1,132 @@
+//! `cronwright check`: parse crontab files and report every problem like a compiler, then a
+//! summary per file that also names the lines that are fine.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::Outcome;
+use crate::cron::{Format, Parsed, Severity, parse_crontab};
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Read every file as a system crontab (a user name after the schedule)
+    #[arg(long, conflicts_with = "user")]
+    system: bool,
+    /// Read every file as a user crontab (no user field)
+    #[arg(long)]
+    user: bool,
+    /// Crontab files to check; - reads standard input. /etc/crontab and files in /etc/cron.d
+    /// are system crontabs unless --user is given; others are user crontabs.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// System crontabs are `/etc/crontab` and the files of `/etc/cron.d`.
+pub fn default_format(path: &Path) -> Format {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let system = [path, abs.as_path()].iter().any(|p| {
+        *p == Path::new("/etc/crontab") || p.parent() == Some(Path::new("/etc/cron.d"))
+    });
+    if system { Format::System } else { Format::User }
+}
+
+pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
+    let mut outcome = Outcome::Ok;
+    for path in &args.files {
+        let stdin = path.as_os_str() == "-";
+        let (name, source) = if stdin {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read standard input")?;
+            ("<stdin>".to_string(), s)
+        } else {
+            let name = path.display().to_string();
+            match std::fs::read(path) {
+                Ok(bytes) => (name, String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) => {
+                    eprintln!("cronwright: cannot read {name}: {e}");
+                    outcome = Outcome::Invalid;
+                    continue;
+                }
+            }
+        };
+        let format = match (args.system, args.user) {
+            (true, _) => Format::System,
+            (_, true) => Format::User,
+            _ if stdin => Format::User,
+            _ => default_format(path),
+        };
+        let parsed = parse_crontab(&source, format);
+        report(&name, &source, &parsed, out)?;
+        if parsed.has_errors() {
+            outcome = Outcome::Invalid;
+        }
+    }
+    Ok(outcome)
+}
+
+fn report(name: &str, source: &str, parsed: &Parsed, out: &mut impl Write) -> std::io::Result<()> {
+    let lines: Vec<&str> = source
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    for d in &parsed.diagnostics {
+        let text = lines.get(d.line as usize - 1).copied().unwrap_or("");
+        writeln!(out, "{}", d.render(name, text))?;
+    }
+    let fine: Vec<u32> = parsed.crontab.entries.iter().map(|e| e.line).collect();
+    let entries = match fine.len() {
+        0 => "no entries".to_string(),
+        1 => format!("1 entry fine (line {})", ranges(&fine)),
+        n => format!("{n} entries fine (lines {})", ranges(&fine)),
+    };
+    let (errors, warnings) = (parsed.count(Severity::Error), parsed.count(Severity::Warning));
+    if errors + warnings == 0 {
+        writeln!(out, "{name}: ok, {entries}")
+    } else {
+        writeln!(out, "{name}: {}, {}; {entries}", plural(errors, "error"), plural(warnings, "warning"))
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `1, 3-5, 9` from sorted line numbers.
+fn ranges(lines: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+    }
+
+    #[test]
+    fn etc_files_are_system_format() {
+        assert_eq!(default_format(Path::new("/etc/crontab")), Format::System);
+        assert_eq!(default_format(Path::new("/etc/cron.d/web")), Format::System);
+        assert_eq!(default_format(Path::new("crontabs/alice")), Format::User);
+    }
+}

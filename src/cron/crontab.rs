@@ -1,0 +1,259 @@
+//! A whole crontab file: entries, environment lines and diagnostics.
+//!
+//! Lines are parsed in order; an environment line changes the environment for the entries
+//! after it (cronie's rule), so each entry keeps a shared snapshot of the environment in force
+//! at its line. `CRON_TZ` and `RANDOM_DELAY` are read into each entry's zone and delay. One bad
+//! line yields diagnostics and is skipped; every other line still loads.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use super::diag::{Diagnostic, Severity};
+use super::line::{Format, Line, Sink, parse_line};
+use super::schedule::Schedule;
+
+/// Environment assignments in force at some line, in file order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Env {
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// The value of `name`, from its latest assignment.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Each name once, with its latest value, in order of first assignment.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars
+            .iter()
+            .enumerate()
+            .filter(|(i, (n, _))| !self.vars[i + 1..].iter().any(|(m, _)| m == n))
+            .map(|(_, (n, v))| (n.as_str(), v.as_str()))
+    }
+
+    fn set(&mut self, name: String, value: String) {
+        self.vars.push((name, value));
+    }
+}
+
+/// One job line of a crontab.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// 1-based line number in the file.
+    pub line: u32,
+    pub schedule: Schedule,
+    /// The user field of a system crontab line; `None` in user crontabs.
+    pub user: Option<String>,
+    /// The shell command, up to the first unescaped `%`, with `\%` turned into `%`.
+    pub command: String,
+    /// Standard input from the text after the first unescaped `%`.
+    pub stdin: Option<String>,
+    /// `false` when the line asked not to be logged (a leading `-`).
+    pub log: bool,
+    /// The environment lines above this entry.
+    pub env: Arc<Env>,
+    /// `CRON_TZ` in force, if any; otherwise the daemon's zone applies.
+    pub zone: Option<Tz>,
+    /// `RANDOM_DELAY` in force, in minutes (cronie's meaning: each run starts after a random
+    /// delay up to this many minutes).
+    pub random_delay_minutes: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Crontab {
+    pub entries: Vec<Entry>,
+    /// The environment after the last line (every assignment in the file).
+    pub env: Env,
+}
+
+/// A crontab with what was found wrong in it. Entries with errors are not in `crontab`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Parsed {
+    pub crontab: Crontab,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+}
+
+/// The zone state that `CRON_TZ` lines set for the entries below them.
+enum Zone {
+    Default,
+    Named(Tz),
+    /// An unknown zone name at this line: entries under it are not loaded, since running
+    /// them in some other zone would run them at the wrong time.
+    Unknown(u32),
+}
+
+/// Parses a whole crontab. Never fails: problems are diagnostics.
+pub fn parse_crontab(source: &str, format: Format) -> Parsed {
+    let mut out = Parsed::default();
+    let mut env = Arc::new(Env::default());
+    let mut zone = Zone::Default;
+    let mut delay = 0u32;
+    let mut lines = source.split('\n').peekable();
+    let mut line_no = 0u32;
+    while let Some(raw) = lines.next() {
+        line_no += 1;
+        let last = lines.peek().is_none();
+        if last && raw.is_empty() {
+            break;
+        }
+        let text = raw.strip_suffix('\r').unwrap_or(raw);
+        let mut sink = Sink {
+            line_no,
+            text,
+            out: &mut out.diagnostics,
+        };
+        let parsed = parse_line(&mut sink, format);
+        if last && !matches!(parsed, Some(Line::Nothing)) {
+            sink.warn(
+                text.len(),
+                1,
+                "no newline at the end of the file: vixie cron and cronie ignore such a last \
+                 line (cronwright runs it)",
+            );
+        }
+        match parsed {
+            None | Some(Line::Nothing) => {}
+            Some(Line::Env {
+                name,
+                value,
+                value_span,
+            }) => {
+                match name.as_str() {
+                    "CRON_TZ" if value.is_empty() => zone = Zone::Default,
+                    "CRON_TZ" => match value.parse::<Tz>() {
+                        Ok(tz) => zone = Zone::Named(tz),
+                        Err(_) => {
+                            zone = Zone::Unknown(line_no);
+                            sink.error(
+                                value_span.start,
+                                value_span.end - value_span.start,
+                                format!(
+                                    "unknown time zone '{value}' (expected an IANA name such as \
+                                     Europe/Berlin); the entries below it are not loaded"
+                                ),
+                            );
+                        }
+                    },
+                    "RANDOM_DELAY" => match value.parse::<u32>() {
+                        Ok(m) => delay = m,
+                        Err(_) => sink.error(
+                            value_span.start,
+                            (value_span.end - value_span.start).max(1),
+                            format!("RANDOM_DELAY must be a whole number of minutes, found '{value}'"),
+                        ),
+                    },
+                    _ => {}
+                }
+                Arc::make_mut(&mut env).set(name.clone(), value.clone());
+                out.crontab.env.set(name, value);
+            }
+            Some(Line::Entry {
+                schedule,
+                user,
+                command,
+                stdin,
+                log,
+            }) => {
+                let zone = match zone {
+                    Zone::Default => None,
+                    Zone::Named(tz) => Some(tz),
+                    Zone::Unknown(at) => {
+                        sink.error(
+                            0,
+                            text.len(),
+                            format!("entry not loaded: CRON_TZ on line {at} names an unknown zone"),
+                        );
+                        continue;
+                    }
+                };
+                out.crontab.entries.push(Entry {
+                    line: line_no,
+                    schedule,
+                    user: user.map(str::to_string),
+                    command,
+                    stdin,
+                    log,
+                    env: Arc::clone(&env),
+                    zone,
+                    random_delay_minutes: delay,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_applies_to_entries_below_it() {
+        let p = parse_crontab(
+            "A=1\n* * * * * one\nA = \"2 two\"\nCRON_TZ=Asia/Kolkata\n0 0 * * * two\n",
+            Format::User,
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let e = &p.crontab.entries;
+        assert_eq!(e[0].env.get("A"), Some("1"));
+        assert_eq!(e[0].zone, None);
+        assert_eq!(e[1].env.get("A"), Some("2 two"));
+        assert_eq!(e[1].zone, Some(chrono_tz::Asia::Kolkata));
+        assert_eq!(e[1].line, 5);
+    }
+
+    #[test]
+    fn one_bad_line_leaves_the_others_loaded() {
+        let p = parse_crontab("* * * * * a\n0 0 1 jna * b\n5 * * * * c\n", Format::User);
+        assert_eq!(p.crontab.entries.len(), 2);
+        assert_eq!(p.diagnostics.len(), 1);
+        assert_eq!((p.diagnostics[0].line, p.diagnostics[0].column), (2, 7));
+    }
+
+    #[test]
+    fn unknown_cron_tz_skips_its_entries_with_an_error_each() {
+        let p = parse_crontab(
+            "CRON_TZ=Mars/Olympus\n0 1 * * * a\nCRON_TZ=UTC\n0 2 * * * b\n",
+            Format::User,
+        );
+        assert_eq!(p.crontab.entries.len(), 1);
+        assert_eq!(p.count(Severity::Error), 2);
+    }
+
+    #[test]
+    fn crlf_and_missing_final_newline_are_accepted() {
+        let p = parse_crontab("* * * * * a\r\n0 * * * * b", Format::User);
+        assert_eq!(p.crontab.entries.len(), 2);
+        assert_eq!(p.crontab.entries[0].command, "a");
+        assert_eq!(p.count(Severity::Warning), 1);
+        assert_eq!(p.count(Severity::Error), 0);
+    }
+
+    #[test]
+    fn system_format_takes_a_user_field() {
+        let p = parse_crontab("17 * * * * root cd / && run-parts /etc/cron.hourly\n", Format::System);
+        let e = &p.crontab.entries[0];
+        assert_eq!(e.user.as_deref(), Some("root"));
+        assert_eq!(e.command, "cd / && run-parts /etc/cron.hourly");
+    }
+}

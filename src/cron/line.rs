@@ -1,0 +1,457 @@
+//! One crontab line: an entry (schedule, optional user, command), an environment assignment,
+//! or nothing (blank or comment). Every problem becomes a `Diagnostic` with its column;
+//! nothing here allocates per line beyond the strings an entry keeps.
+//!
+//! The five-or-six-field rule (DESIGN.md "The cron language"): a line has a leading seconds
+//! field only when its sixth token is a valid day-of-week field and either starts with a
+//! digit or `*`, or the line does not parse with five fields. So `0 5 * * * mon --check`
+//! stays a five-field line running `mon --check`, as every other cron reads it.
+
+use super::diag::{Diagnostic, Severity};
+use super::field::{Field, FieldKind, FieldWarning, parse_field};
+use super::schedule::{MACROS, Schedule, Times};
+
+/// User crontabs have no user field; system crontabs (`/etc/crontab`, `/etc/cron.d/*`)
+/// name the user after the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    User,
+    System,
+}
+
+/// A byte range of the line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    fn text(self, line: &str) -> &str {
+        &line[self.start..self.end]
+    }
+}
+
+/// What a line holds, borrowing from the line's text where it can.
+pub(crate) enum Line<'a> {
+    Nothing,
+    Env {
+        name: String,
+        value: String,
+        value_span: Span,
+    },
+    Entry {
+        schedule: Schedule,
+        user: Option<&'a str>,
+        command: String,
+        stdin: Option<String>,
+        log: bool,
+    },
+}
+
+/// Collects diagnostics for one line, which knows its number and text.
+pub(crate) struct Sink<'d, 'l> {
+    pub line_no: u32,
+    pub text: &'l str,
+    pub out: &'d mut Vec<Diagnostic>,
+}
+
+impl Sink<'_, '_> {
+    pub fn push(&mut self, severity: Severity, start: usize, len: usize, msg: impl Into<String>) {
+        self.out.push(Diagnostic::at(
+            severity,
+            self.line_no,
+            self.text,
+            start,
+            len,
+            msg,
+        ));
+    }
+
+    pub fn error(&mut self, start: usize, len: usize, msg: impl Into<String>) {
+        self.push(Severity::Error, start, len, msg);
+    }
+
+    pub fn warn(&mut self, start: usize, len: usize, msg: impl Into<String>) {
+        self.push(Severity::Warning, start, len, msg);
+    }
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// The next whitespace-separated token at or after `pos`.
+fn next_token(line: &str, pos: usize) -> Option<Span> {
+    let b = line.as_bytes();
+    let start = pos + b.get(pos..)?.iter().position(|&c| !is_blank(c))?;
+    let end = start + b[start..].iter().position(|&c| is_blank(c)).unwrap_or(b.len() - start);
+    Some(Span { start, end })
+}
+
+/// Up to `N` tokens from `pos`, and how many there were.
+fn tokens<const N: usize>(line: &str, mut pos: usize) -> ([Span; N], usize) {
+    let mut out = [Span::default(); N];
+    let mut n = 0;
+    while n < N {
+        match next_token(line, pos) {
+            Some(s) => {
+                out[n] = s;
+                pos = s.end;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    (out, n)
+}
+
+const FIVE: [FieldKind; 5] = [
+    FieldKind::Minute,
+    FieldKind::Hour,
+    FieldKind::DayOfMonth,
+    FieldKind::Month,
+    FieldKind::DayOfWeek,
+];
+const SIX: [FieldKind; 6] = [
+    FieldKind::Second,
+    FieldKind::Minute,
+    FieldKind::Hour,
+    FieldKind::DayOfMonth,
+    FieldKind::Month,
+    FieldKind::DayOfWeek,
+];
+
+fn field_ok(text: &str, kind: FieldKind) -> bool {
+    parse_field(text, kind, &mut Vec::new()).is_ok()
+}
+
+fn all_ok(line: &str, toks: &[Span], kinds: &[FieldKind]) -> bool {
+    toks.iter()
+        .zip(kinds)
+        .all(|(t, &k)| field_ok(t.text(line), k))
+}
+
+/// How many time fields a crontab line has (see the module comment).
+fn crontab_field_count(line: &str, toks: &[Span]) -> usize {
+    if toks.len() < 6 {
+        return 5;
+    }
+    let sixth = toks[5].text(line);
+    if !field_ok(sixth, FieldKind::DayOfWeek) {
+        return 5;
+    }
+    if sixth.starts_with(|c: char| c.is_ascii_digit() || c == '*') {
+        return 6;
+    }
+    if all_ok(line, &toks[..5], &FIVE) || !all_ok(line, &toks[..6], &SIX) {
+        5
+    } else {
+        6
+    }
+}
+
+/// Parses time-field tokens (5 or 6 of them) into `Times`, reporting every bad field.
+fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
+    let kinds: &[FieldKind] = if toks.len() == 6 { &SIX } else { &FIVE };
+    let mut fields = [None::<Field>; 6];
+    let mut warnings: Vec<FieldWarning> = Vec::new();
+    let mut failed = false;
+    for (i, (tok, &kind)) in toks.iter().zip(kinds).enumerate() {
+        let before = warnings.len();
+        match parse_field(tok.text(sink.text), kind, &mut warnings) {
+            Ok(f) => fields[i] = Some(f),
+            Err(e) => {
+                failed = true;
+                sink.error(tok.start + e.offset, e.len, e.to_string());
+            }
+        }
+        for w in warnings.drain(before..) {
+            sink.warn(tok.start + w.offset, w.len, w.message);
+        }
+    }
+    if failed {
+        return None;
+    }
+    let f: Vec<Field> = fields.iter().flatten().copied().collect();
+    let (second, rest) = if f.len() == 6 {
+        (Some(f[0]), &f[1..])
+    } else {
+        (None, &f[..])
+    };
+    let times = Times::from_fields(second, rest[0], rest[1], rest[2], rest[3], rest[4]);
+    let dom = toks[toks.len() - 3];
+    let month = toks[toks.len() - 2];
+    let dow = toks[toks.len() - 1];
+    if !times.can_fire() {
+        sink.warn(
+            dom.start,
+            month.end - dom.start,
+            "this schedule never fires: none of the months it names has the days it names",
+        );
+    } else if times.days_are_ored() {
+        sink.warn(
+            dom.start,
+            dow.end - dom.start,
+            "day of month and day of week are both restricted, so this runs on days matching \
+             either one, not only on days matching both (cron's OR rule)",
+        );
+    }
+    Some(times)
+}
+
+/// Parses `@name` into its schedule.
+fn parse_macro(tok: Span, sink: &mut Sink) -> Option<Schedule> {
+    let text = tok.text(sink.text);
+    let Some((_, expansion)) = MACROS.iter().find(|(name, _)| *name == text) else {
+        let names: Vec<&str> = MACROS.iter().map(|(n, _)| *n).collect();
+        sink.error(
+            tok.start,
+            tok.end - tok.start,
+            format!("unknown macro '{text}' (expected one of {})", names.join(" ")),
+        );
+        return None;
+    };
+    if expansion.is_empty() {
+        return Some(Schedule::Reboot);
+    }
+    let mut scratch = Vec::new();
+    let mut inner = Sink {
+        line_no: 0,
+        text: expansion,
+        out: &mut scratch,
+    };
+    let (toks, n) = tokens::<5>(expansion, 0);
+    parse_times(&toks[..n], &mut inner).map(Schedule::Times)
+}
+
+/// Parses a standalone expression, as `cronwright next` takes it: 5 or 6 fields, or a macro.
+pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
+    let (toks, n) = tokens::<7>(sink.text, 0);
+    if n == 0 {
+        sink.error(0, 1, "empty expression (expected 5 or 6 time fields, or a macro such as @daily)");
+        return None;
+    }
+    if sink.text[toks[0].start..].starts_with('@') {
+        if n > 1 {
+            sink.error(toks[1].start, sink.text.len() - toks[1].start, "unexpected text after the macro");
+            return None;
+        }
+        return parse_macro(toks[0], sink);
+    }
+    if n != 5 && n != 6 {
+        let at = if n > 6 { toks[6].start } else { sink.text.len() };
+        sink.error(
+            at,
+            1,
+            format!("expected 5 or 6 time fields, found {}", if n > 6 { "more than 6".to_string() } else { n.to_string() }),
+        );
+        return None;
+    }
+    parse_times(&toks[..n], sink).map(Schedule::Times)
+}
+
+/// Turns the command text into the command and its standard input: an unescaped `%` ends
+/// the command, and each later `%` becomes a newline; `\%` is a literal `%` in both parts.
+/// Returns the byte offset of the first unescaped `%`, for the warning.
+fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
+    let mut command = String::with_capacity(cmd.len());
+    let mut input = String::new();
+    let mut first_pct = None;
+    let mut chars = cmd.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let out = if first_pct.is_some() { &mut input } else { &mut command };
+        match c {
+            '\\' if chars.peek().is_some_and(|&(_, n)| n == '%') => {
+                out.push('%');
+                chars.next();
+            }
+            '%' if first_pct.is_none() => first_pct = Some(i),
+            '%' => out.push('\n'),
+            _ => out.push(c),
+        }
+    }
+    (command, first_pct.map(|_| input), first_pct)
+}
+
+/// Parses an environment assignment `NAME = value` (either side may be quoted, as cronie's
+/// `load_env`). `start` is where the line's first non-blank byte is.
+fn parse_env<'a>(sink: &mut Sink, start: usize) -> Option<Line<'a>> {
+    let text = sink.text;
+    let b = text.as_bytes();
+    let (name, after_name) = match b[start] {
+        q @ (b'"' | b'\'') => match text[start + 1..].find(q as char) {
+            Some(len) => (&text[start + 1..start + 1 + len], start + len + 2),
+            None => {
+                sink.error(start, text.len() - start, "unterminated quote in the variable name");
+                return None;
+            }
+        },
+        _ => {
+            let len = b[start..]
+                .iter()
+                .position(|&c| c == b'=' || is_blank(c))
+                .unwrap_or(b.len() - start);
+            (&text[start..start + len], start + len)
+        }
+    };
+    let eq = after_name + b[after_name..].iter().take_while(|&&c| is_blank(c)).count();
+    if b.get(eq) != Some(&b'=') || name.is_empty() {
+        let word_end = next_token(text, start).map_or(text.len(), |s| s.end);
+        sink.error(
+            start,
+            word_end - start,
+            format!(
+                "expected a schedule (5 or 6 time fields, or a macro such as @daily) or an \
+                 environment line NAME=value, found '{}'",
+                &text[start..word_end]
+            ),
+        );
+        return None;
+    }
+    let vstart = eq + 1 + b[eq + 1..].iter().take_while(|&&c| is_blank(c)).count();
+    let raw = text[vstart..].trim_end_matches([' ', '\t']);
+    let vend = vstart + raw.len();
+    let quoted = raw.len() >= 2
+        && matches!(raw.as_bytes()[0], b'"' | b'\'')
+        && raw.as_bytes()[0] == raw.as_bytes()[raw.len() - 1];
+    let (value, value_span) = if quoted {
+        (&raw[1..raw.len() - 1], Span { start: vstart + 1, end: vend - 1 })
+    } else {
+        if raw.starts_with(['"', '\'']) {
+            sink.warn(vstart, raw.len(), "the value's opening quote has no matching closing quote, so the quote is part of the value");
+        }
+        (raw, Span { start: vstart, end: vend })
+    };
+    Some(Line::Env {
+        name: name.to_string(),
+        value: value.to_string(),
+        value_span,
+    })
+}
+
+/// Parses one line of a crontab (without its line ending).
+pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<Line<'a>> {
+    let text: &'a str = sink.text;
+    let Some(first) = next_token(text, 0) else {
+        return Some(Line::Nothing);
+    };
+    let b = text.as_bytes();
+    match b[first.start] {
+        b'#' => return Some(Line::Nothing),
+        b'0'..=b'9' | b'*' | b'@' | b'-' => {}
+        _ => return parse_env(sink, first.start),
+    }
+    // cronie: a '-' before the schedule means "do not log this job's runs to syslog".
+    let mut log = true;
+    let mut pos = first.start;
+    if b[pos] == b'-' {
+        log = false;
+        pos += 1;
+        if next_token(text, pos).is_none_or(|t| t.start != pos) {
+            sink.error(first.start, 1, "expected a schedule right after '-' (which turns off logging for the entry)");
+            return None;
+        }
+    }
+    let (toks, n) = tokens::<8>(text, pos);
+    let (schedule, used) = if b[pos] == b'@' {
+        (parse_macro(toks[0], sink), 1)
+    } else {
+        let count = crontab_field_count(text, &toks[..n.min(6)]);
+        if n < count {
+            sink.error(
+                text.len(),
+                1,
+                format!("expected 5 time fields and a command, found only {n} fields"),
+            );
+            return None;
+        }
+        (parse_times(&toks[..count], sink).map(Schedule::Times), count)
+    };
+    let mut rest = toks[used - 1].end;
+    let user = match format {
+        Format::User => None,
+        Format::System => match next_token(text, rest) {
+            Some(t) => {
+                rest = t.end;
+                Some(t.text(text))
+            }
+            None => {
+                sink.error(
+                    text.len(),
+                    1,
+                    "expected a user name after the schedule (lines of /etc/crontab and /etc/cron.d name the user that runs them)",
+                );
+                return None;
+            }
+        },
+    };
+    let Some(cmd) = next_token(text, rest) else {
+        sink.error(text.len(), 1, "expected a command after the schedule");
+        return None;
+    };
+    let schedule = schedule?;
+    let mut cmd_text = &text[cmd.start..];
+    let mut cmd_start = cmd.start;
+    if cmd_text.starts_with('*') {
+        sink.error(
+            cmd.start,
+            cmd.end - cmd.start,
+            "the command starts with '*': cron reads this as a mistyped schedule (a missing or extra time field?)",
+        );
+        return None;
+    }
+    if let Some(stripped) = cmd_text.strip_prefix('-') {
+        log = false;
+        cmd_text = stripped;
+        cmd_start += 1;
+    }
+    let (command, stdin, pct) = split_command(cmd_text);
+    if let Some(p) = pct {
+        sink.warn(
+            cmd_start + p,
+            1,
+            "unescaped '%' ends the command here: the rest becomes the job's standard input \
+             (write \\% for a literal percent sign)",
+        );
+    }
+    if command.trim().is_empty() {
+        sink.error(cmd_start, 1, "the command is empty");
+        return None;
+    }
+    Some(Line::Entry {
+        schedule,
+        user,
+        command,
+        stdin,
+        log,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_splits_command_and_stdin_with_escapes() {
+        let (c, s, p) = split_command(r"mail -s 50\% bob%Hi%there\%");
+        assert_eq!(c, "mail -s 50% bob");
+        assert_eq!(s.as_deref(), Some("Hi\nthere%"));
+        assert_eq!(p, Some(16));
+        assert_eq!(split_command("date +%s").1.as_deref(), Some("s"));
+        assert_eq!(split_command(r"date +\%s"), ("date +%s".into(), None, None));
+    }
+
+    #[test]
+    fn sixth_token_decides_seconds_without_guessing() {
+        let count = |l: &str| {
+            let (t, n) = tokens::<8>(l, 0);
+            crontab_field_count(l, &t[..n.min(6)])
+        };
+        assert_eq!(count("0 5 * * * mon --check"), 5);
+        assert_eq!(count("*/10 * * * * * cmd"), 6);
+        assert_eq!(count("0 30 8 * jan mon cmd"), 6);
+        assert_eq!(count("0 5 * * * 7z a x.7z"), 5);
+        assert_eq!(count("0 5 * * * 2 cmd"), 6);
+    }
+}

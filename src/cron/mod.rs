@@ -1,0 +1,37 @@
+//! The cron language, shared by the daemon, `crontab` and `cronwright check`/`next`.
+//!
+//! Pure: it parses `&str` into values and computes times from values. No clock, no files, no
+//! globals, so every rule is tested with literal text and literal instants.
+//!
+//! - `field`: one time field as a bit set (cronie's grammar and errors);
+//! - `schedule`: `Schedule`, the fields together, and `next_after` with the DST rules;
+//! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
+//! - `crontab`: a whole file into a `Crontab` plus diagnostics;
+//! - `diag`: diagnostics with line, column and a compiler-style rendering.
+
+mod crontab;
+mod diag;
+mod field;
+mod line;
+mod schedule;
+
+pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab};
+pub use diag::{Diagnostic, Severity};
+pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
+pub use line::Format;
+pub use schedule::{MACROS, Schedule, TRANSITION_PROBE_SECS, Times, offset_at};
+
+/// Parses one schedule expression, as `cronwright next` takes it: five fields, six fields
+/// (leading seconds) or a macro. Errors come back as diagnostics on line 1 of `expr`.
+pub fn parse_expr(expr: &str) -> Result<Schedule, Vec<Diagnostic>> {
+    let mut diagnostics = Vec::new();
+    let mut sink = line::Sink {
+        line_no: 1,
+        text: expr,
+        out: &mut diagnostics,
+    };
+    match line::parse_expr_line(&mut sink) {
+        Some(s) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(s),
+        _ => Err(diagnostics),
+    }
+}

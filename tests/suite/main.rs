@@ -1,0 +1,9 @@
+//! The integration tests: one binary, a module per feature (ripgrep's layout), with helpers in
+//! `util`. Data files live in `tests/data/`; nothing here reads outside the repository.
+
+mod check_cli;
+mod conformance;
+mod next_cli;
+mod properties;
+mod tzdb;
+mod util;
