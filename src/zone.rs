@@ -11,7 +11,9 @@ use chrono_tz::Tz;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneError {
-    #[error("unknown time zone '{name}' (from {origin}; expected an IANA name such as Europe/Berlin)")]
+    #[error(
+        "unknown time zone '{name}' (from {origin}; expected an IANA name such as Europe/Berlin)"
+    )]
     Unknown { name: String, origin: String },
     #[error(
         "cannot tell the system time zone: /etc/localtime is not a link into a zoneinfo \
@@ -73,19 +75,35 @@ mod tests {
     #[test]
     fn tz_variable_wins_and_accepts_colon_and_paths() {
         let link = Ok("/usr/share/zoneinfo/Europe/Berlin".to_string());
-        assert_eq!(zone_from(Some(":Asia/Kolkata"), link.clone(), None), Ok(chrono_tz::Asia::Kolkata));
+        assert_eq!(
+            zone_from(Some(":Asia/Kolkata"), link.clone(), None),
+            Ok(chrono_tz::Asia::Kolkata)
+        );
         assert_eq!(zone_from(None, link, None), Ok(chrono_tz::Europe::Berlin));
         assert_eq!(
-            zone_from(Some("/usr/share/zoneinfo/posix/Pacific/Chatham"), Err(true), None),
+            zone_from(
+                Some("/usr/share/zoneinfo/posix/Pacific/Chatham"),
+                Err(true),
+                None
+            ),
             Ok(chrono_tz::Pacific::Chatham)
         );
     }
 
     #[test]
     fn unknown_names_are_errors_not_utc() {
-        assert!(matches!(zone_from(Some("Mars/Base"), Err(false), None), Err(ZoneError::Unknown { .. })));
-        assert_eq!(zone_from(None, Err(true), None), Err(ZoneError::Undetermined));
-        assert_eq!(zone_from(None, Err(true), Some("Europe/Paris\n")), Ok(chrono_tz::Europe::Paris));
+        assert!(matches!(
+            zone_from(Some("Mars/Base"), Err(false), None),
+            Err(ZoneError::Unknown { .. })
+        ));
+        assert_eq!(
+            zone_from(None, Err(true), None),
+            Err(ZoneError::Undetermined)
+        );
+        assert_eq!(
+            zone_from(None, Err(true), Some("Europe/Paris\n")),
+            Ok(chrono_tz::Europe::Paris)
+        );
         assert_eq!(zone_from(None, Err(false), None), Ok(Tz::UTC));
     }
 }

@@ -26,9 +26,9 @@ pub struct CheckArgs {
 /// System crontabs are `/etc/crontab` and the files of `/etc/cron.d`.
 pub fn default_format(path: &Path) -> Format {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let system = [path, abs.as_path()].iter().any(|p| {
-        *p == Path::new("/etc/crontab") || p.parent() == Some(Path::new("/etc/cron.d"))
-    });
+    let system = [path, abs.as_path()]
+        .iter()
+        .any(|p| *p == Path::new("/etc/crontab") || p.parent() == Some(Path::new("/etc/cron.d")));
     if system { Format::System } else { Format::User }
 }
 
@@ -83,11 +83,19 @@ fn report(name: &str, source: &str, parsed: &Parsed, out: &mut impl Write) -> st
         1 => format!("1 entry fine (line {})", ranges(&fine)),
         n => format!("{n} entries fine (lines {})", ranges(&fine)),
     };
-    let (errors, warnings) = (parsed.count(Severity::Error), parsed.count(Severity::Warning));
+    let (errors, warnings) = (
+        parsed.count(Severity::Error),
+        parsed.count(Severity::Warning),
+    );
     if errors + warnings == 0 {
         writeln!(out, "{name}: ok, {entries}")
     } else {
-        writeln!(out, "{name}: {}, {}; {entries}", plural(errors, "error"), plural(warnings, "warning"))
+        writeln!(
+            out,
+            "{name}: {}, {}; {entries}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
     }
 }
 

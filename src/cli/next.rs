@@ -37,7 +37,9 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     .map_err(anyhow::Error::new)?;
     let from: DateTime<Utc> = match &args.from {
         Some(text) => DateTime::parse_from_rfc3339(text)
-            .with_context(|| format!("--from '{text}' is not an RFC 3339 time such as 2026-03-08T01:30:00-05:00"))?
+            .with_context(|| {
+                format!("--from '{text}' is not an RFC 3339 time such as 2026-03-08T01:30:00-05:00")
+            })?
             .with_timezone(&Utc),
         None => Utc::now(),
     };
@@ -58,7 +60,11 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     for i in 0..args.count {
         match schedule.next_after(t, tz) {
             Some(next) => {
-                writeln!(out, "{}", next.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z"))?;
+                writeln!(
+                    out,
+                    "{}",
+                    next.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z")
+                )?;
                 t = next;
             }
             None => {

@@ -149,7 +149,7 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                                 value_span.end - value_span.start,
                                 format!(
                                     "unknown time zone '{value}' (expected an IANA name such as \
-                                     Europe/Berlin); the entries below it are not loaded"
+                                     Europe/Berlin); the entries below it are not loaded until the next CRON_TZ line"
                                 ),
                             );
                         }
@@ -159,7 +159,9 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                         Err(_) => sink.error(
                             value_span.start,
                             (value_span.end - value_span.start).max(1),
-                            format!("RANDOM_DELAY must be a whole number of minutes, found '{value}'"),
+                            format!(
+                                "RANDOM_DELAY must be a whole number of minutes, found '{value}'"
+                            ),
                         ),
                     },
                     _ => {}
@@ -251,7 +253,10 @@ mod tests {
 
     #[test]
     fn system_format_takes_a_user_field() {
-        let p = parse_crontab("17 * * * * root cd / && run-parts /etc/cron.hourly\n", Format::System);
+        let p = parse_crontab(
+            "17 * * * * root cd / && run-parts /etc/cron.hourly\n",
+            Format::System,
+        );
         let e = &p.crontab.entries[0];
         assert_eq!(e.user.as_deref(), Some("root"));
         assert_eq!(e.command, "cd / && run-parts /etc/cron.hourly");

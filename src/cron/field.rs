@@ -185,7 +185,13 @@ impl<'a> Cursor<'a> {
             .iter()
             .position(|b| matches!(b, b',' | b'-' | b'/'))
             .unwrap_or(rest.len());
-        self.pos + n.max(self.text[self.pos..].chars().next().map_or(0, char::len_utf8))
+        self.pos
+            + n.max(
+                self.text[self.pos..]
+                    .chars()
+                    .next()
+                    .map_or(0, char::len_utf8),
+            )
     }
 
     /// A number or (for months and weekdays) a name, checked against the field's bounds.
@@ -419,7 +425,10 @@ mod tests {
         assert_eq!(parse("*/20", Minute).unwrap(), set(&[0, 20, 40]));
         assert_eq!(parse("10-20/5", Minute).unwrap(), set(&[10, 15, 20]));
         assert_eq!(parse("50/5", Minute).unwrap(), set(&[50, 55]));
-        assert_eq!(parse("1,3-4,10/20", DayOfMonth).unwrap(), set(&[1, 3, 4, 10, 30]));
+        assert_eq!(
+            parse("1,3-4,10/20", DayOfMonth).unwrap(),
+            set(&[1, 3, 4, 10, 30])
+        );
     }
 
     #[test]
@@ -444,7 +453,11 @@ mod tests {
         );
         assert!(parse("22-2", Hour).unwrap_err().contains("backwards"));
         assert!(parse("*/0", Hour).unwrap_err().contains("step of 0"));
-        assert!(parse("1,", Hour).unwrap_err().contains("the end of the field"));
+        assert!(
+            parse("1,", Hour)
+                .unwrap_err()
+                .contains("the end of the field")
+        );
         assert!(parse("monday", DayOfWeek).unwrap_err().contains("'monday'"));
         assert!(parse("5x", Minute).unwrap_err().contains("'x'"));
         assert!(parse("*-5", Minute).unwrap_err().contains("'-'"));

@@ -85,7 +85,11 @@ fn is_blank(b: u8) -> bool {
 fn next_token(line: &str, pos: usize) -> Option<Span> {
     let b = line.as_bytes();
     let start = pos + b.get(pos..)?.iter().position(|&c| !is_blank(c))?;
-    let end = start + b[start..].iter().position(|&c| is_blank(c)).unwrap_or(b.len() - start);
+    let end = start
+        + b[start..]
+            .iter()
+            .position(|&c| is_blank(c))
+            .unwrap_or(b.len() - start);
     Some(Span { start, end })
 }
 
@@ -208,7 +212,10 @@ fn parse_macro(tok: Span, sink: &mut Sink) -> Option<Schedule> {
         sink.error(
             tok.start,
             tok.end - tok.start,
-            format!("unknown macro '{text}' (expected one of {})", names.join(" ")),
+            format!(
+                "unknown macro '{text}' (expected one of {})",
+                names.join(" ")
+            ),
         );
         return None;
     };
@@ -229,22 +236,41 @@ fn parse_macro(tok: Span, sink: &mut Sink) -> Option<Schedule> {
 pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
     let (toks, n) = tokens::<7>(sink.text, 0);
     if n == 0 {
-        sink.error(0, 1, "empty expression (expected 5 or 6 time fields, or a macro such as @daily)");
+        sink.error(
+            0,
+            1,
+            "empty expression (expected 5 or 6 time fields, or a macro such as @daily)",
+        );
         return None;
     }
     if sink.text[toks[0].start..].starts_with('@') {
         if n > 1 {
-            sink.error(toks[1].start, sink.text.len() - toks[1].start, "unexpected text after the macro");
+            sink.error(
+                toks[1].start,
+                sink.text.len() - toks[1].start,
+                "unexpected text after the macro",
+            );
             return None;
         }
         return parse_macro(toks[0], sink);
     }
     if n != 5 && n != 6 {
-        let at = if n > 6 { toks[6].start } else { sink.text.len() };
+        let at = if n > 6 {
+            toks[6].start
+        } else {
+            sink.text.len()
+        };
         sink.error(
             at,
             1,
-            format!("expected 5 or 6 time fields, found {}", if n > 6 { "more than 6".to_string() } else { n.to_string() }),
+            format!(
+                "expected 5 or 6 time fields, found {}",
+                if n > 6 {
+                    "more than 6".to_string()
+                } else {
+                    n.to_string()
+                }
+            ),
         );
         return None;
     }
@@ -260,7 +286,11 @@ fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
     let mut first_pct = None;
     let mut chars = cmd.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        let out = if first_pct.is_some() { &mut input } else { &mut command };
+        let out = if first_pct.is_some() {
+            &mut input
+        } else {
+            &mut command
+        };
         match c {
             '\\' if chars.peek().is_some_and(|&(_, n)| n == '%') => {
                 out.push('%');
@@ -283,7 +313,11 @@ fn parse_env<'a>(sink: &mut Sink, start: usize) -> Option<Line<'a>> {
         q @ (b'"' | b'\'') => match text[start + 1..].find(q as char) {
             Some(len) => (&text[start + 1..start + 1 + len], start + len + 2),
             None => {
-                sink.error(start, text.len() - start, "unterminated quote in the variable name");
+                sink.error(
+                    start,
+                    text.len() - start,
+                    "unterminated quote in the variable name",
+                );
                 return None;
             }
         },
@@ -316,12 +350,24 @@ fn parse_env<'a>(sink: &mut Sink, start: usize) -> Option<Line<'a>> {
         && matches!(raw.as_bytes()[0], b'"' | b'\'')
         && raw.as_bytes()[0] == raw.as_bytes()[raw.len() - 1];
     let (value, value_span) = if quoted {
-        (&raw[1..raw.len() - 1], Span { start: vstart + 1, end: vend - 1 })
+        (
+            &raw[1..raw.len() - 1],
+            Span {
+                start: vstart + 1,
+                end: vend - 1,
+            },
+        )
     } else {
         if raw.starts_with(['"', '\'']) {
             sink.warn(vstart, raw.len(), "the value's opening quote has no matching closing quote, so the quote is part of the value");
         }
-        (raw, Span { start: vstart, end: vend })
+        (
+            raw,
+            Span {
+                start: vstart,
+                end: vend,
+            },
+        )
     };
     Some(Line::Env {
         name: name.to_string(),
@@ -349,7 +395,11 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         log = false;
         pos += 1;
         if next_token(text, pos).is_none_or(|t| t.start != pos) {
-            sink.error(first.start, 1, "expected a schedule right after '-' (which turns off logging for the entry)");
+            sink.error(
+                first.start,
+                1,
+                "expected a schedule right after '-' (which turns off logging for the entry)",
+            );
             return None;
         }
     }
@@ -366,7 +416,10 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
             );
             return None;
         }
-        (parse_times(&toks[..count], sink).map(Schedule::Times), count)
+        (
+            parse_times(&toks[..count], sink).map(Schedule::Times),
+            count,
+        )
     };
     let mut rest = toks[used - 1].end;
     let user = match format {

@@ -19,7 +19,9 @@
 //! conformance vectors (cronsim, Debian cron's model) define the answer this way. The daemon
 //! treats an answer that is not after its `from` as already done and asks again from it.
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use super::field::Field;
@@ -367,7 +369,9 @@ mod tests {
 
     fn next(expr: &str, tz: &str, from: &str) -> String {
         let tz: Tz = tz.parse().unwrap();
-        let from = DateTime::parse_from_rfc3339(from).unwrap().with_timezone(&Utc);
+        let from = DateTime::parse_from_rfc3339(from)
+            .unwrap()
+            .with_timezone(&Utc);
         let s = parse_expr(expr).unwrap();
         s.next_after(from, tz)
             .map(|t| t.with_timezone(&tz).to_rfc3339())
@@ -377,42 +381,92 @@ mod tests {
     #[test]
     fn fixed_time_job_in_dst_gap_runs_once_right_after_it() {
         let from = "2026-03-08T00:00:00-05:00";
-        assert_eq!(next("30 2 * * *", "America/New_York", from), "2026-03-08T03:00:00-04:00");
-        assert_eq!(next("15,45 2 * * *", "America/New_York", "2026-03-08T03:00:00-04:00"),
-            "2026-03-09T02:15:00-04:00");
+        assert_eq!(
+            next("30 2 * * *", "America/New_York", from),
+            "2026-03-08T03:00:00-04:00"
+        );
+        assert_eq!(
+            next(
+                "15,45 2 * * *",
+                "America/New_York",
+                "2026-03-08T03:00:00-04:00"
+            ),
+            "2026-03-09T02:15:00-04:00"
+        );
     }
 
     #[test]
     fn wildcard_job_skips_the_gap_and_repeats_in_the_overlap() {
-        assert_eq!(next("*/10 2 * * *", "America/New_York", "2026-03-08T01:59:00-05:00"),
-            "2026-03-09T02:00:00-04:00");
-        assert_eq!(next("0 * * * *", "America/New_York", "2026-11-01T01:30:00-04:00"),
-            "2026-11-01T01:00:00-05:00");
+        assert_eq!(
+            next(
+                "*/10 2 * * *",
+                "America/New_York",
+                "2026-03-08T01:59:00-05:00"
+            ),
+            "2026-03-09T02:00:00-04:00"
+        );
+        assert_eq!(
+            next("0 * * * *", "America/New_York", "2026-11-01T01:30:00-04:00"),
+            "2026-11-01T01:00:00-05:00"
+        );
     }
 
     #[test]
     fn fixed_time_job_in_overlap_runs_at_the_first_occurrence_only() {
-        assert_eq!(next("30 1 * * *", "America/New_York", "2026-11-01T01:40:00-04:00"),
-            "2026-11-02T01:30:00-05:00");
+        assert_eq!(
+            next(
+                "30 1 * * *",
+                "America/New_York",
+                "2026-11-01T01:40:00-04:00"
+            ),
+            "2026-11-02T01:30:00-05:00"
+        );
+    }
+
+    #[test]
+    fn wildcard_job_months_ahead_fires_in_the_first_pass_of_a_repeated_hour() {
+        // From December the next match is 01:00 on the first Sunday of November, 11 months
+        // and two offset changes away; read with December's offset it would be the second
+        // 01:00 (EST). Only probing for every change on the way finds the first (EDT).
+        assert_eq!(
+            next(
+                "*/30 1 * 11 sun",
+                "America/New_York",
+                "2025-12-01T00:00:00-05:00"
+            ),
+            "2026-11-01T01:00:00-04:00"
+        );
     }
 
     #[test]
     fn half_hour_gap_in_lord_howe() {
         // Lord Howe moves from +10:30 to +11:00 at 02:00 local on the first Sunday of October.
-        assert_eq!(next("15 2 * * *", "Australia/Lord_Howe", "2025-10-05T01:00:00+10:30"),
-            "2025-10-05T02:30:00+11:00");
+        assert_eq!(
+            next(
+                "15 2 * * *",
+                "Australia/Lord_Howe",
+                "2025-10-05T01:00:00+10:30"
+            ),
+            "2025-10-05T02:30:00+11:00"
+        );
     }
 
     #[test]
     fn impossible_dates_never_fire_and_return_fast() {
         assert_eq!(next("0 0 30 2 *", "UTC", "2026-01-01T00:00:00Z"), "");
         assert_eq!(next("0 0 31 4,6,9,11 *", "UTC", "2026-01-01T00:00:00Z"), "");
-        assert_eq!(next("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z"), "2028-02-29T00:00:00+00:00");
+        assert_eq!(
+            next("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z"),
+            "2028-02-29T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn reboot_has_no_next_time() {
         let tz: Tz = "UTC".parse().unwrap();
-        assert_eq!(parse_expr("@reboot").unwrap().next_after(Utc::now(), tz), None);
+        assert_eq!(
+            parse_expr("@reboot").unwrap().next_after(Utc::now(), tz),
+            None
+        );
     }
 }

@@ -51,8 +51,14 @@ fn every_conformance_vector_matches_through_the_library() {
         let mut got = Vec::new();
         let mut t = utc(&c.from);
         while got.len() < c.n {
-            let Some(next) = schedule.next_after(t, tz) else { break };
-            got.push(next.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
+            let Some(next) = schedule.next_after(t, tz) else {
+                break;
+            };
+            got.push(
+                next.with_timezone(&tz)
+                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string(),
+            );
             t = next;
         }
         if got != c.expected {
@@ -62,7 +68,13 @@ fn every_conformance_vector_matches_through_the_library() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -70,12 +82,26 @@ fn every_conformance_vector_matches_through_the_cli() {
     let mut failures = Vec::new();
     for c in cases() {
         let out = cronwright()
-            .args(["next", "--from", &c.from, "--tz", &c.tz, "-n", &c.n.to_string(), &c.expr])
+            .args([
+                "next",
+                "--from",
+                &c.from,
+                "--tz",
+                &c.tz,
+                "-n",
+                &c.n.to_string(),
+                &c.expr,
+            ])
             .output()
             .unwrap();
         let got: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
         if !out.status.success() || got != c.expected {
-            failures.push(format!("{}: status {:?}, stderr {}", c.id, out.status.code(), text(&out.stderr)));
+            failures.push(format!(
+                "{}: status {:?}, stderr {}",
+                c.id,
+                out.status.code(),
+                text(&out.stderr)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 
 /// A path under `tests/data`.
 pub fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// The `cronwright` binary built for this test run, with a fixed zone in its environment.
@@ -18,7 +20,7 @@ pub fn cronwright() -> Command {
 }
 
 /// Runs a command with `input` on stdin and returns what it did.
-pub fn run(mut cmd: Command, input: &str) -> Output {
+pub fn run(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
     let mut child = cmd
         .stdin(Stdio::piped())
