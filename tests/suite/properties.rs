@@ -3,11 +3,13 @@
 //! with odd offsets and DST rules, and start times near offset changes. The parsers against
 //! arbitrary text: they must never panic, and every diagnostic must point inside its line.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use cronwright::cron::{Format, Schedule, Times, offset_at, parse_crontab, parse_expr};
+
+use crate::util::{offset_changes, year_start};
 
 const ZONES: [&str; 9] = [
     "UTC",
@@ -117,14 +119,7 @@ fn expr_strategy() -> impl Strategy<Value = String> {
 
 /// Start times: anywhere in 2020-2030, or within a day and a half of an offset change.
 fn from_strategy(zone: usize) -> impl Strategy<Value = i64> {
-    let lo = Utc
-        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
-    let hi = Utc
-        .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
+    let (lo, hi) = (year_start(2020), year_start(2030));
     prop_oneof![
         lo..hi,
         (0..40usize, -129_600i64..129_600).prop_map(move |(i, d)| {
@@ -138,7 +133,7 @@ fn from_strategy(zone: usize) -> impl Strategy<Value = i64> {
     ]
 }
 
-/// `changes_of` for every zone of `ZONES`, computed once.
+/// The instants where each zone of `ZONES` changes its offset in 2020-2030, computed once.
 fn all_changes() -> &'static [Vec<i64>] {
     static CHANGES: std::sync::OnceLock<Vec<Vec<i64>>> = std::sync::OnceLock::new();
     CHANGES.get_or_init(|| {
@@ -149,37 +144,11 @@ fn all_changes() -> &'static [Vec<i64>] {
     })
 }
 
-/// Instants where the zone's offset changes, 2020-2030 (probed daily, then bisected).
 fn changes_of(tz: Tz) -> Vec<i64> {
-    let mut out = Vec::new();
-    let mut t = Utc
-        .with_ymd_and_hms(2020, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
-    let end = Utc
-        .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
-    let mut off = offset_at(tz, t).unwrap();
-    while t < end {
-        let next = t + 86_400;
-        let o = offset_at(tz, next).unwrap();
-        if o != off {
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > 1 {
-                let mid = (lo + hi) / 2;
-                if offset_at(tz, mid).unwrap() == off {
-                    lo = mid
-                } else {
-                    hi = mid
-                }
-            }
-            out.push(hi);
-            off = o;
-        }
-        t = next;
-    }
-    out
+    offset_changes(tz, year_start(2020), year_start(2030), 86_400)
+        .into_iter()
+        .map(|(at, _, _)| at)
+        .collect()
 }
 
 fn case_strategy() -> impl Strategy<Value = (String, Tz, i64)> {

@@ -3,57 +3,35 @@
 //! never steps over two changes at once; and no single change moves a clock by more than a
 //! day (the gap search window). A tz database update that breaks either fails here.
 
-use chrono::{TimeZone, Utc};
-use cronwright::cron::{TRANSITION_PROBE_SECS, offset_at};
+use cronwright::cron::TRANSITION_PROBE_SECS;
+
+use crate::util::{offset_changes, year_start};
 
 #[test]
 fn offset_changes_are_further_apart_than_the_probe_step_in_every_zone() {
-    let start = Utc
-        .with_ymd_and_hms(1970, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
-    let end = Utc
-        .with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp();
     // Probing every 12 hours sees every change except a pair that cancels out within 12
     // hours, which no zone has ever scheduled.
-    let step = 12 * 3600;
     let mut problems = Vec::new();
     for tz in chrono_tz::TZ_VARIANTS {
-        let mut last_change: Option<i64> = None;
-        let mut t = start;
-        let mut off = offset_at(tz, t).unwrap();
-        while t < end {
-            let next = t + step;
-            let o = offset_at(tz, next).unwrap();
-            if o != off {
-                let (mut lo, mut hi) = (t, next);
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if offset_at(tz, mid).unwrap() == off {
-                        lo = mid
-                    } else {
-                        hi = mid
-                    }
-                }
-                if let Some(prev) = last_change {
-                    if hi - prev <= TRANSITION_PROBE_SECS {
-                        problems.push(format!(
-                            "{}: changes {}s apart at {}",
-                            tz.name(),
-                            hi - prev,
-                            hi
-                        ));
-                    }
-                }
-                if (o - off).abs() > 86_400 {
-                    problems.push(format!("{}: a change of {}s at {}", tz.name(), o - off, hi));
-                }
-                last_change = Some(hi);
-                off = o;
+        let changes = offset_changes(tz, year_start(1970), year_start(2100), 12 * 3600);
+        for pair in changes.windows(2) {
+            if pair[1].0 - pair[0].0 <= TRANSITION_PROBE_SECS {
+                problems.push(format!(
+                    "{}: changes {}s apart at {}",
+                    tz.name(),
+                    pair[1].0 - pair[0].0,
+                    pair[1].0
+                ));
             }
-            t = next;
+        }
+        for (at, before, after) in changes {
+            if (after - before).abs() > 86_400 {
+                problems.push(format!(
+                    "{}: a change of {}s at {at}",
+                    tz.name(),
+                    after - before
+                ));
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -46,3 +46,40 @@ pub fn utc(rfc3339: &str) -> DateTime<Utc> {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Unix seconds at midnight UTC on 1 January of `year`.
+pub fn year_start(year: i32) -> i64 {
+    use chrono::TimeZone;
+    Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp()
+}
+
+/// Every instant in `[from, to)` where the zone's offset changes, with the offset before and
+/// after, found by probing every `step` seconds and bisecting. Written independently of the
+/// library's own search, since tests use it to check that search's assumptions.
+pub fn offset_changes(tz: chrono_tz::Tz, from: i64, to: i64, step: i64) -> Vec<(i64, i64, i64)> {
+    use cronwright::cron::offset_at;
+    let mut out = Vec::new();
+    let mut t = from;
+    let mut off = offset_at(tz, t).unwrap();
+    while t < to {
+        let next = t + step;
+        let o = offset_at(tz, next).unwrap();
+        if o != off {
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, mid).unwrap() == off {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push((hi, off, o));
+            off = o;
+        }
+        t = next;
+    }
+    out
+}
