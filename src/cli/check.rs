@@ -37,11 +37,11 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     for path in &args.files {
         let stdin = path.as_os_str() == "-";
         let (name, source) = if stdin {
-            let mut s = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut bytes)
                 .context("cannot read standard input")?;
-            ("<stdin>".to_string(), s)
+            ("<stdin>".to_string(), String::from_utf8_lossy(&bytes).into_owned())
         } else {
             let name = path.display().to_string();
             match std::fs::read(path) {

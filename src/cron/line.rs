@@ -127,7 +127,11 @@ const SIX: [FieldKind; 6] = [
 ];
 
 fn field_ok(text: &str, kind: FieldKind) -> bool {
-    parse_field(text, kind, &mut Vec::new()).is_ok()
+    // Most sixth tokens are a command's first word, like `/usr/bin/backup`: reject anything
+    // that has a character no field can hold before paying for a full parse and its error.
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b',' | b'-' | b'/'))
+        && parse_field(text, kind, &mut Vec::new()).is_ok()
 }
 
 fn all_ok(line: &str, toks: &[Span], kinds: &[FieldKind]) -> bool {
