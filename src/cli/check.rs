@@ -41,7 +41,10 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .context("cannot read standard input")?;
-            ("<stdin>".to_string(), String::from_utf8_lossy(&bytes).into_owned())
+            (
+                "<stdin>".to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
         } else {
             let name = path.display().to_string();
             match std::fs::read(path) {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::Outcome;
-use crate::cron::{Schedule, parse_expr};
+use crate::cron::{Schedule, Zone, parse_expr};
 use crate::zone::{parse_zone, system_zone};
 
 #[derive(Debug, clap::Args)]
@@ -56,9 +56,10 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
         eprintln!("@reboot fires only once, when the daemon starts after the machine boots");
         return Ok(Outcome::Ok);
     }
+    let zone = Zone::new(tz);
     let mut t = from;
     for i in 0..args.count {
-        match schedule.next_after(t, tz) {
+        match schedule.next_after(t, &zone) {
             Some(next) => {
                 writeln!(
                     out,

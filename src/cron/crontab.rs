@@ -94,7 +94,7 @@ impl Parsed {
 }
 
 /// The zone state that `CRON_TZ` lines set for the entries below them.
-enum Zone {
+enum ZoneState {
     Default,
     Named(Tz),
     /// An unknown zone name at this line: entries under it are not loaded, since running
@@ -106,7 +106,7 @@ enum Zone {
 pub fn parse_crontab(source: &str, format: Format) -> Parsed {
     let mut out = Parsed::default();
     let mut env = Arc::new(Env::default());
-    let mut zone = Zone::Default;
+    let mut zone = ZoneState::Default;
     let mut delay = 0u32;
     let mut lines = source.split('\n').peekable();
     let mut line_no = 0u32;
@@ -139,11 +139,11 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                 value_span,
             }) => {
                 match name.as_str() {
-                    "CRON_TZ" if value.is_empty() => zone = Zone::Default,
+                    "CRON_TZ" if value.is_empty() => zone = ZoneState::Default,
                     "CRON_TZ" => match value.parse::<Tz>() {
-                        Ok(tz) => zone = Zone::Named(tz),
+                        Ok(tz) => zone = ZoneState::Named(tz),
                         Err(_) => {
-                            zone = Zone::Unknown(line_no);
+                            zone = ZoneState::Unknown(line_no);
                             sink.error(
                                 value_span.start,
                                 value_span.end - value_span.start,
@@ -177,9 +177,9 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                 log,
             }) => {
                 let zone = match zone {
-                    Zone::Default => None,
-                    Zone::Named(tz) => Some(tz),
-                    Zone::Unknown(at) => {
+                    ZoneState::Default => None,
+                    ZoneState::Named(tz) => Some(tz),
+                    ZoneState::Unknown(at) => {
                         sink.error(
                             0,
                             text.len(),

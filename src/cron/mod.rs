@@ -7,6 +7,7 @@
 //! - `schedule`: `Schedule`, the fields together, and `next_after` with the DST rules;
 //! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
 //! - `crontab`: a whole file into a `Crontab` plus diagnostics;
+//! - `zone`: a time zone prepared for searches (its offset changes in a table), and dates;
 //! - `diag`: diagnostics with line, column and a compiler-style rendering.
 
 mod crontab;
@@ -14,12 +15,14 @@ mod diag;
 mod field;
 mod line;
 mod schedule;
+mod zone;
 
 pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab};
 pub use diag::{Diagnostic, Severity};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::Format;
-pub use schedule::{MACROS, Schedule, TRANSITION_PROBE_SECS, Times, offset_at};
+pub use schedule::{MACROS, Schedule, Times};
+pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};
 
 /// Parses one schedule expression, as `cronwright next` takes it: five fields, six fields
 /// (leading seconds) or a macro. Errors come back as diagnostics on line 1 of `expr`.

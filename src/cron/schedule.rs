@@ -1,9 +1,11 @@
 //! `Schedule`: the six time fields of an entry (or a macro), and the exact next fire time.
 //!
-//! `next_after` is pure: it reads no clock and no files; the zone is a value (chrono-tz
-//! compiles the tz database in). It finds matches by jumping field by field over bit sets
-//! (month, then the month's matching days as one 31-bit mask, then hour, minute, second),
-//! never by stepping through minutes, so a yearly schedule costs about what a minutely one does.
+//! `next_after` is pure: it reads no clock and no files; the zone is a value (a `Zone`, built
+//! once from chrono-tz's compiled-in database). It finds matches by jumping field by field over
+//! bit sets (month, then the month's matching days as one 31-bit mask, then hour, minute,
+//! second), never by stepping through minutes, so a yearly schedule costs about what a
+//! minutely one does. Wall-clock times are plain "local seconds since the epoch" and dates
+//! are computed with integer arithmetic (`zone::civil_from_days`).
 //!
 //! Daylight saving time follows cron's classification of an entry (DESIGN.md "Time"):
 //! - a *fixed-time* entry (minute and hour both written without a leading `*`) lives on the
@@ -19,12 +21,10 @@
 //! conformance vectors (cronsim, Debian cron's model) define the answer this way. The daemon
 //! treats an answer that is not after its `from` as already done and asks again from it.
 
-use chrono::{
-    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
-};
-use chrono_tz::Tz;
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 use super::field::Field;
+use super::zone::{Zone, civil_from_days, days_from_civil, weekday_from_days};
 
 /// The cron macros (`@daily` and friends) and what they stand for, in cronie's terms.
 pub const MACROS: [(&str, &str); 8] = [
@@ -66,11 +66,6 @@ pub struct Times {
     weekdays: u8,
     flags: u8,
 }
-
-/// The shortest time between two offset changes of any zone in the tz database from 1970 to
-/// 2100 is just under 7 days (Brazil 2000, Palestine's planned rules); probing a zone's offset
-/// every 6 days therefore never steps over two changes at once. `tests/tzdb.rs` pins this.
-pub const TRANSITION_PROBE_SECS: i64 = 6 * 86_400;
 
 impl Times {
     /// Builds the time set from parsed fields. `second` is `None` for five-field entries,
@@ -154,13 +149,10 @@ impl Times {
     }
 
     /// The days of `year`-`month` that match, as bits 1-31.
-    fn day_mask(&self, year: i32, month: u32) -> u32 {
+    fn day_mask(&self, year: i64, month: u32) -> u32 {
         let len = days_in_month(year, month);
         let valid = month_mask(len);
-        let first = match NaiveDate::from_ymd_opt(year, month, 1) {
-            Some(d) => d.weekday().num_days_from_sunday(),
-            None => return 0,
-        };
+        let first = weekday_from_days(days_from_civil(year, month, 1));
         // Rotate the weekday set so bit k means "the weekday of day k+1", then repeat it
         // over five weeks and shift so bit d means day d.
         let w = self.weekdays as u64;
@@ -192,15 +184,17 @@ impl Times {
         Some((h2, self.minutes.trailing_zeros(), first_sec))
     }
 
-    /// The first local wall-clock time at or after `start` that matches, ignoring zones.
-    /// Gives up after a full 400-year Gregorian cycle, after which the calendar repeats.
-    pub fn next_local_at_or_after(&self, start: NaiveDateTime) -> Option<NaiveDateTime> {
+    /// The first wall-clock reading at or after `start` that matches, ignoring zones.
+    /// Readings are local seconds since 1970-01-01T00:00 (as if the clock were UTC). Gives up
+    /// after a full 400-year Gregorian cycle, after which the calendar repeats.
+    pub fn next_local_at_or_after(&self, start: i64) -> Option<i64> {
         if !self.can_fire() {
             return None;
         }
-        let (mut y, mut mo, mut d) = (start.year(), start.month(), start.day());
-        let (mut h, mut mi, mut s) = (start.hour(), start.minute(), start.second());
-        let limit = y.checked_add(401)?;
+        let (mut y, mut mo, mut d) = civil_from_days(start.div_euclid(DAY));
+        let sod = start.rem_euclid(DAY) as u32;
+        let (mut h, mut mi, mut s) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let limit = y + 401;
         loop {
             if y > limit {
                 return None;
@@ -224,45 +218,47 @@ impl Times {
             }
             match self.time_in_day(h, mi, s) {
                 Some((h2, m2, s2)) => {
-                    return NaiveDate::from_ymd_opt(y, mo, d)?.and_hms_opt(h2, m2, s2);
+                    let day = days_from_civil(y, mo, d);
+                    let tod = (h2 * 3600 + m2 * 60 + s2) as i64;
+                    return day.checked_mul(DAY)?.checked_add(tod);
                 }
                 None => (d, h, mi, s) = (d + 1, 0, 0, 0),
             }
         }
     }
 
-    /// The next fire time strictly after `from` (Unix seconds; fractions are dropped by the
-    /// caller, which is the same as asking from the start of that second).
-    pub fn next_after_secs(&self, from: i64, tz: Tz) -> Option<i64> {
+    /// The next fire time strictly after `from` (Unix seconds; the caller drops fractions,
+    /// which is the same as asking from the start of that second).
+    pub fn next_after_secs(&self, from: i64, zone: &Zone) -> Option<i64> {
         if self.is_fixed_time() {
-            let local = from.checked_add(offset_at(tz, from)?)?;
-            let n = self.next_local_at_or_after(naive(local.checked_add(1)?)?)?;
-            first_instant_showing(tz, n)
+            let reading = from.checked_add(zone.span_at(from).offset)?;
+            let n = self.next_local_at_or_after(reading.checked_add(1)?)?;
+            Some(zone.first_instant_showing(n))
         } else {
+            // Search the wall clock of one offset span at a time; a match read with this
+            // span's offset but lying past its end belongs to a later span, so go there.
             let mut t = from.checked_add(1)?;
-            // Each turn either returns or moves `t` past one offset change.
-            for _ in 0..2048 {
-                let off = offset_at(tz, t)?;
-                let n = self.next_local_at_or_after(naive(t.checked_add(off)?)?)?;
-                let candidate = n.and_utc().timestamp() - off;
-                match first_change(tz, t, candidate, off) {
-                    None => return Some(candidate),
-                    Some(change) => t = change,
+            loop {
+                let span = zone.span_at(t);
+                let n = self.next_local_at_or_after(t.checked_add(span.offset)?)?;
+                let candidate = n - span.offset;
+                if candidate < span.end {
+                    return Some(candidate);
                 }
+                t = span.end;
             }
-            None
         }
     }
 }
 
 impl Schedule {
-    /// The next time this schedule fires strictly after `from` in zone `tz`, or `None` if it
+    /// The next time this schedule fires strictly after `from` in `zone`, or `None` if it
     /// never does (`@reboot`, or a date that does not exist such as Feb 30).
-    pub fn next_after(&self, from: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    pub fn next_after(&self, from: DateTime<Utc>, zone: &Zone) -> Option<DateTime<Utc>> {
         match self {
             Schedule::Reboot => None,
             Schedule::Times(t) => {
-                let secs = t.next_after_secs(from.timestamp(), tz)?;
+                let secs = t.next_after_secs(from.timestamp(), zone)?;
                 DateTime::from_timestamp(secs, 0)
             }
         }
@@ -297,7 +293,7 @@ fn max_days_in_month(month: u32) -> u32 {
     }
 }
 
-fn days_in_month(year: i32, month: u32) -> u32 {
+fn days_in_month(year: i64, month: u32) -> u32 {
     if month == 2 {
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
         if leap { 29 } else { 28 }
@@ -306,61 +302,7 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
-fn naive(local_secs: i64) -> Option<NaiveDateTime> {
-    DateTime::from_timestamp(local_secs, 0).map(|d| d.naive_utc())
-}
-
-/// The zone's offset from UTC at an instant, in seconds.
-pub fn offset_at(tz: Tz, t: i64) -> Option<i64> {
-    let utc = DateTime::from_timestamp(t, 0)?.naive_utc();
-    Some(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc() as i64)
-}
-
-/// The first instant in `(from, to]` whose offset differs from `off`, if any. Probes every
-/// `TRANSITION_PROBE_SECS` (at most one change lies between two probes) and bisects.
-fn first_change(tz: Tz, from: i64, to: i64, off: i64) -> Option<i64> {
-    let mut lo = from;
-    while lo < to {
-        let mut hi = to.min(lo.saturating_add(TRANSITION_PROBE_SECS));
-        if offset_at(tz, hi)? != off {
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid)? == off {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            return Some(hi);
-        }
-        lo = hi;
-    }
-    None
-}
-
-/// The first instant whose wall-clock reading is `local`; for a reading skipped by a gap,
-/// the first instant after the gap.
-fn first_instant_showing(tz: Tz, local: NaiveDateTime) -> Option<i64> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(t.timestamp()),
-        LocalResult::Ambiguous(a, b) => Some(a.timestamp().min(b.timestamp())),
-        LocalResult::None => {
-            // The gap's end is the first instant whose reading is past `local`. Offsets lie
-            // within -12h..+14h, so it is within this window, which holds no other change.
-            let u = local.and_utc().timestamp();
-            let (mut lo, mut hi) = (u - 15 * 3600, u + 13 * 3600);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if mid + offset_at(tz, mid)? > u {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            Some(hi)
-        }
-    }
-}
+const DAY: i64 = 86_400;
 
 #[cfg(test)]
 mod tests {
@@ -368,12 +310,12 @@ mod tests {
     use crate::cron::parse_expr;
 
     fn next(expr: &str, tz: &str, from: &str) -> String {
-        let tz: Tz = tz.parse().unwrap();
+        let tz: chrono_tz::Tz = tz.parse().unwrap();
         let from = DateTime::parse_from_rfc3339(from)
             .unwrap()
             .with_timezone(&Utc);
         let s = parse_expr(expr).unwrap();
-        s.next_after(from, tz)
+        s.next_after(from, &Zone::new(tz))
             .map(|t| t.with_timezone(&tz).to_rfc3339())
             .unwrap_or_default()
     }
@@ -463,9 +405,9 @@ mod tests {
 
     #[test]
     fn reboot_has_no_next_time() {
-        let tz: Tz = "UTC".parse().unwrap();
+        let zone = Zone::new(chrono_tz::Tz::UTC);
         assert_eq!(
-            parse_expr("@reboot").unwrap().next_after(Utc::now(), tz),
+            parse_expr("@reboot").unwrap().next_after(Utc::now(), &zone),
             None
         );
     }

@@ -1,7 +1,8 @@
 //! What `next_after` assumes of the compiled-in tz database: between two offset changes of
 //! any zone there are more than `TRANSITION_PROBE_SECS` (6 days), so probing every 6 days
 //! never steps over two changes at once; and no single change moves a clock by more than a
-//! day (the gap search window). A tz database update that breaks either fails here.
+//! day; and no zone changes after 2200, where `Zone`'s table ends. A tz database update that
+//! breaks any of these fails here.
 
 use cronwright::cron::TRANSITION_PROBE_SECS;
 
@@ -35,4 +36,12 @@ fn offset_changes_are_further_apart_than_the_probe_step_in_every_zone() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn no_zone_changes_its_offset_after_2200() {
+    for tz in chrono_tz::TZ_VARIANTS {
+        let late = offset_changes(tz, year_start(2200), year_start(2300), 5 * 86_400);
+        assert!(late.is_empty(), "{}: {late:?}", tz.name());
+    }
 }
