@@ -13,7 +13,8 @@ use super::diag::{Diagnostic, Severity};
 use super::line::{Format, Line, Sink, parse_line};
 use super::schedule::Schedule;
 
-/// Environment assignments in force at some line, in file order.
+/// Environment assignments in force at some line: each name once, in order of first
+/// assignment, with its latest value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Env {
     vars: Vec<(String, String)>,
@@ -24,22 +25,22 @@ impl Env {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars
             .iter()
-            .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
     /// Each name once, with its latest value, in order of first assignment.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars
-            .iter()
-            .enumerate()
-            .filter(|(i, (n, _))| !self.vars[i + 1..].iter().any(|(m, _)| m == n))
-            .map(|(_, (n, v))| (n.as_str(), v.as_str()))
+        self.vars.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// Keeping one value per name bounds the copy that each environment line after an entry
+    /// costs (the entries above share the old snapshot) by the number of distinct names.
     fn set(&mut self, name: String, value: String) {
-        self.vars.push((name, value));
+        match self.vars.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name, value)),
+        }
     }
 }
 
@@ -69,7 +70,7 @@ pub struct Entry {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Crontab {
     pub entries: Vec<Entry>,
-    /// The environment after the last line (every assignment in the file).
+    /// The environment after the last line.
     pub env: Env,
 }
 

@@ -285,6 +285,9 @@ pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
 /// the command, and each later `%` becomes a newline; `\%` is a literal `%` in both parts.
 /// Returns the byte offset of the first unescaped `%`, for the warning.
 fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
+    if !cmd.contains('%') {
+        return (cmd.to_string(), None, None);
+    }
     let mut command = String::with_capacity(cmd.len());
     let mut input = String::new();
     let mut first_pct = None;

@@ -42,6 +42,8 @@ const DOM_STAR: u8 = 1;
 const DOW_STAR: u8 = 2;
 const MIN_STAR: u8 = 4;
 const HR_STAR: u8 = 8;
+/// Set when no date matches (`0 0 30 2 *`), computed once when the fields are combined.
+const NEVER: u8 = 16;
 
 /// When an entry runs: at boot, or at the times its fields match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,7 +93,7 @@ impl Times {
         if hour.star {
             flags |= HR_STAR;
         }
-        Times {
+        let mut times = Times {
             seconds: second.map_or(1, |f| f.bits),
             minutes: minute.bits,
             hours: hour.bits as u32,
@@ -99,7 +101,11 @@ impl Times {
             months: month.bits as u16,
             weekdays: dow.bits as u8,
             flags,
+        };
+        if !times.any_date_matches() {
+            times.flags |= NEVER;
         }
+        times
     }
 
     /// Fixed-time entries (literal minute and hour) keep to the wall clock across DST changes;
@@ -123,6 +129,10 @@ impl Times {
     /// rule the weekday cannot make a valid date impossible: over the 400-year Gregorian cycle
     /// every month and day falls on every weekday (Feb 29 included).
     pub fn can_fire(&self) -> bool {
+        self.flags & NEVER == 0
+    }
+
+    fn any_date_matches(&self) -> bool {
         if self.days_are_ored() && self.weekdays != 0 {
             return true;
         }
@@ -231,21 +241,24 @@ impl Times {
     /// which is the same as asking from the start of that second).
     pub fn next_after_secs(&self, from: i64, zone: &Zone) -> Option<i64> {
         if self.is_fixed_time() {
-            let reading = from.checked_add(zone.span_at(from).offset)?;
+            let index = zone.index_at(from);
+            let reading = from.checked_add(zone.span_by_index(index).offset)?;
             let n = self.next_local_at_or_after(reading.checked_add(1)?)?;
-            Some(zone.first_instant_showing(n))
+            Some(zone.first_instant_showing(n, index))
         } else {
             // Search the wall clock of one offset span at a time; a match read with this
             // span's offset but lying past its end belongs to a later span, so go there.
             let mut t = from.checked_add(1)?;
+            let mut index = zone.index_at(t);
             loop {
-                let span = zone.span_at(t);
+                let span = zone.span_by_index(index);
                 let n = self.next_local_at_or_after(t.checked_add(span.offset)?)?;
                 let candidate = n - span.offset;
                 if candidate < span.end {
                     return Some(candidate);
                 }
                 t = span.end;
+                index += 1;
             }
         }
     }
