@@ -9,6 +9,27 @@
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
 //! build on `cron` and never re-implement any of it.
+//!
+//! # Example
+//!
+//! A nightly job at 02:30 in New York, asked on the eve of the 2026 spring-forward day, runs
+//! once at 03:00 EDT because 02:30 does not exist that night:
+//!
+//! ```
+//! use chrono::{DateTime, Utc};
+//! use cronwright::cron::{Format, Zone, parse_crontab, parse_expr};
+//!
+//! let zone = Zone::new(chrono_tz::America::New_York);
+//! let from: DateTime<Utc> = "2026-03-08T05:00:00Z".parse().unwrap(); // 00:00 EST
+//! let next = parse_expr("30 2 * * *").unwrap().next_after(from, &zone).unwrap();
+//! assert_eq!(next.to_rfc3339(), "2026-03-08T07:00:00+00:00"); // 03:00 EDT
+//!
+//! // A crontab with a typo still loads its good lines, and says where the typo is.
+//! let parsed = parse_crontab("0 0 1 jna * report\n*/5 * * * * poll\n", Format::User);
+//! assert_eq!(parsed.crontab.entries.len(), 1);
+//! assert_eq!(parsed.diagnostics[0].headline("alice"),
+//!     "alice:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)");
+//! ```
 
 pub mod cli;
 pub mod cron;
