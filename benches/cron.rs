@@ -12,7 +12,8 @@
 //!   iteration; the `mix` figure is the one the target is about (cronwright at least 3x faster
 //!   than the faster of the two crates). Parsing happens before the timed loop: only the
 //!   next-time computation is timed. cronwright's `Zone` (the zone's offset changes read into
-//!   a table, about a millisecond, once per zone) is also prepared outside the loop.
+//!   a table, about 2 ms, once per zone) is also prepared outside the loop.
+//! - `zone`: preparing a `Zone` once, the price of cronwright's fast searches.
 //!
 //! The libraries do not all agree on what "next" means (cron's OR rule for day fields, DST
 //! gaps and overlaps); those cases are still timed, and any disagreement with cronwright is
@@ -327,6 +328,17 @@ fn bench_next(c: &mut Criterion) {
     group.finish();
 }
 
+/// Preparing a `Zone` (reading its offset changes into a table) is paid once per zone in use,
+/// by the daemon at load and by `cronwright next` per run; this shows what it costs.
+fn bench_zone(c: &mut Criterion) {
+    let mut group = c.benchmark_group("zone");
+    group.sample_size(20);
+    group.bench_function("prepare/America/New_York", |b| {
+        b.iter(|| Zone::new(black_box(chrono_tz::America::New_York)))
+    });
+    group.finish();
+}
+
 /// Shorter than criterion's defaults (3 s warm-up, 5 s measurement): there are 25 benchmarks
 /// and the run should stay within a few minutes on a 2-core machine; the calls are short, so
 /// a second of warm-up and three of measurement still give tight intervals.
@@ -339,6 +351,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_parse, bench_next
+    targets = bench_parse, bench_next, bench_zone
 }
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //!
 //! chrono-tz answers "what is the offset at this instant" by converting to a date and back
 //! and searching its span table, which it does not expose. A search asks that many times, so
-//! a `Zone` reads the zone's offset changes once (about a millisecond) into a sorted table;
+//! a `Zone` reads the zone's offset changes once (about 2 ms) into a sorted table;
 //! after that the offset at an instant, the span of instants sharing it, and the instants that
 //! show a given wall-clock reading are each one binary search, and a search never has to probe
 //! for changes it might have stepped over. Prepare a zone once and reuse it (the daemon keeps
