@@ -253,6 +253,15 @@ mod tests {
     }
 
     #[test]
+    fn days_missing_from_named_months_warn_which_months_are_skipped() {
+        let p = parse_crontab("0 0 31 * * a\n0 0 29-31 * * b\n", Format::User);
+        assert_eq!(p.crontab.entries.len(), 2);
+        assert_eq!(p.diagnostics.len(), 1);
+        assert_eq!(p.diagnostics[0].line, 1);
+        assert!(p.diagnostics[0].message.contains("feb, apr, jun, sep, nov"));
+    }
+
+    #[test]
     fn system_format_takes_a_user_field() {
         let p = parse_crontab(
             "17 * * * * root cd / && run-parts /etc/cron.hourly\n",

@@ -8,7 +8,7 @@
 //! stays a five-field line running `mon --check`, as every other cron reads it.
 
 use super::diag::{Diagnostic, Severity};
-use super::field::{Field, FieldKind, FieldWarning, parse_field};
+use super::field::{Field, FieldKind, FieldWarning, MONTH_NAMES, parse_field};
 use super::schedule::{MACROS, Schedule, Times};
 
 /// User crontabs have no user field; system crontabs (`/etc/crontab`, `/etc/cron.d/*`)
@@ -196,6 +196,22 @@ fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
             dom.start,
             month.end - dom.start,
             "this schedule never fires: none of the months it names has the days it names",
+        );
+    } else if !times.days_are_ored() && times.months_without_their_days() != 0 {
+        let skipped = times.months_without_their_days();
+        let names: Vec<&str> = MONTH_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| skipped & (1 << (i + 1)) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        sink.warn(
+            dom.start,
+            dom.end - dom.start,
+            format!(
+                "no day this names exists in {}: the job does not run in those months",
+                names.join(", ")
+            ),
         );
     } else if times.days_are_ored() {
         sink.warn(

@@ -132,6 +132,16 @@ impl Times {
         self.flags & NEVER == 0
     }
 
+    /// Months (bits 1-12) that the schedule names but in which none of the days it names
+    /// exists, such as February for `0 0 30 * *`. Only meaningful under the AND day rule.
+    pub fn months_without_their_days(&self) -> u16 {
+        (1..=12u32)
+            .filter(|&m| {
+                self.months & (1 << m) != 0 && self.days & month_mask(max_days_in_month(m)) == 0
+            })
+            .fold(0, |acc, m| acc | 1 << m)
+    }
+
     fn any_date_matches(&self) -> bool {
         if self.days_are_ored() && self.weekdays != 0 {
             return true;
