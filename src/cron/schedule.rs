@@ -18,8 +18,8 @@
 //!
 //! For a fixed-time entry asked from inside the second occurrence of a repeated hour, the
 //! answer can be the first occurrence, which lies before `from`: the job ran then, and the
-//! conformance vectors (cronsim, Debian cron's model) define the answer this way. The daemon
-//! treats an answer that is not after its `from` as already done and asks again from it.
+//! conformance vectors (cronsim, Debian cron's model) define the answer this way. A scheduler
+//! therefore treats an answer that is not after its `from` as done, and asks again from it.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
@@ -284,13 +284,6 @@ impl Schedule {
                 let secs = t.next_after_secs(from.timestamp(), zone)?;
                 DateTime::from_timestamp(secs, 0)
             }
-        }
-    }
-
-    pub fn times(&self) -> Option<&Times> {
-        match self {
-            Schedule::Reboot => None,
-            Schedule::Times(t) => Some(t),
         }
     }
 }
