@@ -4,6 +4,8 @@
 //!
 //! - [`cron`]: the cron language. Parsing crontab text into entries with diagnostics, and
 //!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
+//! - [`scheduler`]: the job table and deadline heap: what is due at a given time, what a
+//!   clock step means. Pure: "now" is a value.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //!
@@ -33,4 +35,5 @@
 
 pub mod cli;
 pub mod cron;
+pub mod scheduler;
 pub mod zone;

@@ -1,0 +1,651 @@
+//! The job table and the deadline heap: when to wake next, what is due at a given wall-clock
+//! time, and what a step of the system clock means for each job.
+//!
+//! Pure: every function takes "now" as a value (Unix seconds), so DST days, clock steps and
+//! huge tables are tested with literal times and no sleeping. The daemon owns the clock: it
+//! sleeps until `next_wake()`, then calls `tick` with the wall-clock time and how far the wall
+//! clock moved beyond the real time that passed (`ClockStep::classify`).
+//!
+//! Deadlines come from the schedule (`next_after` of the previous fire time), never from
+//! "now plus an interval", so a job's start times do not drift however late it ran.
+//!
+//! Clock steps follow cronie's rules (DESIGN.md "Time"), applied per job:
+//! - forward up to 5 minutes (or a late wake-up): every job due in the skipped span runs once;
+//! - forward up to 3 hours: fixed-time jobs due in the span run once; wildcard jobs go on from
+//!   the new time;
+//! - backward up to 3 hours: fixed-time jobs keep their next time, so they do not run again
+//!   for times they already ran; wildcard jobs follow the new time;
+//! - more than 3 hours either way: a correction; everything is rescheduled from the new time.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use crate::cron::{Times, Zone};
+
+/// A step of up to this many seconds forward still runs every job it skipped.
+pub const SMALL_STEP: i64 = 5 * 60;
+/// Steps beyond this (either way) are corrections: nothing is run or suppressed.
+pub const LARGE_STEP: i64 = 3 * 3600;
+/// Wall and monotonic clocks may disagree by this much without it counting as a step.
+pub const STEP_TOLERANCE: i64 = 2;
+
+/// How the wall clock moved relative to the real time that passed since the last tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockStep {
+    None,
+    Forward(i64),
+    Backward(i64),
+}
+
+impl ClockStep {
+    /// From the wall-clock and the monotonic time elapsed since the last tick, in seconds.
+    /// Suspend counts as a forward step: the monotonic clock stops while the machine sleeps.
+    pub fn classify(wall_elapsed: i64, monotonic_elapsed: i64) -> ClockStep {
+        let step = wall_elapsed - monotonic_elapsed;
+        if step > STEP_TOLERANCE {
+            ClockStep::Forward(step)
+        } else if step < -STEP_TOLERANCE {
+            ClockStep::Backward(-step)
+        } else {
+            ClockStep::None
+        }
+    }
+}
+
+/// Names a job in the table. Stale keys (of removed jobs) are never confused with new ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobKey {
+    index: u32,
+    generation: u32,
+}
+
+/// A job that is due: run it now. `scheduled` is the time it was due (its deadline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    pub key: JobKey,
+    pub scheduled: i64,
+}
+
+struct Slot<T> {
+    generation: u32,
+    times: Times,
+    zone: Arc<Zone>,
+    /// Seconds added to every fire time (cronie's RANDOM_DELAY, drawn once per job).
+    delay: i64,
+    /// The next fire time from the schedule, without the delay; `None` when it never fires.
+    next: Option<i64>,
+    payload: T,
+}
+
+impl<T> Slot<T> {
+    fn deadline(&self) -> Option<i64> {
+        self.next.map(|n| n.saturating_add(self.delay))
+    }
+
+    /// The first fire time strictly after `from`. A fixed-time job asked from the second pass
+    /// of a repeated hour is answered with the first pass, when it already ran: skip it.
+    fn next_from(&self, from: i64) -> Option<i64> {
+        let n = self.times.next_after_secs(from, &self.zone)?;
+        if n > from {
+            Some(n)
+        } else {
+            self.times.next_after_secs(n, &self.zone)
+        }
+    }
+}
+
+/// The job table plus a min-heap of `(deadline, job)`. Heap entries of removed or
+/// rescheduled jobs are left in place and skipped when they surface (checked against the
+/// job's generation and current deadline), which keeps removal O(1).
+pub struct Scheduler<T> {
+    slots: Vec<Option<Slot<T>>>,
+    free: Vec<u32>,
+    generations: Vec<u32>,
+    heap: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    len: usize,
+}
+
+impl<T> Default for Scheduler<T> {
+    fn default() -> Self {
+        Scheduler {
+            slots: Vec::new(),
+            free: Vec::new(),
+            generations: Vec::new(),
+            heap: BinaryHeap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Scheduler<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds a job whose first run is its first fire time after `now`.
+    pub fn insert(
+        &mut self,
+        times: Times,
+        zone: Arc<Zone>,
+        delay: u32,
+        payload: T,
+        now: i64,
+    ) -> JobKey {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.generations[index as usize].wrapping_add(1);
+        self.generations[index as usize] = generation;
+        let mut slot = Slot {
+            generation,
+            times,
+            zone,
+            delay: i64::from(delay),
+            next: None,
+            payload,
+        };
+        slot.next = slot.next_from(now);
+        if let Some(d) = slot.deadline() {
+            self.heap.push(Reverse((d, index, generation)));
+        }
+        self.slots[index as usize] = Some(slot);
+        self.len += 1;
+        JobKey { index, generation }
+    }
+
+    /// Removes a job; its payload comes back. Unknown or stale keys give `None`.
+    pub fn remove(&mut self, key: JobKey) -> Option<T> {
+        let slot = self.slots.get_mut(key.index as usize)?;
+        if slot.as_ref()?.generation != key.generation {
+            return None;
+        }
+        let taken = slot.take()?;
+        self.free.push(key.index);
+        self.len -= 1;
+        Some(taken.payload)
+    }
+
+    pub fn get(&self, key: JobKey) -> Option<&T> {
+        self.slot(key).map(|s| &s.payload)
+    }
+
+    /// The job's next deadline (fire time plus its delay), if it has one.
+    pub fn deadline(&self, key: JobKey) -> Option<i64> {
+        self.slot(key).and_then(Slot::deadline)
+    }
+
+    fn slot(&self, key: JobKey) -> Option<&Slot<T>> {
+        self.slots
+            .get(key.index as usize)?
+            .as_ref()
+            .filter(|s| s.generation == key.generation)
+    }
+
+    /// Whether a heap entry still describes its job's current deadline.
+    fn live(&self, entry: (i64, u32, u32)) -> bool {
+        let (deadline, index, generation) = entry;
+        matches!(self.slots.get(index as usize), Some(Some(s))
+            if s.generation == generation && s.deadline() == Some(deadline))
+    }
+
+    /// The earliest deadline: sleep until then. Drops stale heap entries on the way.
+    pub fn next_wake(&mut self) -> Option<i64> {
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if self.live(entry) {
+                return Some(entry.0);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// What to run at wall-clock time `now`, given how the clock moved since the last tick.
+    /// Every job returned has been rescheduled already.
+    pub fn tick(&mut self, now: i64, step: ClockStep) -> Vec<Due> {
+        match step {
+            ClockStep::Backward(d) if d > LARGE_STEP => {
+                self.reschedule_all(now, |_| true);
+                Vec::new()
+            }
+            ClockStep::Backward(_) => {
+                // Fixed-time jobs keep their next time, so nothing they did runs twice;
+                // wildcard jobs follow the new wall-clock time.
+                self.reschedule_all(now, |s| !s.is_fixed_time());
+                self.pop_due(now, |_| true)
+            }
+            ClockStep::Forward(d) if d > LARGE_STEP => {
+                self.reschedule_all(now, |_| true);
+                Vec::new()
+            }
+            ClockStep::Forward(d) if d > SMALL_STEP => self.pop_due(now, Times::is_fixed_time),
+            ClockStep::Forward(_) | ClockStep::None => self.pop_due(now, |_| true),
+        }
+    }
+
+    /// Pops every job due at `now`; those `run` accepts are returned. Each is rescheduled
+    /// from its fire time or, if that is further back than its delay, from now, so a job
+    /// that missed several times runs once.
+    fn pop_due(&mut self, now: i64, run: impl Fn(&Times) -> bool) -> Vec<Due> {
+        let mut due = Vec::new();
+        while let Some(&Reverse(entry)) = self.heap.peek() {
+            if entry.0 > now {
+                break;
+            }
+            self.heap.pop();
+            if !self.live(entry) {
+                continue;
+            }
+            let (deadline, index, generation) = entry;
+            let Some(slot) = self.slots[index as usize].as_mut() else {
+                continue;
+            };
+            let fired = slot.next.unwrap_or(now);
+            if run(&slot.times) {
+                due.push(Due {
+                    key: JobKey { index, generation },
+                    scheduled: deadline,
+                });
+            }
+            slot.next = slot.next_from(fired.max(now - slot.delay));
+            if let Some(d) = slot.deadline() {
+                self.heap.push(Reverse((d, index, generation)));
+            }
+        }
+        due
+    }
+
+    /// Recomputes the next time of every job `which` selects, from `now`.
+    fn reschedule_all(&mut self, now: i64, which: impl Fn(&Times) -> bool) {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            let Some(slot) = slot.as_mut() else { continue };
+            if which(&slot.times) {
+                slot.next = slot.next_from(now - slot.delay);
+                if let Some(d) = slot.deadline() {
+                    self.heap.push(Reverse((d, index as u32, slot.generation)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cron::{Schedule, parse_expr};
+    use chrono::{DateTime, TimeZone, Utc};
+
+    fn times(expr: &str) -> Times {
+        match parse_expr(expr).unwrap() {
+            Schedule::Times(t) => t,
+            Schedule::Reboot => unreachable!(),
+        }
+    }
+
+    fn at(rfc3339: &str) -> i64 {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp()
+    }
+
+    fn zone(name: &str) -> Arc<Zone> {
+        Arc::new(Zone::new(name.parse().unwrap()))
+    }
+
+    fn show(t: i64, zone: &Zone) -> String {
+        Utc.timestamp_opt(t, 0)
+            .unwrap()
+            .with_timezone(&zone.tz())
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    }
+
+    /// Runs the scheduler as the daemon would on an undisturbed clock, from `from` to `to`,
+    /// and returns every (job name, fire time) in order.
+    fn simulate(s: &mut Scheduler<&'static str>, to: i64) -> Vec<(&'static str, i64)> {
+        let mut fired = Vec::new();
+        while let Some(wake) = s.next_wake() {
+            if wake > to {
+                break;
+            }
+            for d in s.tick(wake, ClockStep::None) {
+                fired.push((*s.get(d.key).unwrap(), d.scheduled));
+            }
+        }
+        fired
+    }
+
+    fn day(expr: &str, zone_name: &str, from: &str, to: &str) -> Vec<String> {
+        let z = zone(zone_name);
+        let mut s = Scheduler::new();
+        s.insert(times(expr), z.clone(), 0, "job", at(from));
+        simulate(&mut s, at(to))
+            .into_iter()
+            .map(|(_, t)| show(t, &z))
+            .collect()
+    }
+
+    #[test]
+    fn fixed_time_job_in_dst_gap_runs_once_after_the_gap() {
+        let runs = day(
+            "15,45 2 * * *",
+            "America/New_York",
+            "2026-03-08T00:00:00-05:00",
+            "2026-03-09T00:00:00-04:00",
+        );
+        assert_eq!(runs, ["2026-03-08T03:00:00-04:00"]);
+        let runs = day(
+            "30 1 * * *",
+            "Europe/London",
+            "2026-03-29T00:00:00+00:00",
+            "2026-03-30T00:00:00+01:00",
+        );
+        assert_eq!(runs, ["2026-03-29T02:00:00+01:00"]);
+    }
+
+    #[test]
+    fn wildcard_job_has_no_slots_in_the_gap_and_both_passes_of_the_overlap() {
+        let spring = day(
+            "*/30 * * * *",
+            "America/New_York",
+            "2026-03-08T00:00:00-05:00",
+            "2026-03-09T00:00:00-04:00",
+        );
+        assert_eq!(spring.len(), 46, "23 hours of half-hours");
+        let fall = day(
+            "0 * * * *",
+            "Europe/London",
+            "2026-10-25T00:00:00+01:00",
+            "2026-10-25T23:59:00+00:00",
+        );
+        // 01:00 BST, 01:00 GMT, then 02:00 to 23:00 GMT: one more run than the hours on the
+        // clock face after the excluded 00:00.
+        assert_eq!(fall.len(), 24);
+        assert_eq!(
+            fall[0..2],
+            ["2026-10-25T01:00:00+01:00", "2026-10-25T01:00:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn fixed_time_job_in_overlap_runs_once() {
+        let runs = day(
+            "30 1 * * *",
+            "America/New_York",
+            "2026-11-01T00:00:00-04:00",
+            "2026-11-02T00:00:00-05:00",
+        );
+        assert_eq!(runs, ["2026-11-01T01:30:00-04:00"]);
+    }
+
+    #[test]
+    fn lord_howe_half_hour_changes() {
+        // Spring: 02:00 -> 02:30 (+10:30 -> +11). Fall: 02:00 -> 01:30 (+11 -> +10:30).
+        let gap = day(
+            "15 2 * * *",
+            "Australia/Lord_Howe",
+            "2025-10-05T00:00:00+10:30",
+            "2025-10-06T00:00:00+11:00",
+        );
+        assert_eq!(gap, ["2025-10-05T02:30:00+11:00"]);
+        let overlap = day(
+            "*/20 1 * * *",
+            "Australia/Lord_Howe",
+            "2026-04-05T00:00:00+11:00",
+            "2026-04-06T00:00:00+10:30",
+        );
+        assert_eq!(
+            overlap,
+            [
+                "2026-04-05T01:00:00+11:00",
+                "2026-04-05T01:20:00+11:00",
+                "2026-04-05T01:40:00+11:00",
+                "2026-04-05T01:40:00+10:30"
+            ]
+        );
+    }
+
+    #[test]
+    fn reloading_in_the_second_pass_does_not_rerun_a_fixed_time_job() {
+        let z = zone("America/New_York");
+        let mut s = Scheduler::new();
+        let k = s.insert(
+            times("30 1 * * *"),
+            z.clone(),
+            0,
+            "job",
+            at("2026-11-01T01:20:00-05:00"),
+        );
+        assert_eq!(
+            show(s.deadline(k).unwrap(), &z),
+            "2026-11-02T01:30:00-05:00"
+        );
+    }
+
+    /// One fixed-time and one wildcard job, then a wake at `now` after a clock step.
+    fn stepped(now: &str, step: ClockStep) -> Vec<&'static str> {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        s.insert(
+            times("30 12 * * *"),
+            z.clone(),
+            0,
+            "fixed",
+            at("2026-06-01T12:00:00Z"),
+        );
+        s.insert(
+            times("*/10 * * * *"),
+            z,
+            0,
+            "wildcard",
+            at("2026-06-01T12:00:00Z"),
+        );
+        let mut names: Vec<_> = s
+            .tick(at(now), step)
+            .iter()
+            .map(|d| *s.get(d.key).unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn forward_step_of_five_minutes_runs_every_skipped_job_once() {
+        // 12:00 -> 12:35 in what felt like 30 minutes: both were due in the span.
+        assert_eq!(
+            stepped("2026-06-01T12:35:00Z", ClockStep::Forward(300)),
+            ["fixed", "wildcard"]
+        );
+    }
+
+    #[test]
+    fn forward_step_of_two_hours_runs_only_skipped_fixed_time_jobs() {
+        assert_eq!(
+            stepped("2026-06-01T14:00:00Z", ClockStep::Forward(7200)),
+            ["fixed"]
+        );
+    }
+
+    #[test]
+    fn forward_step_of_five_hours_runs_nothing_and_reschedules() {
+        assert!(stepped("2026-06-01T17:00:00Z", ClockStep::Forward(5 * 3600)).is_empty());
+    }
+
+    #[test]
+    fn missed_runs_of_one_job_collapse_into_one() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        let k = s.insert(
+            times("* * * * *"),
+            z,
+            0,
+            "minutely",
+            at("2026-06-01T12:00:00Z"),
+        );
+        let due = s.tick(at("2026-06-01T12:04:30Z"), ClockStep::Forward(270));
+        assert_eq!(due.len(), 1);
+        assert_eq!(s.deadline(k), Some(at("2026-06-01T12:05:00Z")));
+    }
+
+    #[test]
+    fn backward_step_of_an_hour_never_reruns_fixed_time_jobs() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        let fixed = s.insert(
+            times("30 12 * * *"),
+            z.clone(),
+            0,
+            "fixed",
+            at("2026-06-01T12:00:00Z"),
+        );
+        let wild = s.insert(
+            times("*/10 * * * *"),
+            z,
+            0,
+            "wildcard",
+            at("2026-06-01T12:00:00Z"),
+        );
+        // Both run at 12:30.
+        assert_eq!(s.tick(at("2026-06-01T12:30:00Z"), ClockStep::None).len(), 2);
+        // The clock is set back to 11:45.
+        let due = s.tick(at("2026-06-01T11:45:00Z"), ClockStep::Backward(2700));
+        assert!(due.is_empty());
+        assert_eq!(s.deadline(fixed), Some(at("2026-06-02T12:30:00Z")));
+        assert_eq!(s.deadline(wild), Some(at("2026-06-01T11:50:00Z")));
+        // Running on from 11:45 to 13:00: the fixed job does not run again at 12:30.
+        let fired = simulate(&mut s, at("2026-06-01T13:00:00Z"));
+        assert!(fired.iter().all(|(n, _)| *n == "wildcard"));
+        assert_eq!(fired.len(), 8);
+    }
+
+    #[test]
+    fn backward_step_over_three_hours_reschedules_everything() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        let fixed = s.insert(
+            times("30 12 * * *"),
+            z,
+            0,
+            "fixed",
+            at("2026-06-01T12:40:00Z"),
+        );
+        s.tick(
+            at("2026-06-01T08:00:00Z"),
+            ClockStep::Backward(4 * 3600 + 40 * 60),
+        );
+        assert_eq!(s.deadline(fixed), Some(at("2026-06-01T12:30:00Z")));
+    }
+
+    #[test]
+    fn deadlines_come_from_the_schedule_not_from_when_the_job_ran() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        let k = s.insert(
+            times("*/5 * * * * *"),
+            z,
+            0,
+            "every5s",
+            at("2026-06-01T12:00:00Z"),
+        );
+        // Waking a little late each time never shifts the next deadline.
+        for i in 1..=100 {
+            let deadline = s.next_wake().unwrap();
+            assert_eq!(deadline, at("2026-06-01T12:00:00Z") + 5 * i);
+            s.tick(deadline + 1, ClockStep::None);
+        }
+        assert_eq!(s.deadline(k), Some(at("2026-06-01T12:00:00Z") + 505));
+    }
+
+    #[test]
+    fn random_delay_shifts_every_run_by_the_same_amount() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        s.insert(
+            times("0 * * * *"),
+            z,
+            90,
+            "delayed",
+            at("2026-06-01T12:00:00Z"),
+        );
+        let fired = simulate(&mut s, at("2026-06-01T15:00:00Z"));
+        let times: Vec<i64> = fired.iter().map(|(_, t)| *t).collect();
+        assert_eq!(
+            times,
+            [at("2026-06-01T13:01:30Z"), at("2026-06-01T14:01:30Z")]
+        );
+    }
+
+    #[test]
+    fn removed_jobs_never_fire_and_their_keys_stay_dead() {
+        let z = zone("UTC");
+        let mut s = Scheduler::new();
+        let a = s.insert(
+            times("* * * * *"),
+            z.clone(),
+            0,
+            "a",
+            at("2026-06-01T12:00:00Z"),
+        );
+        assert_eq!(s.remove(a), Some("a"));
+        let b = s.insert(times("* * * * *"), z, 0, "b", at("2026-06-01T12:00:00Z"));
+        assert_eq!(s.remove(a), None);
+        assert_eq!(s.get(b), Some(&"b"));
+        let fired = simulate(&mut s, at("2026-06-01T12:03:00Z"));
+        assert!(fired.iter().all(|(n, _)| *n == "b"));
+        assert_eq!(fired.len(), 3);
+    }
+
+    #[test]
+    fn ten_thousand_jobs_fire_in_deadline_order() {
+        let z = zone("Europe/Berlin");
+        let mut s = Scheduler::new();
+        let exprs = [
+            "* * * * *",
+            "*/7 * * * *",
+            "0 * * * *",
+            "30 2 * * *",
+            "*/13 * * * * *",
+            "0 0 1 * *",
+        ];
+        let (from, to) = (at("2026-06-01T00:00:00Z"), at("2026-06-01T01:00:00Z"));
+        for i in 0..10_000 {
+            s.insert(
+                times(exprs[i % exprs.len()]),
+                z.clone(),
+                0,
+                exprs[i % exprs.len()],
+                from,
+            );
+        }
+        assert_eq!(s.len(), 10_000);
+        let fired = simulate(&mut s, to);
+        assert!(fired.windows(2).all(|w| w[0].1 <= w[1].1));
+        // The heap must yield exactly the union of every job's own fire times.
+        let mut expected = 0;
+        for (k, e) in exprs.iter().enumerate() {
+            let jobs = (0..10_000).filter(|i| i % exprs.len() == k).count();
+            let (mut t, mut n) = (from, 0);
+            while let Some(next) = times(e).next_after_secs(t, &z).filter(|&x| x <= to) {
+                (t, n) = (next, n + 1);
+            }
+            expected += jobs * n;
+            assert_eq!(
+                fired.iter().filter(|(name, _)| name == e).count(),
+                jobs * n,
+                "{e}"
+            );
+        }
+        assert_eq!(fired.len(), expected);
+    }
+}
