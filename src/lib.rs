@@ -5,6 +5,7 @@
 //! - [`cron`]: the cron language. Parsing crontab text into entries with diagnostics, and
 //!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
+//! - [`config`]: the daemon's TOML configuration, validated into resolved values.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
@@ -32,5 +33,6 @@
 //! ```
 
 pub mod cli;
+pub mod config;
 pub mod cron;
 pub mod zone;
