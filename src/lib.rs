@@ -7,6 +7,7 @@
 //! - [`scheduler`]: the job table and deadline heap: what is due at a given time, what a
 //!   clock step means. Pure: "now" is a value.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
+//! - [`config`]: the daemon's TOML configuration, validated into resolved values.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
@@ -34,6 +35,7 @@
 //! ```
 
 pub mod cli;
+pub mod config;
 pub mod cron;
 pub mod scheduler;
 pub mod zone;

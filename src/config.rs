@@ -1,0 +1,710 @@
+//! The daemon's configuration: `/etc/cronwright/cronwright.toml` read into a validated [`Config`].
+//!
+//! The file is deserialized into raw structs that mirror it exactly (every table denies unknown
+//! keys, every key is optional), then checked and resolved into `Config`, whose values are final:
+//! defaults filled in, paths absolute, the zone looked up. Errors read like compiler messages,
+//! `file:line:column: what`, pointing at the offending key or value. A relative path in the file
+//! resolves against the directory holding the file, so a checked-in configuration (the demo's)
+//! can name files next to it. Nothing here keeps state: a reload is a fresh [`Config::load`], and
+//! the caller keeps the old `Config` when it fails.
+
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::zone::{self, ZoneError};
+
+/// Where the daemon looks without `--config`.
+pub const DEFAULT_PATH: &str = "/etc/cronwright/cronwright.toml";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub sources: Sources,
+    pub log: Log,
+    pub mail: Mail,
+    pub jobs: Jobs,
+    pub daemon: Daemon,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sources {
+    /// The system crontab (system format); `None` when set to `""`.
+    pub system_crontab: Option<PathBuf>,
+    /// Directories of system-format drop-in crontabs.
+    pub system_dirs: Vec<PathBuf>,
+    /// One user-format crontab per user, named after the user; `None` when set to `""`.
+    pub user_spool: Option<PathBuf>,
+    /// User-format crontabs run as the daemon's own user: cronwright without root, and tests.
+    pub extra_user_crontabs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Log {
+    pub syslog: bool,
+    pub syslog_socket: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mail {
+    pub enabled: bool,
+    pub sendmail: PathBuf,
+    /// Sender when a crontab sets no `MAILFROM`; `None` leaves it to sendmail.
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jobs {
+    /// `SHELL` when a crontab sets none.
+    pub shell: String,
+    /// `PATH` when a crontab sets none.
+    pub path: String,
+    /// Bytes of a job's output kept; the rest is only counted.
+    pub output_limit: usize,
+    /// Longer commands are refused.
+    pub max_command_length: usize,
+    /// How long running jobs get on stop before their process groups get SIGTERM.
+    pub grace_period: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Daemon {
+    pub timezone: Tz,
+    pub pid_file: Option<PathBuf>,
+    /// Absent means this is the first start since boot (`@reboot` jobs run).
+    pub reboot_marker: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file does not exist: the caller decides whether that means "use the defaults".
+    #[error("configuration file {} does not exist", .path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Bad TOML, an unknown key, a wrong type or a bad value, at `line:column` of `path`.
+    #[error("{}:{line}:{column}: {message}", .path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// No `timezone` is set and the system's zone cannot be told.
+    #[error("{source} (or set [daemon] timezone in {})", .path.display())]
+    SystemZone { path: PathBuf, source: ZoneError },
+}
+
+// The raw file. Integers are read as i64 (TOML's own range) so that a negative or zero value
+// gets our message rather than serde's "expected usize".
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    sources: Table<RawSources>,
+    log: Table<RawLog>,
+    mail: Table<RawMail>,
+    jobs: Table<RawJobs>,
+    daemon: Table<RawDaemon>,
+}
+
+type Text = Option<Spanned<String>>;
+type Paths = Option<Vec<Spanned<String>>>;
+type Number = Option<Spanned<i64>>;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawSources {
+    system_crontab: Text,
+    system_dirs: Paths,
+    user_spool: Text,
+    extra_user_crontabs: Paths,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    syslog: Option<bool>,
+    syslog_socket: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMail {
+    enabled: Option<bool>,
+    sendmail: Text,
+    from: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawJobs {
+    shell: Text,
+    path: Option<String>,
+    output_limit: Number,
+    max_command_length: Number,
+    grace_period: Number,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawDaemon {
+    timezone: Text,
+    pid_file: Text,
+    reboot_marker: Text,
+}
+
+/// A table of the file. TOML tables reach serde as maps, but a derived struct also accepts a
+/// sequence (`log = [true]` would fill fields by position); this takes maps only.
+#[derive(Default)]
+struct Table<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+            .map(Table)
+    }
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::NotFound {
+                path: path.to_path_buf(),
+            },
+            _ => ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates `text`; `origin` names the file in messages and anchors relative paths.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let c = Checker { text, origin };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| c.toml_error(&e))?;
+        let (Table(s), Table(l), Table(m)) = (raw.sources, raw.log, raw.mail);
+        let (Table(j), Table(d)) = (raw.jobs, raw.daemon);
+        let timezone = match d.timezone.filter(|v| !v.get_ref().trim().is_empty()) {
+            None => zone::system_zone().map_err(|source| ConfigError::SystemZone {
+                path: origin.to_path_buf(),
+                source,
+            })?,
+            Some(v) => zone::parse_zone(v.get_ref(), "timezone").map_err(|_| {
+                let msg = format!("unknown time zone '{}' for 'timezone'", v.get_ref());
+                c.error(v.span(), msg)
+            })?,
+        };
+        Ok(Config {
+            sources: Sources {
+                system_crontab: c.optional("system_crontab", s.system_crontab, "/etc/crontab")?,
+                system_dirs: c.paths("system_dirs", s.system_dirs, &["/etc/cron.d"])?,
+                user_spool: c.optional("user_spool", s.user_spool, "/var/spool/cron/crontabs")?,
+                extra_user_crontabs: c.paths("extra_user_crontabs", s.extra_user_crontabs, &[])?,
+            },
+            log: Log {
+                syslog: l.syslog.unwrap_or(true),
+                syslog_socket: c.path("syslog_socket", l.syslog_socket, "/dev/log")?,
+            },
+            mail: Mail {
+                enabled: m.enabled.unwrap_or(true),
+                sendmail: c.path("sendmail", m.sendmail, "/usr/sbin/sendmail")?,
+                from: match m.from {
+                    Some(v) if v.get_ref().chars().any(char::is_control) => {
+                        let msg = "'from' must not contain control characters".to_string();
+                        return Err(c.error(v.span(), msg));
+                    }
+                    Some(v) if !v.get_ref().is_empty() => Some(v.into_inner()),
+                    _ => None,
+                },
+            },
+            jobs: Jobs {
+                shell: match j.shell {
+                    None => "/bin/sh".to_string(),
+                    Some(v) if v.get_ref().starts_with('/') => v.into_inner(),
+                    Some(v) => {
+                        let msg =
+                            format!("'shell' must be an absolute path, found '{}'", v.get_ref());
+                        return Err(c.error(v.span(), msg));
+                    }
+                },
+                path: j.path.unwrap_or_else(|| "/usr/bin:/bin".to_string()),
+                output_limit: c.number("output_limit", j.output_limit, 65536, 1)?,
+                max_command_length: c.number(
+                    "max_command_length",
+                    j.max_command_length,
+                    65536,
+                    1,
+                )?,
+                grace_period: Duration::from_secs(c.number(
+                    "grace_period",
+                    j.grace_period,
+                    30,
+                    0,
+                )?),
+            },
+            daemon: Daemon {
+                timezone,
+                pid_file: c.optional("pid_file", d.pid_file, "")?,
+                reboot_marker: c.path(
+                    "reboot_marker",
+                    d.reboot_marker,
+                    "/run/cronwrightd.reboot",
+                )?,
+            },
+        })
+    }
+
+    /// Every key at its default, as an empty file gives (the system zone may fail).
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Config::parse("", Path::new(DEFAULT_PATH))
+    }
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    origin: &'a Path,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        let (line, column) = line_column(self.text, span.start);
+        ConfigError::Invalid {
+            path: self.origin.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    /// A path key where `""` means none; unset gives `default` (which may be `""`).
+    fn optional(
+        &self,
+        key: &str,
+        value: Text,
+        default: &str,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(value) = value else {
+            return Ok(Some(PathBuf::from(default)).filter(|p| !p.as_os_str().is_empty()));
+        };
+        if value.get_ref().is_empty() {
+            return Ok(None);
+        }
+        let path = Path::new(value.get_ref());
+        if path.is_absolute() {
+            return Ok(Some(path.to_path_buf()));
+        }
+        let dir = match self.origin.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        // Absolute now, because the daemon may change directory before it uses the path.
+        let base = std::path::absolute(dir).map_err(|e| {
+            let msg = format!("cannot resolve '{}' for '{key}': {e}", path.display());
+            self.error(value.span(), msg)
+        })?;
+        let joined = base.join(path);
+        Ok(Some(
+            joined
+                .components()
+                .filter(|c| *c != Component::CurDir)
+                .collect(),
+        ))
+    }
+
+    /// A path key that must name something.
+    fn path(&self, key: &str, value: Text, default: &str) -> Result<PathBuf, ConfigError> {
+        let span = value.as_ref().map(|v| v.span()).unwrap_or(0..0);
+        self.optional(key, value, default)?
+            .ok_or_else(|| self.error(span, format!("empty path for '{key}'")))
+    }
+
+    fn paths(
+        &self,
+        key: &str,
+        values: Paths,
+        default: &[&str],
+    ) -> Result<Vec<PathBuf>, ConfigError> {
+        match values {
+            None => Ok(default.iter().map(PathBuf::from).collect()),
+            Some(values) => values
+                .into_iter()
+                .map(|v| self.path(key, Some(v), ""))
+                .collect(),
+        }
+    }
+
+    fn number<T: TryFrom<i64>>(
+        &self,
+        key: &str,
+        value: Number,
+        default: T,
+        min: i64,
+    ) -> Result<T, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let n = *value.get_ref();
+        let problem = match T::try_from(n) {
+            _ if n < min => format!("'{key}' must be at least {min}, found {n}"),
+            Ok(n) => return Ok(n),
+            Err(_) => format!("'{key}' is too large: {n}"),
+        };
+        Err(self.error(value.span(), problem))
+    }
+
+    /// Rewords a toml/serde error as a compiler-style message at its span.
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        // toml keeps the keys leading to the failing value private, but shows them ("in `a.b`")
+        // when it has no input to quote.
+        let mut bare = e.clone();
+        bare.set_input(None);
+        let shown = bare.to_string();
+        let keys: Vec<&str> = match shown.trim_end().rsplit_once("\nin `") {
+            Some((_, keys)) => keys.trim_end_matches('`').split('.').collect(),
+            None => Vec::new(),
+        };
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message();
+        let text = if let Some(rest) = message.strip_prefix("unknown field `") {
+            // Reported on the key itself, so `keys` is the path to its table.
+            let mut quoted = rest.split('`').step_by(2);
+            let name = quoted.next().unwrap_or_default();
+            let known: Vec<&str> = quoted.filter(|k| !k.is_empty()).collect();
+            let place = match keys.join(".") {
+                table if table.is_empty() => String::new(),
+                table => format!(" in [{table}]"),
+            };
+            format!(
+                "unknown key '{name}'{place} (expected one of {})",
+                known.join(", ")
+            )
+        } else if let (Some(rest), Some(key)) =
+            (message.strip_prefix("invalid type: "), keys.last())
+        {
+            let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, "?"));
+            // A date-time reaches serde as a map too; only a table starts with a bracket.
+            let at = self.text.get(span.clone()).unwrap_or_default();
+            let found = match found {
+                "map" if !at.starts_with(['{', '[']) => "a date-time",
+                found => in_toml_words(found),
+            };
+            let expected = in_toml_words(expected);
+            format!("wrong type for '{key}': expected {expected}, found {found}")
+        } else if message == "duplicate key" {
+            let at = self.text.get(span.clone()).unwrap_or_default();
+            format!("duplicate key '{at}'")
+        } else if keys.is_empty() {
+            format!("invalid TOML: {message}")
+        } else {
+            format!("{message} (in '{}')", keys.join("."))
+        };
+        self.error(span, text)
+    }
+}
+
+/// 1-based line and column (in characters, as `cron::diag` counts) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (before.matches('\n').count() + 1, column)
+}
+
+/// Serde's words for a type or a value (`a sequence`, `i64`, `string "x"`), in TOML's.
+fn in_toml_words(serde: &str) -> &str {
+    let bare = serde.trim_start_matches("a ").trim_start_matches("an ");
+    let words = [
+        ("bool", "a boolean"),
+        ("integer", "an integer"),
+        ("i64", "an integer"),
+        ("floating point", "a float"),
+        ("string", "a string"),
+        ("sequence", "an array"),
+        ("map", "a table"),
+        ("table", "a table"),
+    ];
+    words
+        .iter()
+        .find(|(theirs, _)| bare.starts_with(theirs))
+        .map_or(serde, |(_, ours)| ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new(DEFAULT_PATH)).map_err(|e| e.to_string())
+    }
+
+    fn utc_defaults() -> Config {
+        Config {
+            sources: Sources {
+                system_crontab: Some("/etc/crontab".into()),
+                system_dirs: vec!["/etc/cron.d".into()],
+                user_spool: Some("/var/spool/cron/crontabs".into()),
+                extra_user_crontabs: vec![],
+            },
+            log: Log {
+                syslog: true,
+                syslog_socket: "/dev/log".into(),
+            },
+            mail: Mail {
+                enabled: true,
+                sendmail: "/usr/sbin/sendmail".into(),
+                from: None,
+            },
+            jobs: Jobs {
+                shell: "/bin/sh".into(),
+                path: "/usr/bin:/bin".into(),
+                output_limit: 65536,
+                max_command_length: 65536,
+                grace_period: Duration::from_secs(30),
+            },
+            daemon: Daemon {
+                timezone: Tz::UTC,
+                pid_file: None,
+                reboot_marker: "/run/cronwrightd.reboot".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn every_key_has_its_documented_default() {
+        assert_eq!(parse("[daemon]\ntimezone = \"UTC\"\n"), Ok(utc_defaults()));
+        // Without a zone the system's is used, and `defaults` is exactly an empty file.
+        let defaults = Config::defaults().map_err(|e| e.to_string());
+        assert_eq!(defaults, parse(""));
+        if let (Ok(config), Ok(zone)) = (defaults, zone::system_zone()) {
+            assert_eq!(config.daemon.timezone, zone);
+        }
+    }
+
+    #[test]
+    fn full_file_sets_every_key() {
+        let text = r#"
+            [sources]
+            system_crontab = ""
+            system_dirs = ["/etc/cron.d", "/opt/cron.d"]
+            user_spool = ""
+            extra_user_crontabs = ["/home/alice/jobs"]
+            [log]
+            syslog = false
+            syslog_socket = "/run/systemd/journal/dev-log"
+            [mail]
+            enabled = false
+            sendmail = "/usr/lib/sendmail"
+            from = "cron@example.org"
+            [jobs]
+            shell = "/bin/bash"
+            path = "/usr/local/bin:/usr/bin:/bin"
+            output_limit = 1
+            max_command_length = 4096
+            grace_period = 0
+            [daemon]
+            timezone = "Europe/Berlin"
+            pid_file = "/run/cronwrightd.pid"
+            reboot_marker = "/run/cw.reboot"
+        "#;
+        let expected = Config {
+            sources: Sources {
+                system_crontab: None,
+                system_dirs: vec!["/etc/cron.d".into(), "/opt/cron.d".into()],
+                user_spool: None,
+                extra_user_crontabs: vec!["/home/alice/jobs".into()],
+            },
+            log: Log {
+                syslog: false,
+                syslog_socket: "/run/systemd/journal/dev-log".into(),
+            },
+            mail: Mail {
+                enabled: false,
+                sendmail: "/usr/lib/sendmail".into(),
+                from: Some("cron@example.org".into()),
+            },
+            jobs: Jobs {
+                shell: "/bin/bash".into(),
+                path: "/usr/local/bin:/usr/bin:/bin".into(),
+                output_limit: 1,
+                max_command_length: 4096,
+                grace_period: Duration::ZERO,
+            },
+            daemon: Daemon {
+                timezone: chrono_tz::Europe::Berlin,
+                pid_file: Some("/run/cronwrightd.pid".into()),
+                reboot_marker: "/run/cw.reboot".into(),
+            },
+        };
+        assert_eq!(parse(text), Ok(expected));
+    }
+
+    /// One case a line: the file (`\n` for a line break), ` => `, the message after the path.
+    const ERROR_CASES: &str = r#"
+# cronwright\n[sources]\nsystem_crontab = "/etc/crontab"\nsytem_dirs = [] => 4:1: unknown key 'sytem_dirs' in [sources] (expected one of system_crontab, system_dirs, user_spool, extra_user_crontabs)
+[srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon)
+mail = { from = "é", x = 1 } => 1:22: unknown key 'x' in [mail] (expected one of enabled, sendmail, from)
+[log]\n\n\n\n\n\nsyslog = "yes" => 7:10: wrong type for 'syslog': expected a boolean, found a string
+log.syslog = 1 => 1:14: wrong type for 'syslog': expected a boolean, found an integer
+[sources]\nsystem_dirs = "/etc/cron.d" => 2:15: wrong type for 'system_dirs': expected an array, found a string
+[sources]\nsystem_dirs = ["/a", 2] => 2:22: wrong type for 'system_dirs': expected a string, found an integer
+[jobs]\noutput_limit = 1.5 => 2:16: wrong type for 'output_limit': expected an integer, found a float
+[daemon]\ntimezone = 2026-01-01 => 2:12: wrong type for 'timezone': expected a string, found a date-time
+log = 5 => 1:7: wrong type for 'log': expected a table, found an integer
+log = [true] => 1:7: wrong type for 'log': expected a table, found an array
+[[log]]\nsyslog = true => 1:1: wrong type for 'log': expected a table, found an array
+[jobs.path] => 1:1: wrong type for 'path': expected a string, found a table
+[daemon]\n\n\n\n\n\n\n\n\n\n\ntimezone = "Europe/Berln" => 12:12: unknown time zone 'Europe/Berln' for 'timezone'
+[jobs]\noutput_limit = 0 => 2:16: 'output_limit' must be at least 1, found 0
+[jobs]\nmax_command_length = -4 => 2:22: 'max_command_length' must be at least 1, found -4
+[jobs]\ngrace_period = -1 => 2:16: 'grace_period' must be at least 0, found -1
+[jobs]\nshell = "bash" => 2:9: 'shell' must be an absolute path, found 'bash'
+[mail]\nfrom = "a\u000ABcc: b" => 2:8: 'from' must not contain control characters
+[log]\nsyslog_socket = "" => 2:17: empty path for 'syslog_socket'
+[sources]\nsystem_dirs = ["/a", ""] => 2:22: empty path for 'system_dirs'
+[log]\nsyslog = true\nsyslog = false => 3:1: duplicate key 'syslog'
+[log => 1:5: invalid TOML: unclosed table, expected `]`
+"#;
+
+    #[test]
+    fn errors_name_the_file_line_column_and_key() {
+        for case in ERROR_CASES.lines().filter(|l| !l.is_empty()) {
+            let (text, expected) = case.split_once(" => ").unwrap();
+            let text = text.replace("\\n", "\n");
+            assert_eq!(
+                parse(&text),
+                Err(format!("{DEFAULT_PATH}:{expected}")),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let text = r#"
+            [sources]
+            user_spool = "spool"
+            extra_user_crontabs = ["./demo", "../shared/jobs"]
+            [mail]
+            sendmail = "bin/fake-sendmail"
+            [daemon]
+            timezone = "UTC"
+            pid_file = "cw.pid"
+        "#;
+        let config = Config::parse(text, Path::new("/srv/cw/cronwright.toml")).unwrap();
+        assert_eq!(config.sources.user_spool, Some("/srv/cw/spool".into()));
+        let extra: Vec<PathBuf> = vec!["/srv/cw/demo".into(), "/srv/cw/../shared/jobs".into()];
+        assert_eq!(config.sources.extra_user_crontabs, extra);
+        assert_eq!(
+            config.mail.sendmail,
+            PathBuf::from("/srv/cw/bin/fake-sendmail")
+        );
+        assert_eq!(config.daemon.pid_file, Some("/srv/cw/cw.pid".into()));
+        // A relative config path is made absolute now: the daemon may change directory later.
+        let cwd = std::env::current_dir().unwrap();
+        let config = Config::parse(text, Path::new("cronwright.toml")).unwrap();
+        assert_eq!(config.sources.user_spool, Some(cwd.join("spool")));
+        let config = Config::parse(text, Path::new("conf/cronwright.toml")).unwrap();
+        assert_eq!(config.sources.user_spool, Some(cwd.join("conf/spool")));
+    }
+
+    #[test]
+    fn load_reads_the_file_and_tells_a_missing_one_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cronwright.toml");
+        std::fs::write(
+            &path,
+            "[daemon]\ntimezone = \"UTC\"\n[sources]\nuser_spool = \"spool\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.sources.user_spool, Some(dir.path().join("spool")));
+
+        let missing = dir.path().join("missing.toml");
+        assert!(
+            matches!(Config::load(&missing), Err(ConfigError::NotFound { path }) if path == missing)
+        );
+        let err = Config::load(dir.path()).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot read {}: ", dir.path().display()))
+        );
+
+        std::fs::write(&path, "[log]\nsyslog = 3\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:2:10: wrong type for 'syslog': expected a boolean, found an integer",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn packaged_example_shows_every_key_at_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/cronwright.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let as_is = Config::parse(&text, &path).map_err(|e| e.to_string());
+        assert_eq!(as_is, Config::parse("", &path).map_err(|e| e.to_string()));
+        // Uncommenting every `# key = value` line must change nothing and use every key.
+        let is_key = |rest: &&str| {
+            rest.split_once(" = ")
+                .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        };
+        let keys: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").filter(is_key))
+            .collect();
+        assert_eq!(keys.len(), 17, "{keys:?}");
+        let uncommented: String = text
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")
+            .collect();
+        assert_eq!(
+            Config::parse(&uncommented, &path).map_err(|e| e.to_string()),
+            as_is
+        );
+    }
+
+    #[test]
+    fn demo_config_runs_the_demo_crontab_without_root() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crontabs/demo");
+        let text = std::fs::read_to_string(dir.join("cronwright.toml")).unwrap();
+        // The zone is the system's; pin it (the file ends in [daemon]) to not depend on the machine.
+        let text = text + "timezone = \"UTC\"\n";
+        let config = Config::parse(&text, &dir.join("cronwright.toml")).unwrap();
+        let sources = &config.sources;
+        assert_eq!(
+            (&sources.system_crontab, &sources.user_spool),
+            (&None, &None)
+        );
+        assert!(sources.system_dirs.is_empty());
+        assert_eq!(sources.extra_user_crontabs, vec![dir.join("demo")]);
+        assert!(sources.extra_user_crontabs[0].is_file());
+        assert!(!config.log.syslog);
+        assert!(config.daemon.reboot_marker.starts_with("/tmp"));
+    }
+}
