@@ -107,6 +107,10 @@ fn example_crontabs_in_the_repository_have_no_errors() {
     for dir in ["system", "cron.d", "users", "demo"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
+            // The demo folder also holds the daemon's config for trying it out.
+            if path.extension().is_some_and(|e| e == "toml") {
+                continue;
+            }
             let mut cmd = cronwright();
             cmd.arg("check");
             if dir == "system" || dir == "cron.d" {

@@ -1,0 +1,49 @@
+//! Start and stop: SIGTERM exits 0 and leaves no child behind; @reboot runs once per boot.
+
+use super::{Harness, alive, field};
+
+#[test]
+fn sigterm_exits_zero_and_leaves_no_child_behind() {
+    let mut h = Harness::new("[jobs]\ngrace_period = 1\n");
+    h.write("mine", "* * * * * * sleep 1000 & sleep 1000\n");
+    h.start();
+    let cmd = h.wait_for("CMD", |l| l.contains(") CMD ("));
+    let pid: i32 = field(&cmd, "pid").unwrap().parse().unwrap();
+    assert!(alive(pid));
+    assert_eq!(h.stop(), Some(0));
+    // The job's whole process group got SIGTERM after the grace period.
+    let ps = std::process::Command::new("ps").args(["-eo", "pid,pgid,args"]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        !ps.lines().any(|l| l.split_whitespace().nth(1) == Some(&pid.to_string())),
+        "processes of group {pid} survived:\n{ps}"
+    );
+}
+
+#[test]
+fn reboot_jobs_run_once_per_boot_not_on_a_daemon_restart() {
+    let mut h = Harness::new("");
+    h.write("mine", "@reboot echo booted\n");
+    h.start();
+    h.wait_for("@reboot run", |l| l.ends_with("| booted"));
+    assert_eq!(h.stop(), Some(0));
+    assert!(h.path("reboot-marker").exists());
+    h.lines.clear();
+    h.start();
+    h.gather(std::time::Duration::from_millis(1500));
+    assert!(h.lines.iter().all(|l| !l.ends_with("| booted")), "{:?}", h.lines);
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn check_config_reports_unknown_keys_with_their_line() {
+    let h = Harness::new("[jobs]\nshel = \"/bin/bash\"\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+        .args(["--check-config", "--config"])
+        .arg(h.path("cronwright.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shel") && err.contains("cronwright.toml:"), "{err}");
+}

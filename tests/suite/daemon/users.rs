@@ -1,0 +1,118 @@
+//! As root: jobs run as their crontab's owner; unsafe files are refused with the reason.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use super::{Harness, is_root};
+
+/// A user created for one test and removed afterwards, even if the test fails.
+struct TempUser {
+    name: String,
+    group: String,
+}
+
+impl TempUser {
+    fn new(tag: &str) -> TempUser {
+        let name = format!("cwt{tag}{}", std::process::id() % 100_000);
+        let group = format!("{name}g");
+        assert!(Command::new("groupadd").arg(&group).status().unwrap().success());
+        let ok = Command::new("useradd")
+            .args(["-m", "-G", &group, "-s", "/bin/sh", &name])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "useradd {name}");
+        TempUser { name, group }
+    }
+
+    fn id(&self, flag: &str) -> String {
+        let out = Command::new("id").args([flag, &self.name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").args(["-r", &self.name]).output();
+        let _ = Command::new("groupdel").arg(&self.group).output();
+    }
+}
+
+fn chown(path: &std::path::Path, user: &str) {
+    assert!(Command::new("chown").arg(user).arg(path).status().unwrap().success());
+}
+
+#[test]
+fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let user = TempUser::new("run");
+    let mut h = Harness::new("");
+    let file = h.path(&format!("spool/{}", user.name));
+    h.write(&format!("spool/{}", user.name), "* * * * * * echo \"ids $(id -u) $(id -g) $(id -G) $HOME $LOGNAME $(pwd)\"\n");
+    chown(&file, &user.name);
+    h.start();
+    let out = h.wait_for("ids", |l| l.contains("| ids "));
+    let expected = format!(
+        "ids {} {} {} /home/{n} {n} /home/{n}",
+        user.id("-u"),
+        user.id("-g"),
+        user.id("-G"),
+        n = user.name
+    );
+    assert!(out.ends_with(&expected), "{out}\nexpected …{expected}");
+    assert!(out.starts_with(&format!("({}) OUT", user.name)), "{out}");
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let owner = TempUser::new("own");
+    let other = TempUser::new("oth");
+    let mut h = Harness::new("");
+    // Owned by someone else.
+    let wrong = h.path(&format!("spool/{}", owner.name));
+    h.write(&format!("spool/{}", owner.name), "* * * * * * echo wrong-owner\n");
+    chown(&wrong, &other.name);
+    // World-writable.
+    let writable = h.path(&format!("spool/{}", other.name));
+    h.write(&format!("spool/{}", other.name), "* * * * * * echo writable\n");
+    chown(&writable, &other.name);
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // A system crontab not owned by root.
+    let system = h.path("cron.d/notroot");
+    h.write("cron.d/notroot", "* * * * * * root echo notroot\n");
+    chown(&system, &other.name);
+    h.start();
+    for path in [&wrong, &writable, &system] {
+        let line = h.wait_for("REFUSED", |l| l.starts_with("REFUSED ") && l.contains(&*path.to_string_lossy()));
+        assert!(line.contains("fix:") || line.contains("chown") || line.contains("chmod"), "{line}");
+    }
+    h.gather(std::time::Duration::from_millis(1500));
+    for text in ["wrong-owner", "writable", "notroot"] {
+        assert!(h.lines.iter().all(|l| !l.ends_with(&format!("| {text}"))), "{text} ran");
+    }
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn symlink_in_the_spool_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let user = TempUser::new("lnk");
+    let mut h = Harness::new("");
+    h.write("target", "* * * * * * echo via-link\n");
+    chown(&h.path("target"), &user.name);
+    std::os::unix::fs::symlink(h.path("target"), h.path(&format!("spool/{}", user.name))).unwrap();
+    h.start();
+    h.wait_for("REFUSED symlink", |l| l.starts_with("REFUSED ") && l.contains(&user.name));
+    assert_eq!(h.stop(), Some(0));
+}
