@@ -5,6 +5,8 @@
 //! - [`cron`]: the cron language. Parsing crontab text into entries with diagnostics, and
 //!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
+//! - [`log`]: the daemon's log lines and sinks (syslog datagrams, stderr text, JSON lines).
+//! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
@@ -33,4 +35,6 @@
 
 pub mod cli;
 pub mod cron;
+pub mod log;
+pub mod mail;
 pub mod zone;
