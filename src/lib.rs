@@ -8,6 +8,8 @@
 //!   clock step means. Pure: "now" is a value.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
 //! - [`config`]: the daemon's TOML configuration, validated into resolved values.
+//! - [`log`]: the daemon's log lines and sinks (syslog datagrams, stderr text, JSON lines).
+//! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
@@ -38,4 +40,6 @@ pub mod cli;
 pub mod config;
 pub mod cron;
 pub mod scheduler;
+pub mod log;
+pub mod mail;
 pub mod zone;
