@@ -6,6 +6,8 @@
 //!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
+//! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
+//!   their changes (inotify through `notify`, or a once-a-minute fallback).
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
 //! build on `cron` and never re-implement any of it.
@@ -33,4 +35,6 @@
 
 pub mod cli;
 pub mod cron;
+pub mod sources;
+pub mod watch;
 pub mod zone;
