@@ -11,6 +11,8 @@
 //! - [`log`]: the daemon's log lines and sinks (syslog datagrams, stderr text, JSON lines).
 //! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
+//! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
+//!   their changes (inotify through `notify`, or a once-a-minute fallback).
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
 //! build on `cron` and never re-implement any of it.
@@ -39,7 +41,9 @@
 pub mod cli;
 pub mod config;
 pub mod cron;
-pub mod scheduler;
 pub mod log;
 pub mod mail;
+pub mod scheduler;
+pub mod sources;
+pub mod watch;
 pub mod zone;
