@@ -6,6 +6,8 @@
 //!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
 //! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
+//! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
+//!   for a poll(2) loop, signalling and reaping it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
 //! build on `cron` and never re-implement any of it.
@@ -33,4 +35,5 @@
 
 pub mod cli;
 pub mod cron;
+pub mod runner;
 pub mod zone;
