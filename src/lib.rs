@@ -13,6 +13,8 @@
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
+//! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
+//!   for a poll(2) loop, signalling and reaping it.
 //!
 //! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
 //! build on `cron` and never re-implement any of it.
@@ -43,6 +45,7 @@ pub mod config;
 pub mod cron;
 pub mod log;
 pub mod mail;
+pub mod runner;
 pub mod scheduler;
 pub mod sources;
 pub mod watch;
