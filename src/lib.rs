@@ -10,14 +10,14 @@
 //! - [`config`]: the daemon's TOML configuration, validated into resolved values.
 //! - [`log`]: the daemon's log lines and sinks (syslog datagrams, stderr text, JSON lines).
 //! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
+//! - [`daemon`]: `cronwrightd`'s one event loop, tying the modules above together;
+//!   `src/bin/cronwrightd.rs` only parses arguments and calls it.
 //! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
 //! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
 //! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
 //!   for a poll(2) loop, signalling and reaping it.
 //!
-//! The daemon, its sources, scheduler, runner and log sinks arrive with their issues; they
-//! build on `cron` and never re-implement any of it.
 //!
 //! # Example
 //!
@@ -43,6 +43,7 @@
 pub mod cli;
 pub mod config;
 pub mod cron;
+pub mod daemon;
 pub mod log;
 pub mod mail;
 pub mod runner;

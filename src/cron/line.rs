@@ -298,7 +298,8 @@ pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
 }
 
 /// Turns the command text into the command and its standard input: an unescaped `%` ends
-/// the command, and each later `%` becomes a newline; `\%` is a literal `%` in both parts.
+/// the command, and each later `%` becomes a newline; `\%` is a literal `%` in both parts;
+/// input that does not end with a newline gets one, as cronie writes it.
 /// Returns the byte offset of the first unescaped `%`, for the warning.
 fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
     if !cmd.contains('%') {
@@ -323,6 +324,10 @@ fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
             '%' => out.push('\n'),
             _ => out.push(c),
         }
+    }
+    // cronie ends the input with a newline when it does not end with one already.
+    if first_pct.is_some() && !input.is_empty() && !input.ends_with('\n') {
+        input.push('\n');
     }
     (command, first_pct.map(|_| input), first_pct)
 }
@@ -512,9 +517,10 @@ mod tests {
     fn percent_splits_command_and_stdin_with_escapes() {
         let (c, s, p) = split_command(r"mail -s 50\% bob%Hi%there\%");
         assert_eq!(c, "mail -s 50% bob");
-        assert_eq!(s.as_deref(), Some("Hi\nthere%"));
+        assert_eq!(s.as_deref(), Some("Hi\nthere%\n"));
         assert_eq!(p, Some(16));
-        assert_eq!(split_command("date +%s").1.as_deref(), Some("s"));
+        assert_eq!(split_command("date +%s").1.as_deref(), Some("s\n"));
+        assert_eq!(split_command("cat%").1.as_deref(), Some(""));
         assert_eq!(split_command(r"date +\%s"), ("date +%s".into(), None, None));
     }
 

@@ -3,6 +3,7 @@
 
 mod check_cli;
 mod conformance;
+mod daemon;
 mod next_cli;
 mod properties;
 mod tzdb;

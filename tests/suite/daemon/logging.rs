@@ -1,6 +1,5 @@
 //! The log survives its socket going away; MAILTO mails output through sendmail.
 
-use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use super::Harness;
@@ -12,17 +11,19 @@ fn syslog_socket_disappearing_and_reappearing_loses_no_later_lines() {
     h.start();
     h.wait_for("a beat", |l| l.ends_with("| beat"));
     // The syslog daemon goes away, then comes back at the same path.
-    let socket = h.path("log.sock");
-    std::fs::remove_file(&socket).unwrap();
+    h.unlisten();
     std::thread::sleep(Duration::from_millis(2500));
-    h.syslog = UnixDatagram::bind(&socket).unwrap();
-    h.syslog.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    h.lines.clear();
+    h.clear_lines();
+    h.listen();
     // Every run after the socket is back is logged: CMD, END and OUT for each pid.
     let ends = h.wait_for_count("END after return", 3, |l| l.contains(") END ("));
     for end in &ends[1..] {
         let pid = super::field(end, "pid").unwrap();
-        assert!(h.lines.iter().any(|l| l.contains(") CMD (") && l.contains(&format!("pid={pid}"))));
+        assert!(
+            h.lines()
+                .iter()
+                .any(|l| l.contains(") CMD (") && l.contains(&format!("pid={pid}")))
+        );
     }
     assert_eq!(h.stop(), Some(0));
 }
@@ -33,13 +34,26 @@ fn mailto_sends_the_output_through_sendmail() {
     let mut h = Harness::new("");
     let record = h.path("mail.record");
     let script = h.path("sendmail");
-    std::fs::write(&script, format!("#!/bin/sh\n{{ echo \"ARGS: $*\"; cat; }} >> {}\n", record.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{{ echo \"ARGS: $*\"; cat; }} >> {}\n",
+            record.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    h.write("mine", "MAILTO=ops@example.com\n* * * * * * echo mail me\n0 0 1 1 * echo never\n");
+    h.write(
+        "mine",
+        "MAILTO=ops@example.com\n* * * * * * echo mail me\n0 0 1 1 * echo never\n",
+    );
     h.start();
     h.wait_for("END", |l| l.contains(") END ("));
     let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&record).unwrap_or_default().contains("mail me") {
+    while !std::fs::read_to_string(&record)
+        .unwrap_or_default()
+        .contains("mail me")
+    {
         assert!(start.elapsed() < super::PATIENCE, "no mail recorded");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -10,17 +10,60 @@ mod users;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long a test waits for something to show up before failing. Generous on purpose: it
 /// bounds a failure, it does not measure speed.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// The syslog receiver: a thread drains the socket into `lines` as datagrams arrive, since
+/// the kernel queues only a few datagrams per socket (net.unix.max_dgram_qlen).
+struct Receiver {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(path: &Path, lines: Arc<Mutex<Vec<String>>>) -> Receiver {
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 20];
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let line = message(&String::from_utf8_lossy(&buf[..n]));
+                    lines.lock().unwrap().push(line);
+                }
+            }
+        });
+        Receiver {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
-    pub syslog: UnixDatagram,
-    pub lines: Vec<String>,
-    pub daemon: Option<Child>,
+    lines: Arc<Mutex<Vec<String>>>,
+    receiver: Option<Receiver>,
+    daemon: Option<Child>,
 }
 
 impl Harness {
@@ -32,8 +75,6 @@ impl Harness {
             std::fs::create_dir(dir.path().join(d)).unwrap();
         }
         let socket = dir.path().join("log.sock");
-        let syslog = UnixDatagram::bind(&socket).unwrap();
-        syslog.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         let config = format!(
             r#"[sources]
 system_crontab = ""
@@ -54,12 +95,37 @@ reboot_marker = "{dir}/reboot-marker"
             socket = socket.display(),
         );
         std::fs::write(dir.path().join("cronwright.toml"), config).unwrap();
-        Harness {
+        let mut h = Harness {
             dir,
-            syslog,
-            lines: Vec::new(),
+            lines: Arc::new(Mutex::new(Vec::new())),
+            receiver: None,
             daemon: None,
-        }
+        };
+        h.listen();
+        h
+    }
+
+    /// Binds the syslog socket (again) and starts reading it.
+    pub fn listen(&mut self) {
+        self.receiver = Some(Receiver::start(
+            &self.path("log.sock"),
+            Arc::clone(&self.lines),
+        ));
+    }
+
+    /// The syslog daemon goes away: stop reading and remove the socket.
+    pub fn unlisten(&mut self) {
+        self.receiver = None;
+        let _ = std::fs::remove_file(self.path("log.sock"));
+    }
+
+    /// Every message received so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn clear_lines(&self) {
+        self.lines.lock().unwrap().clear();
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -67,34 +133,32 @@ reboot_marker = "{dir}/reboot-marker"
     }
 
     /// Writes a file atomically (temp file and rename), as editors and `crontab` do, with
-    /// mode 0600 (0644 for system crontabs would also do).
+    /// mode 0600.
     pub fn write(&self, name: &str, text: &str) {
         use std::os::unix::fs::PermissionsExt;
         let path = self.path(name);
-        let tmp = path.with_file_name(format!(".tmp-{}", path.file_name().unwrap().to_string_lossy()));
+        let tmp = path.with_file_name(format!(
+            ".tmp-{}",
+            path.file_name().unwrap().to_string_lossy()
+        ));
         std::fs::write(&tmp, text).unwrap();
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::rename(&tmp, &path).unwrap();
     }
 
     pub fn start(&mut self) {
-        self.start_with(&[]);
-    }
-
-    pub fn start_with(&mut self, args: &[&str]) {
         let child = Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
             .arg("--foreground")
             .arg("--config")
             .arg(self.path("cronwright.toml"))
-            .args(args)
             .env("TZ", "UTC")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start cronwrightd");
         self.daemon = Some(child);
-        self.wait_for("START", |l| l.contains("START"));
+        self.wait_for("START", |l| l.starts_with("START"));
     }
 
     pub fn pid(&self) -> i32 {
@@ -105,55 +169,56 @@ reboot_marker = "{dir}/reboot-marker"
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
     }
 
-    /// Reads syslog datagrams until `done` holds for one of them (or all gathered so far).
-    /// Returns the message part of the matching line.
+    /// Waits until a received message satisfies `done`, and returns it.
     pub fn wait_for(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        if let Some(l) = self.lines.iter().find(|l| done(l)) {
-            return l.clone();
-        }
         let start = Instant::now();
-        let mut buf = vec![0u8; 65536];
-        while start.elapsed() < PATIENCE {
-            if let Ok(n) = self.syslog.recv(&mut buf) {
-                let line = message(&String::from_utf8_lossy(&buf[..n]));
-                self.lines.push(line.clone());
-                if done(&line) {
-                    return line;
-                }
+        loop {
+            if let Some(l) = self.lines().into_iter().find(|l| done(l)) {
+                return l;
             }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "timed out waiting for {what}; syslog so far:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("timed out waiting for {what}; syslog so far:\n{}", self.lines.join("\n"));
     }
 
-    /// Waits until `n` lines satisfy `pred`, and returns them.
-    pub fn wait_for_count(&mut self, what: &str, n: usize, pred: impl Fn(&str) -> bool) -> Vec<String> {
-        let count = |lines: &[String]| lines.iter().filter(|l| pred(l)).count();
+    /// Waits until `n` messages satisfy `pred`, and returns them.
+    pub fn wait_for_count(
+        &mut self,
+        what: &str,
+        n: usize,
+        pred: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
         let start = Instant::now();
-        while count(&self.lines) < n {
-            assert!(start.elapsed() < PATIENCE, "timed out waiting for {n} x {what}; syslog:\n{}", self.lines.join("\n"));
-            let mut buf = vec![0u8; 65536];
-            if let Ok(k) = self.syslog.recv(&mut buf) {
-                self.lines.push(message(&String::from_utf8_lossy(&buf[..k])));
+        loop {
+            let found: Vec<String> = self.lines().into_iter().filter(|l| pred(l)).collect();
+            if found.len() >= n {
+                return found;
             }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "timed out waiting for {n} x {what}; syslog so far:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        self.lines.iter().filter(|l| pred(l)).cloned().collect()
     }
 
-    /// Gathers whatever arrives for `d`.
+    /// Lets messages arrive for `d`.
     pub fn gather(&mut self, d: Duration) {
-        let start = Instant::now();
-        let mut buf = vec![0u8; 65536];
-        while start.elapsed() < d {
-            if let Ok(n) = self.syslog.recv(&mut buf) {
-                self.lines.push(message(&String::from_utf8_lossy(&buf[..n])));
-            }
-        }
+        std::thread::sleep(d);
     }
 
     /// SIGTERM, then the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
         let mut child = self.daemon.take()?;
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -169,8 +234,18 @@ reboot_marker = "{dir}/reboot-marker"
 }
 
 impl Drop for Harness {
+    /// After a failed test: SIGTERM first, so the daemon takes its jobs down with it.
     fn drop(&mut self) {
         if let Some(mut child) = self.daemon.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(3) {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -198,8 +273,4 @@ pub fn is_root() -> bool {
 /// Whether a process exists.
 pub fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }

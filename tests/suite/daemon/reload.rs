@@ -13,17 +13,26 @@ fn editing_adding_renaming_over_and_deleting_take_effect_without_restart() {
     std::fs::write(h.path("mine"), "* * * * * * echo second\n").unwrap();
     h.wait_for("second", |l| l.ends_with("| second"));
     // A new file in cron.d (system format).
-    h.write("cron.d/extra", &format!("* * * * * * {} echo added\n", whoami()));
+    h.write(
+        "cron.d/extra",
+        &format!("* * * * * * {} echo added\n", whoami()),
+    );
     h.wait_for("added", |l| l.ends_with("| added"));
     // Saved by rename over (what editors do).
-    h.write("cron.d/extra", &format!("* * * * * * {} echo renamed\n", whoami()));
+    h.write(
+        "cron.d/extra",
+        &format!("* * * * * * {} echo renamed\n", whoami()),
+    );
     h.wait_for("renamed", |l| l.ends_with("| renamed"));
     // Deleted: its jobs stop.
     std::fs::remove_file(h.path("cron.d/extra")).unwrap();
-    h.wait_for("RELOAD of the deleted file", |l| l.starts_with("RELOAD ") && l.contains("cron.d/extra") && l.contains("entries=0"));
-    let seen = h.lines.len();
+    h.wait_for("RELOAD of the deleted file", |l| {
+        l.starts_with("RELOAD ") && l.contains("cron.d/extra") && l.contains("entries=0")
+    });
+    let seen = h.lines().len();
     h.gather(std::time::Duration::from_millis(2500));
-    assert!(h.lines[seen..].iter().all(|l| !l.ends_with("| renamed")), "{:?}", &h.lines[seen..]);
+    let later = h.lines()[seen..].to_vec();
+    assert!(later.iter().all(|l| !l.ends_with("| renamed")), "{later:?}");
     assert_eq!(h.stop(), Some(0));
 }
 
@@ -35,7 +44,10 @@ fn a_file_with_a_bad_line_runs_its_good_lines_and_logs_the_error_once() {
     let err = h.wait_for("ERROR", |l| l.starts_with("ERROR "));
     assert!(err.contains("/mine:1:7: unknown month name 'jna'"), "{err}");
     h.wait_for_count("good runs", 2, |l| l.ends_with("| good"));
-    assert_eq!(h.lines.iter().filter(|l| l.starts_with("ERROR ")).count(), 1);
+    assert_eq!(
+        h.lines().iter().filter(|l| l.starts_with("ERROR ")).count(),
+        1
+    );
     assert_eq!(h.stop(), Some(0));
 }
 
@@ -44,10 +56,18 @@ fn sighup_reloads_everything() {
     let mut h = Harness::new("");
     h.write("mine", "0 0 1 1 * echo yearly\n");
     h.start();
-    h.wait_for("first RELOAD", |l| l.starts_with("RELOAD ") && l.contains("/mine"));
-    let before = h.lines.iter().filter(|l| l.starts_with("RELOAD ")).count();
+    h.wait_for("first RELOAD", |l| {
+        l.starts_with("RELOAD ") && l.contains("/mine")
+    });
+    let before = h
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("RELOAD "))
+        .count();
     h.signal(nix::sys::signal::Signal::SIGHUP);
-    h.wait_for_count("RELOAD after SIGHUP", before + 1, |l| l.starts_with("RELOAD "));
+    h.wait_for_count("RELOAD after SIGHUP", before + 1, |l| {
+        l.starts_with("RELOAD ")
+    });
     assert_eq!(h.stop(), Some(0));
 }
 

@@ -15,7 +15,13 @@ impl TempUser {
     fn new(tag: &str) -> TempUser {
         let name = format!("cwt{tag}{}", std::process::id() % 100_000);
         let group = format!("{name}g");
-        assert!(Command::new("groupadd").arg(&group).status().unwrap().success());
+        assert!(
+            Command::new("groupadd")
+                .arg(&group)
+                .status()
+                .unwrap()
+                .success()
+        );
         let ok = Command::new("useradd")
             .args(["-m", "-G", &group, "-s", "/bin/sh", &name])
             .status()
@@ -26,7 +32,10 @@ impl TempUser {
     }
 
     fn id(&self, flag: &str) -> String {
-        let out = Command::new("id").args([flag, &self.name]).output().unwrap();
+        let out = Command::new("id")
+            .args([flag, &self.name])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 }
@@ -39,7 +48,14 @@ impl Drop for TempUser {
 }
 
 fn chown(path: &std::path::Path, user: &str) {
-    assert!(Command::new("chown").arg(user).arg(path).status().unwrap().success());
+    assert!(
+        Command::new("chown")
+            .arg(user)
+            .arg(path)
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
@@ -51,7 +67,10 @@ fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
     let user = TempUser::new("run");
     let mut h = Harness::new("");
     let file = h.path(&format!("spool/{}", user.name));
-    h.write(&format!("spool/{}", user.name), "* * * * * * echo \"ids $(id -u) $(id -g) $(id -G) $HOME $LOGNAME $(pwd)\"\n");
+    h.write(
+        &format!("spool/{}", user.name),
+        "* * * * * * echo \"ids $(id -u) $(id -g) $(id -G) $HOME $LOGNAME $(pwd)\"\n",
+    );
     chown(&file, &user.name);
     h.start();
     let out = h.wait_for("ids", |l| l.contains("| ids "));
@@ -78,11 +97,17 @@ fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
     let mut h = Harness::new("");
     // Owned by someone else.
     let wrong = h.path(&format!("spool/{}", owner.name));
-    h.write(&format!("spool/{}", owner.name), "* * * * * * echo wrong-owner\n");
+    h.write(
+        &format!("spool/{}", owner.name),
+        "* * * * * * echo wrong-owner\n",
+    );
     chown(&wrong, &other.name);
     // World-writable.
     let writable = h.path(&format!("spool/{}", other.name));
-    h.write(&format!("spool/{}", other.name), "* * * * * * echo writable\n");
+    h.write(
+        &format!("spool/{}", other.name),
+        "* * * * * * echo writable\n",
+    );
     chown(&writable, &other.name);
     std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
     // A system crontab not owned by root.
@@ -91,12 +116,20 @@ fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
     chown(&system, &other.name);
     h.start();
     for path in [&wrong, &writable, &system] {
-        let line = h.wait_for("REFUSED", |l| l.starts_with("REFUSED ") && l.contains(&*path.to_string_lossy()));
-        assert!(line.contains("fix:") || line.contains("chown") || line.contains("chmod"), "{line}");
+        let line = h.wait_for("REFUSED", |l| {
+            l.starts_with("REFUSED ") && l.contains(&*path.to_string_lossy())
+        });
+        assert!(
+            line.contains("fix:") || line.contains("chown") || line.contains("chmod"),
+            "{line}"
+        );
     }
     h.gather(std::time::Duration::from_millis(1500));
     for text in ["wrong-owner", "writable", "notroot"] {
-        assert!(h.lines.iter().all(|l| !l.ends_with(&format!("| {text}"))), "{text} ran");
+        assert!(
+            h.lines().iter().all(|l| !l.ends_with(&format!("| {text}"))),
+            "{text} ran"
+        );
     }
     assert_eq!(h.stop(), Some(0));
 }
@@ -113,6 +146,8 @@ fn symlink_in_the_spool_is_refused() {
     chown(&h.path("target"), &user.name);
     std::os::unix::fs::symlink(h.path("target"), h.path(&format!("spool/{}", user.name))).unwrap();
     h.start();
-    h.wait_for("REFUSED symlink", |l| l.starts_with("REFUSED ") && l.contains(&user.name));
+    h.wait_for("REFUSED symlink", |l| {
+        l.starts_with("REFUSED ") && l.contains(&user.name)
+    });
     assert_eq!(h.stop(), Some(0));
 }

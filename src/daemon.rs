@@ -1,0 +1,996 @@
+//! The daemon's one event loop: it ties sources, the cron parser, the scheduler, the runner,
+//! the log and mail together.
+//!
+//! One thread and one `poll(2)` over: a `timerfd` on `CLOCK_REALTIME` armed with the earliest
+//! deadline as an absolute time with `TFD_TIMER_CANCEL_ON_SET` (so a clock step or a resume
+//! from suspend wakes the loop at once); a self-pipe that signal-hook's handlers write to (the
+//! handlers only set a flag and write a byte: no work inside them); the watcher's wake pipe;
+//! and every running job's output pipe. Nothing here sleeps for an interval or polls the
+//! clock: between deadlines, file changes and job output the daemon does not wake at all.
+//!
+//! Reloads are per file and atomic: a file is read and parsed in full, then its old jobs are
+//! replaced by the new ones. Running jobs are never touched by a reload.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use chrono_tz::Tz;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+use crate::config::{Config, ConfigError};
+use crate::cron::{Entry, Schedule, Severity, Zone, parse_crontab};
+use crate::log::{Event, Logger, Status, Target};
+use crate::mail::{JobMail, mail_for};
+use crate::runner::{self, Credentials, ExitStatus, Spec};
+use crate::scheduler::{ClockStep, JobKey, Scheduler};
+use crate::sources::{self, Kind, Source, SourcesConfig, Stamp, Verdict};
+use crate::watch::{WatchPaths, Watcher};
+
+/// After a job's process exits, how long its output pipe may stay open (held by a child it
+/// left in the background) before the daemon stops reading and logs the end.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(5);
+/// After the grace period and SIGTERM to the jobs' groups, how long before SIGKILL.
+const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
+
+/// How the daemon was asked to run (from the command line).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config_path: PathBuf,
+    /// Where log lines go besides syslog (which the config turns on or off).
+    pub log: Vec<Target>,
+    /// Overrides the config's pid file.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// What the loop knows of one scheduled entry.
+struct JobInfo {
+    file: Arc<Path>,
+    entry: Arc<Entry>,
+    user: String,
+    credentials: Option<Credentials>,
+}
+
+impl JobInfo {
+    fn job_ref(&self) -> String {
+        format!("{}:{}", self.file.display(), self.entry.line)
+    }
+}
+
+/// What the loop knows of one crontab file.
+#[derive(Default)]
+struct FileState {
+    stamp: Option<Stamp>,
+    jobs: Vec<JobKey>,
+    /// The last refusal logged for this file, so it is logged once, not on every look.
+    refused: Option<String>,
+}
+
+/// A job that is running, or whose output is still draining.
+struct Running {
+    job: runner::Job,
+    info: Option<Arc<JobInfo>>,
+    user: String,
+    command: String,
+    job_ref: String,
+    log: bool,
+    exited: Option<(ExitStatus, Instant)>,
+    eof: bool,
+    /// Set for a sendmail run: its failure is logged as a mail failure, with the recipient.
+    mail_to: Option<String>,
+}
+
+struct Signals {
+    hup: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+    int: Arc<AtomicBool>,
+    chld: Arc<AtomicBool>,
+    pipe: OwnedFd,
+}
+
+impl Signals {
+    /// Handlers only set a flag and write a byte to the self-pipe (signal-hook's).
+    fn install() -> anyhow::Result<Signals> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .context("cannot create the signal pipe")?;
+        let s = Signals {
+            hup: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+            int: Arc::new(AtomicBool::new(false)),
+            chld: Arc::new(AtomicBool::new(false)),
+            pipe: read,
+        };
+        for (sig, flag) in [
+            (libc::SIGHUP, &s.hup),
+            (libc::SIGTERM, &s.term),
+            (libc::SIGINT, &s.int),
+            (libc::SIGCHLD, &s.chld),
+        ] {
+            signal_hook::flag::register(sig, Arc::clone(flag))
+                .context("cannot install a signal handler")?;
+            let w = write
+                .try_clone()
+                .context("cannot duplicate the signal pipe")?;
+            signal_hook::low_level::pipe::register(sig, w)
+                .context("cannot install a signal handler")?;
+        }
+        Ok(s)
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(&self.pipe, &mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+pub struct Daemon {
+    options: Options,
+    config: Config,
+    logger: Logger,
+    as_root: bool,
+    own: Credentials,
+    hostname: String,
+    zones: HashMap<Tz, Arc<Zone>>,
+    files: HashMap<PathBuf, FileState>,
+    scheduler: Scheduler<Arc<JobInfo>>,
+    running: Vec<Running>,
+    watcher: Watcher,
+    timer: TimerFd,
+    signals: Signals,
+    last_wall: i64,
+    last_mono: Instant,
+    rng: u64,
+    stopping: Option<Instant>,
+    terminated: Option<Instant>,
+    /// `@reboot` entries found while loading at start; later loads do not collect them.
+    reboot_pending: Option<Vec<Arc<JobInfo>>>,
+    last_fallback_check: Instant,
+    /// Jobs that got SIGTERM on stop because they outlived the grace period.
+    killed: usize,
+    stop_reason: &'static str,
+}
+
+fn wall_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Log targets: syslog if the config wants it, plus what the command line asked for.
+fn targets(config: &Config, extra: &[Target]) -> Vec<Target> {
+    let mut t = Vec::new();
+    if config.log.syslog {
+        t.push(Target::Syslog(config.log.syslog_socket.clone()));
+    }
+    t.extend(extra.iter().cloned());
+    t
+}
+
+/// The configuration; a missing file at the default path means "all defaults" (a daemon
+/// started without a config), a missing file named on the command line is an error.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    match Config::load(path) {
+        Err(ConfigError::NotFound { .. }) if path == Path::new(crate::config::DEFAULT_PATH) => {
+            Config::defaults()
+        }
+        other => other,
+    }
+}
+
+fn sources_config(config: &Config, as_root: bool, own: &Credentials) -> SourcesConfig {
+    SourcesConfig {
+        system_crontab: config.sources.system_crontab.clone(),
+        system_dirs: config.sources.system_dirs.clone(),
+        user_spool: config.sources.user_spool.clone(),
+        extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
+        as_root,
+        own_user: own.user.clone(),
+        own_uid: own.uid.as_raw(),
+    }
+}
+
+fn log_status(s: ExitStatus) -> Status {
+    match s {
+        ExitStatus::Exited(c) => Status::Exited(c),
+        ExitStatus::Signaled(n) => Status::Signaled(n),
+    }
+}
+
+impl Daemon {
+    /// Sets everything up: config, log, signals, timer, watcher. Loads nothing yet.
+    pub fn new(options: Options) -> anyhow::Result<Daemon> {
+        let config = load_config(&options.config_path)?;
+        let logger = Logger::new(targets(&config, &options.log));
+        let as_root = nix::unistd::geteuid().is_root();
+        let own = runner::current_user().context("cannot look up the daemon's own user")?;
+        let signals = Signals::install()?;
+        let timer = TimerFd::new(
+            ClockId::CLOCK_REALTIME,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .context("cannot create the timer")?;
+        let watcher = Watcher::new(&WatchPaths::from_sources(&sources_config(
+            &config, as_root, &own,
+        )));
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let seed = (wall_now() as u64) ^ (u64::from(std::process::id()) << 32);
+        Ok(Daemon {
+            options,
+            config,
+            logger,
+            as_root,
+            own,
+            hostname,
+            zones: HashMap::new(),
+            files: HashMap::new(),
+            scheduler: Scheduler::new(),
+            running: Vec::new(),
+            watcher,
+            timer,
+            signals,
+            last_wall: wall_now(),
+            last_mono: Instant::now(),
+            rng: seed | 1,
+            stopping: None,
+            terminated: None,
+            reboot_pending: Some(Vec::new()),
+            last_fallback_check: Instant::now(),
+            killed: 0,
+            stop_reason: "SIGTERM",
+        })
+    }
+
+    /// Runs until SIGTERM or SIGINT and the running jobs are done. Returns normally (exit 0).
+    pub fn run(mut self) -> anyhow::Result<()> {
+        let pid_file = self
+            .options
+            .pid_file
+            .clone()
+            .or_else(|| self.config.daemon.pid_file.clone());
+        if let Some(p) = &pid_file {
+            std::fs::write(p, format!("{}\n", std::process::id()))
+                .with_context(|| format!("cannot write the pid file {}", p.display()))?;
+        }
+        self.load_all(true);
+        let entries = self.scheduler.len();
+        let runs_as = (!self.as_root).then(|| self.own.user.clone());
+        self.logger.log(&Event::Start {
+            version: env!("CARGO_PKG_VERSION"),
+            pid: std::process::id(),
+            zone: self.config.daemon.timezone.name(),
+            files: self.files.len(),
+            entries,
+            runs_as: runs_as.as_deref(),
+        });
+        self.run_reboot_jobs();
+        if let Some((_, why)) = self.watcher.fallback() {
+            let text =
+                format!("watching files is not possible ({why}); checking them once a minute");
+            self.logger.log(&Event::Info { text: &text });
+        }
+        let result = self.event_loop();
+        if let Some(p) = &pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+        self.logger.log(&Event::Stop {
+            pid: std::process::id(),
+            reason: self.stop_reason,
+            killed: self.killed,
+        });
+        result
+    }
+
+    fn event_loop(&mut self) -> anyhow::Result<()> {
+        loop {
+            let term = self.signals.term.swap(false, Ordering::Relaxed);
+            let int = self.signals.int.swap(false, Ordering::Relaxed);
+            if (term || int) && self.stopping.is_none() {
+                self.stopping = Some(Instant::now());
+                self.stop_reason = if term { "SIGTERM" } else { "SIGINT" };
+                let text = format!(
+                    "stopping: no new jobs; waiting up to {}s for {} running",
+                    self.config.jobs.grace_period.as_secs(),
+                    self.running.len()
+                );
+                self.logger.log(&Event::Info { text: &text });
+            }
+            if self.signals.hup.swap(false, Ordering::Relaxed) {
+                self.reload_config();
+                self.load_all(true);
+            }
+            if self.signals.chld.swap(false, Ordering::Relaxed) {
+                self.collect_exits();
+            }
+            self.finish_jobs();
+            if let Some(since) = self.stopping {
+                if self.running.is_empty() {
+                    return Ok(());
+                }
+                self.enforce_grace(since);
+            } else {
+                self.run_due();
+                self.arm_timer();
+            }
+            self.wait()?;
+        }
+    }
+
+    /// Blocks in poll until a deadline, a signal, a file change or job output.
+    fn wait(&mut self) -> anyhow::Result<()> {
+        let timeout = self.poll_timeout();
+        let (timer_ready, signal_ready, watch_ready, job_ready) = {
+            // Without a wake fd (out of descriptors) the watcher polls: poll the signal pipe
+            // twice rather than shift every index.
+            let wake = self.watcher.wake_fd().unwrap_or(self.signals.pipe.as_fd());
+            let mut fds = vec![
+                PollFd::new(self.timer.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.pipe.as_fd(), PollFlags::POLLIN),
+                PollFd::new(wake, PollFlags::POLLIN),
+            ];
+            for r in &self.running {
+                if !r.eof {
+                    fds.push(PollFd::new(r.job.output_fd(), PollFlags::POLLIN));
+                }
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("poll failed"),
+            }
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let jobs: Vec<bool> = fds[3..].iter().map(ready).collect();
+            (ready(&fds[0]), ready(&fds[1]), ready(&fds[2]), jobs)
+        };
+        if timer_ready {
+            // A read fails with ECANCELED when the clock was set: either way, look again.
+            let mut buf = [0u8; 8];
+            let _ = nix::unistd::read(&self.timer, &mut buf);
+        }
+        if signal_ready {
+            self.signals.drain();
+        }
+        if watch_ready && self.watcher.wake_fd().is_some() {
+            let changed = self.watcher.drain();
+            self.reload_paths(changed);
+        } else if self.watcher.fallback().is_some() && self.fallback_due() {
+            let changed = self.watcher.poll_changes();
+            self.reload_paths(changed);
+        }
+        for (r, ready) in self.running.iter_mut().filter(|r| !r.eof).zip(job_ready) {
+            if ready {
+                r.eof = !matches!(r.job.read_output(), Ok(true));
+            }
+        }
+        Ok(())
+    }
+
+    fn fallback_due(&mut self) -> bool {
+        match self.watcher.fallback() {
+            Some((every, _)) if self.last_fallback_check.elapsed() >= every => {
+                self.last_fallback_check = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Runs the `@reboot` entries once per boot: only if the marker file (under /run, which
+    /// is emptied at boot) does not exist yet, as cronie does with /run/cron.reboot.
+    fn run_reboot_jobs(&mut self) {
+        let pending = self.reboot_pending.take().unwrap_or_default();
+        let marker = self.config.daemon.reboot_marker.clone();
+        if marker.exists() {
+            if !pending.is_empty() {
+                let text = format!(
+                    "{} exists: the machine did not boot since the last start, so @reboot jobs do not run",
+                    marker.display()
+                );
+                self.logger.log(&Event::Info { text: &text });
+            }
+            return;
+        }
+        if let Some(dir) = marker.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(&marker, b"") {
+            let text = format!(
+                "cannot create {} ({e}): @reboot jobs would run again if the daemon restarts",
+                marker.display()
+            );
+            self.logger.log(&Event::Error { text: &text });
+        }
+        for info in pending {
+            self.start(&info);
+        }
+    }
+
+    /// poll's own timeout covers what the wall-clock timer does not: draining output after a
+    /// job exits, the grace period on stop, and the once-a-minute fallback check.
+    fn poll_timeout(&self) -> PollTimeout {
+        let mut next: Option<Duration> = None;
+        let mut consider = |d: Duration| next = Some(next.map_or(d, |n| n.min(d)));
+        for r in &self.running {
+            if let Some((_, at)) = r.exited {
+                consider((at + DRAIN_AFTER_EXIT).saturating_duration_since(Instant::now()));
+            }
+        }
+        if let Some(since) = self.stopping {
+            let end = match self.terminated {
+                Some(t) => t + KILL_AFTER_TERM,
+                None => since + self.config.jobs.grace_period,
+            };
+            consider(end.saturating_duration_since(Instant::now()));
+        }
+        if let Some((every, _)) = self.watcher.fallback() {
+            consider(every);
+        }
+        match next {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32 + 1)
+                .unwrap_or(PollTimeout::MAX),
+        }
+    }
+
+    /// Arms the timer for the earliest deadline (absolute, wall clock, cancelled on set).
+    fn arm_timer(&mut self) {
+        match self.scheduler.next_wake() {
+            Some(deadline) => {
+                let when = TimeSpec::new(deadline, 0);
+                let flags = TimerSetTimeFlags::TFD_TIMER_ABSTIME
+                    | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET;
+                if let Err(e) = self.timer.set(Expiration::OneShot(when), flags) {
+                    let text = format!("cannot arm the timer: {e}");
+                    self.logger.log(&Event::Error { text: &text });
+                }
+            }
+            None => {
+                let _ = self.timer.unset();
+            }
+        }
+    }
+
+    /// Asks the scheduler what is due now, given how the clock moved, and starts it.
+    fn run_due(&mut self) {
+        let now = wall_now();
+        let mono = self.last_mono.elapsed().as_secs() as i64;
+        let step = ClockStep::classify(now - self.last_wall, mono);
+        if step != ClockStep::None {
+            let text = match step {
+                ClockStep::Forward(s) => format!("the clock moved forward by {s}s"),
+                ClockStep::Backward(s) => format!("the clock moved back by {s}s"),
+                ClockStep::None => String::new(),
+            };
+            self.logger.log(&Event::Info { text: &text });
+        }
+        // Keep sub-second progress in the monotonic base so steps are measured fairly.
+        self.last_wall = now;
+        self.last_mono = Instant::now();
+        for due in self.scheduler.tick(now, step) {
+            if let Some(info) = self.scheduler.get(due.key).cloned() {
+                self.start(&info);
+            }
+        }
+    }
+
+    /// The environment a job runs with, as cronie builds it: SHELL, PATH and HOME defaults,
+    /// then the crontab's own lines, then LOGNAME and USER, which a crontab cannot change.
+    fn environment(&self, info: &JobInfo, home: &Path) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = vec![
+            ("SHELL".into(), self.config.jobs.shell.clone()),
+            ("PATH".into(), self.config.jobs.path.clone()),
+            ("HOME".into(), home.display().to_string()),
+        ];
+        for (name, value) in info.entry.env.vars() {
+            match env.iter_mut().find(|(n, _)| n == name) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => env.push((name.to_string(), value.to_string())),
+            }
+        }
+        env.retain(|(n, _)| n != "LOGNAME" && n != "USER");
+        env.push(("LOGNAME".into(), info.user.clone()));
+        env.push(("USER".into(), info.user.clone()));
+        env
+    }
+
+    fn start(&mut self, info: &Arc<JobInfo>) {
+        let creds = info.credentials.as_ref().unwrap_or(&self.own);
+        let env = self.environment(info, &creds.home);
+        let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| self.config.jobs.shell.clone()));
+        let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
+        let spec = Spec {
+            shell,
+            command: info.entry.command.clone(),
+            env,
+            cwd,
+            stdin: info.entry.stdin.as_ref().map(|s| s.clone().into_bytes()),
+            credentials: info.credentials.clone(),
+        };
+        let job_ref = info.job_ref();
+        match runner::spawn(&spec, self.config.jobs.output_limit) {
+            Ok(job) => {
+                let pid = job.pid().as_raw() as u32;
+                if info.entry.log {
+                    self.logger.log(&Event::Cmd {
+                        user: &info.user,
+                        command: &info.entry.command,
+                        job: &job_ref,
+                        pid,
+                    });
+                }
+                self.running.push(Running {
+                    job,
+                    info: Some(Arc::clone(info)),
+                    user: info.user.clone(),
+                    command: info.entry.command.clone(),
+                    job_ref,
+                    log: info.entry.log,
+                    exited: None,
+                    eof: false,
+                    mail_to: None,
+                });
+            }
+            Err(e) => {
+                let text = format!("{job_ref}: cannot start the job for {}: {e}", info.user);
+                self.logger.log(&Event::Error { text: &text });
+            }
+        }
+    }
+
+    /// Records the exit of every job that has exited (after SIGCHLD).
+    fn collect_exits(&mut self) {
+        for r in self.running.iter_mut().filter(|r| r.exited.is_none()) {
+            if let Ok(Some(status)) = r.job.try_wait() {
+                r.exited = Some((status, Instant::now()));
+            }
+        }
+    }
+
+    /// Ends every job that has exited and whose output is closed (or drained long enough):
+    /// reads the rest, logs END and OUT, and mails the output if MAILTO asks for it.
+    fn finish_jobs(&mut self) {
+        let mut i = 0;
+        while i < self.running.len() {
+            let r = &mut self.running[i];
+            let Some((status, at)) = r.exited else {
+                i += 1;
+                continue;
+            };
+            if !r.eof && at.elapsed() < DRAIN_AFTER_EXIT {
+                // Take what is there now; the pipe may close on the next read.
+                r.eof = !matches!(r.job.read_output(), Ok(true));
+                if !r.eof {
+                    i += 1;
+                    continue;
+                }
+            }
+            let r = self.running.swap_remove(i);
+            self.log_end(&r, status);
+        }
+    }
+
+    fn log_end(&mut self, r: &Running, status: ExitStatus) {
+        let pid = r.job.pid().as_raw() as u32;
+        let output = r.job.output();
+        if let Some(to) = &r.mail_to {
+            if status != ExitStatus::Exited(0) {
+                let text = String::from_utf8_lossy(output);
+                let reason = match text.trim() {
+                    "" => format!("sendmail ended with status {}", log_status(status).text()),
+                    t => t.to_string(),
+                };
+                self.logger.log(&Event::MailFailed {
+                    user: &r.user,
+                    command: &r.command,
+                    job: &r.job_ref,
+                    pid,
+                    to,
+                    reason: &reason,
+                });
+            }
+            return;
+        }
+        let failed = status != ExitStatus::Exited(0);
+        if r.log || failed {
+            self.logger.log(&Event::End {
+                user: &r.user,
+                command: &r.command,
+                job: &r.job_ref,
+                pid,
+                status: log_status(status),
+                duration: r.job.started().elapsed(),
+                output_bytes: r.job.output_bytes(),
+                dropped_bytes: r.job.dropped_bytes(),
+            });
+        }
+        if r.log {
+            for line in String::from_utf8_lossy(output).lines() {
+                self.logger.log(&Event::Out {
+                    user: &r.user,
+                    command: &r.command,
+                    pid,
+                    line,
+                });
+            }
+        }
+        if let Some(info) = &r.info {
+            self.mail(info, pid, output, r.job.dropped_bytes());
+        }
+    }
+
+    /// Mails a job's output as cronie does, by running sendmail as the job's user through the
+    /// runner, so the loop never waits on it.
+    fn mail(&mut self, info: &Arc<JobInfo>, pid: u32, output: &[u8], dropped: u64) {
+        if !self.config.mail.enabled {
+            return;
+        }
+        let env: Vec<(&str, &str)> = info.entry.env.vars().collect();
+        let default_from = self
+            .config
+            .mail
+            .from
+            .clone()
+            .or_else(|| (!self.as_root).then(|| self.own.user.clone()));
+        let request = mail_for(&JobMail {
+            sendmail: &self.config.mail.sendmail,
+            mailto: info.entry.env.get("MAILTO"),
+            mailfrom: info.entry.env.get("MAILFROM"),
+            default_from: default_from.as_deref(),
+            user: &info.user,
+            hostname: &self.hostname,
+            command: &info.entry.command,
+            output,
+            truncated_bytes: dropped,
+            env: &env,
+        });
+        let job_ref = info.job_ref();
+        let failed = |logger: &mut Logger, to: &str, reason: &str| {
+            logger.log(&Event::MailFailed {
+                user: &info.user,
+                command: &info.entry.command,
+                job: &job_ref,
+                pid,
+                to,
+                reason,
+            })
+        };
+        let request = match request {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                let to = info
+                    .entry
+                    .env
+                    .get("MAILTO")
+                    .unwrap_or(&info.user)
+                    .to_string();
+                failed(&mut self.logger, &to, &e.to_string());
+                return;
+            }
+        };
+        if !self.config.mail.sendmail.exists() {
+            let reason = format!("{} does not exist", self.config.mail.sendmail.display());
+            failed(&mut self.logger, &request.to, &reason);
+            return;
+        }
+        let creds = info.credentials.as_ref().unwrap_or(&self.own);
+        let spec = Spec {
+            shell: PathBuf::from("/bin/sh"),
+            command: shell_words(&request.argv),
+            env: vec![
+                ("PATH".into(), self.config.jobs.path.clone()),
+                ("HOME".into(), creds.home.display().to_string()),
+                ("LOGNAME".into(), info.user.clone()),
+                ("USER".into(), info.user.clone()),
+            ],
+            cwd: creds.home.clone(),
+            stdin: Some(request.message),
+            credentials: info.credentials.clone(),
+        };
+        match runner::spawn(&spec, 4096) {
+            Ok(job) => self.running.push(Running {
+                job,
+                info: None,
+                user: info.user.clone(),
+                command: info.entry.command.clone(),
+                job_ref,
+                log: false,
+                exited: None,
+                eof: false,
+                mail_to: Some(request.to),
+            }),
+            Err(e) => failed(&mut self.logger, &request.to, &e.to_string()),
+        }
+    }
+
+    /// On stop: after the grace period, SIGTERM every job's process group; later, SIGKILL.
+    fn enforce_grace(&mut self, since: Instant) {
+        match self.terminated {
+            None if since.elapsed() >= self.config.jobs.grace_period => {
+                for r in &self.running {
+                    let _ = r.job.signal_group(Signal::SIGTERM);
+                }
+                self.killed = self.running.len();
+                self.terminated = Some(Instant::now());
+            }
+            Some(t) if t.elapsed() >= KILL_AFTER_TERM => {
+                for r in &self.running {
+                    let _ = r.job.signal_group(Signal::SIGKILL);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reload_config(&mut self) {
+        match load_config(&self.options.config_path) {
+            Ok(config) => {
+                self.logger = Logger::new(targets(&config, &self.options.log));
+                self.watcher = Watcher::new(&WatchPaths::from_sources(&sources_config(
+                    &config,
+                    self.as_root,
+                    &self.own,
+                )));
+                self.config = config;
+            }
+            Err(e) => {
+                let text = format!("{e}; keeping the previous configuration");
+                self.logger.log(&Event::Error { text: &text });
+            }
+        }
+    }
+
+    /// Scans every source and loads every crontab; forgets files that are gone.
+    /// `force` reloads files whose stamp did not change too (SIGHUP); otherwise only changed
+    /// or new files are read again.
+    fn load_all(&mut self, force: bool) {
+        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let scan = sources::scan(&cfg);
+        for (path, reason) in &scan.ignored {
+            let path = path.display().to_string();
+            self.logger.log(&Event::Ignored {
+                path: &path,
+                reason,
+            });
+        }
+        let seen: Vec<PathBuf> = scan.sources.iter().map(|s| s.path.clone()).collect();
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| !seen.contains(p))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.forget(&path);
+        }
+        for source in scan.sources {
+            self.load(&source, !force);
+        }
+    }
+
+    /// Reloads what changed: a path that is one of our crontabs is (re)loaded, a path that
+    /// was one and is gone has its jobs removed, a directory means "scan again".
+    fn reload_paths(&mut self, changed: Vec<PathBuf>) {
+        if changed.is_empty() {
+            return;
+        }
+        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let configured_dir = |p: &Path| {
+            cfg.system_dirs.iter().any(|d| d == p) || cfg.user_spool.as_deref() == Some(p)
+        };
+        let mut rescan = false;
+        for path in changed {
+            if configured_dir(&path) {
+                rescan = true;
+                continue;
+            }
+            match sources::judge(&path, &cfg) {
+                Verdict::Source(source) => self.load(&source, false),
+                Verdict::Ignored(reason) => {
+                    self.forget(&path);
+                    let shown = path.display().to_string();
+                    self.logger.log(&Event::Ignored {
+                        path: &shown,
+                        reason: &reason,
+                    });
+                }
+                Verdict::NotOurs => self.forget(&path),
+            }
+        }
+        if rescan {
+            self.load_all(false);
+        }
+    }
+
+    fn forget(&mut self, path: &Path) {
+        if let Some(state) = self.files.remove(path) {
+            for key in state.jobs {
+                self.scheduler.remove(key);
+            }
+            let file = path.display().to_string();
+            self.logger.log(&Event::Reload {
+                file: &file,
+                entries: 0,
+                errors: 0,
+            });
+        }
+    }
+
+    fn zone(&mut self, tz: Tz) -> Arc<Zone> {
+        Arc::clone(
+            self.zones
+                .entry(tz)
+                .or_insert_with(|| Arc::new(Zone::new(tz))),
+        )
+    }
+
+    fn random_delay(&mut self, minutes: u32) -> u32 {
+        if minutes == 0 {
+            return 0;
+        }
+        // xorshift64: a fair spread over the window is all RANDOM_DELAY needs.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % (u64::from(minutes) * 60)) as u32
+    }
+
+    /// Loads one crontab: checks it, parses it in full, then replaces its jobs. `quiet_if_same`
+    /// skips files whose stamp has not changed since the last load (a full rescan).
+    fn load(&mut self, source: &Source, quiet_if_same: bool) {
+        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let path_text = source.path.display().to_string();
+        let loaded = match sources::load(source, &cfg) {
+            Ok(l) => l,
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                let had_jobs = self
+                    .files
+                    .get(&source.path)
+                    .is_some_and(|s| !s.jobs.is_empty());
+                if matches!(refusal, sources::Refusal::NotFound) {
+                    self.forget(&source.path);
+                    return;
+                }
+                let state = self.files.entry(source.path.clone()).or_default();
+                if state.refused.as_deref() != Some(reason.as_str()) {
+                    let fix = refusal.fix(&source.path);
+                    self.logger.log(&Event::Refused {
+                        path: &path_text,
+                        reason: &reason,
+                        fix: fix.as_deref(),
+                    });
+                }
+                let state = self.files.entry(source.path.clone()).or_default();
+                state.refused = Some(reason);
+                state.stamp = None;
+                let jobs = std::mem::take(&mut state.jobs);
+                for key in jobs {
+                    self.scheduler.remove(key);
+                }
+                if had_jobs {
+                    self.logger.log(&Event::Reload {
+                        file: &path_text,
+                        entries: 0,
+                        errors: 0,
+                    });
+                }
+                return;
+            }
+        };
+        if quiet_if_same
+            && self
+                .files
+                .get(&source.path)
+                .is_some_and(|s| s.stamp == Some(loaded.stamp))
+        {
+            return;
+        }
+        let parsed = parse_crontab(&loaded.text, source.format);
+        let mut errors = 0;
+        for d in parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            errors += 1;
+            let text = format!("{}:{}:{}: {}", path_text, d.line, d.column, d.message);
+            self.logger.log(&Event::Error { text: &text });
+        }
+        let file: Arc<Path> = Arc::from(source.path.as_path());
+        let now = wall_now();
+        let mut jobs = Vec::new();
+        let mut infos = Vec::new();
+        for entry in parsed.crontab.entries {
+            let at = format!("{}:{}", path_text, entry.line);
+            if entry.command.len() > self.config.jobs.max_command_length {
+                errors += 1;
+                let text = format!(
+                    "{at}: command of {} bytes is longer than max_command_length ({}); line skipped",
+                    entry.command.len(),
+                    self.config.jobs.max_command_length
+                );
+                self.logger.log(&Event::Error { text: &text });
+                continue;
+            }
+            let user = match (&source.kind, &entry.user) {
+                (Kind::UserSpool | Kind::Extra, _) => {
+                    source.user.clone().unwrap_or_else(|| self.own.user.clone())
+                }
+                (_, Some(u)) => u.clone(),
+                (_, None) => self.own.user.clone(),
+            };
+            let credentials = if !self.as_root {
+                if user != self.own.user
+                    && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir)
+                {
+                    let text = format!(
+                        "{at}: runs as {user}, but the daemon is not root; running it as {}",
+                        self.own.user
+                    );
+                    self.logger.log(&Event::Info { text: &text });
+                }
+                None
+            } else {
+                match runner::lookup_user(&user) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        errors += 1;
+                        let text = format!("{at}: unknown user '{user}' ({e}); line skipped");
+                        self.logger.log(&Event::Error { text: &text });
+                        continue;
+                    }
+                }
+            };
+            let info = Arc::new(JobInfo {
+                file: Arc::clone(&file),
+                entry: Arc::new(entry),
+                user,
+                credentials,
+            });
+            match info.entry.schedule {
+                Schedule::Reboot => infos.push(info),
+                Schedule::Times(times) => {
+                    let tz = info.entry.zone.unwrap_or(self.config.daemon.timezone);
+                    let zone = self.zone(tz);
+                    let delay = self.random_delay(info.entry.random_delay_minutes);
+                    jobs.push(self.scheduler.insert(times, zone, delay, info, now));
+                }
+            }
+        }
+        let entries = jobs.len() + infos.len();
+        let state = self.files.entry(source.path.clone()).or_default();
+        let old = std::mem::replace(&mut state.jobs, jobs);
+        state.stamp = Some(loaded.stamp);
+        state.refused = None;
+        for key in old {
+            self.scheduler.remove(key);
+        }
+        if let Some(pending) = self.reboot_pending.as_mut() {
+            pending.extend(infos);
+        }
+        self.logger.log(&Event::Reload {
+            file: &path_text,
+            entries,
+            errors,
+        });
+    }
+}
+
+/// Quotes argv for `sh -c`.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
