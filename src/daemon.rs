@@ -156,6 +156,8 @@ pub struct Daemon {
     /// Jobs that got SIGTERM on stop because they outlived the grace period.
     killed: usize,
     stop_reason: &'static str,
+    /// Paths already logged as ignored (by the cron.d name rule): logged once, not per scan.
+    ignored: std::collections::HashSet<PathBuf>,
 }
 
 fn wall_now() -> i64 {
@@ -247,6 +249,7 @@ impl Daemon {
             last_fallback_check: Instant::now(),
             killed: 0,
             stop_reason: "SIGTERM",
+            ignored: Default::default(),
         })
     }
 
@@ -757,11 +760,13 @@ impl Daemon {
         let cfg = sources_config(&self.config, self.as_root, &self.own);
         let scan = sources::scan(&cfg);
         for (path, reason) in &scan.ignored {
-            let path = path.display().to_string();
-            self.logger.log(&Event::Ignored {
-                path: &path,
-                reason,
-            });
+            if self.ignored.insert(path.clone()) {
+                let shown = path.display().to_string();
+                self.logger.log(&Event::Ignored {
+                    path: &shown,
+                    reason,
+                });
+            }
         }
         let seen: Vec<PathBuf> = scan.sources.iter().map(|s| s.path.clone()).collect();
         let gone: Vec<PathBuf> = self
@@ -798,11 +803,13 @@ impl Daemon {
                 Verdict::Source(source) => self.load(&source, false),
                 Verdict::Ignored(reason) => {
                     self.forget(&path);
-                    let shown = path.display().to_string();
-                    self.logger.log(&Event::Ignored {
-                        path: &shown,
-                        reason: &reason,
-                    });
+                    if self.ignored.insert(path.clone()) {
+                        let shown = path.display().to_string();
+                        self.logger.log(&Event::Ignored {
+                            path: &shown,
+                            reason: &reason,
+                        });
+                    }
                 }
                 Verdict::NotOurs => self.forget(&path),
             }

@@ -71,6 +71,48 @@ fn sighup_reloads_everything() {
     assert_eq!(h.stop(), Some(0));
 }
 
+#[test]
+fn crlf_is_stripped_a_last_line_without_newline_runs_and_long_commands_run() {
+    let mut h = Harness::new("");
+    let out = h.path("out");
+    let long = format!("echo {} > /dev/null; echo long-done", "x".repeat(5000));
+    h.write(
+        "mine",
+        &format!(
+            "* * * * * * echo crlf >> {}\r\n* * * * * * {long}\r\n* * * * * * echo last-line",
+            out.display()
+        ),
+    );
+    h.start();
+    h.wait_for("the last line", |l| l.ends_with("| last-line"));
+    h.wait_for("the long command", |l| l.ends_with("| long-done"));
+    h.wait_for("the CRLF line", |l| l.contains(") END (echo crlf"));
+    assert!(out.exists(), "the CRLF job wrote to a file named 'out\\r'");
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn a_cron_d_file_ignored_by_the_name_rule_is_logged_once() {
+    let mut h = Harness::new("");
+    h.write("cron.d/backup.dpkg-old", "* * * * * root echo old\n");
+    h.write("mine", "0 0 1 1 * echo yearly\n");
+    h.start();
+    h.wait_for("IGNORED", |l| {
+        l.starts_with("IGNORED ") && l.contains("backup.dpkg-old")
+    });
+    h.signal(nix::sys::signal::Signal::SIGHUP);
+    h.wait_for_count("RELOAD after SIGHUP", 2, |l| {
+        l.starts_with("RELOAD ") && l.contains("/mine")
+    });
+    let ignored = h
+        .lines()
+        .iter()
+        .filter(|l| l.starts_with("IGNORED "))
+        .count();
+    assert_eq!(ignored, 1);
+    assert_eq!(h.stop(), Some(0));
+}
+
 fn whoami() -> String {
     nix::unistd::User::from_uid(nix::unistd::geteuid())
         .ok()
