@@ -67,3 +67,40 @@ fn check_config_reports_unknown_keys_with_their_line() {
         "{err}"
     );
 }
+
+#[test]
+fn json_log_on_stdout_and_the_pid_file_come_and_go_with_the_daemon() {
+    use std::io::{BufRead, BufReader};
+    let h = Harness::new("");
+    h.write("mine", "* * * * * * echo json\n");
+    let pid_file = h.path("cronwrightd.pid");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+        .arg("--config")
+        .arg(h.path("cronwright.toml"))
+        .args(["--log", "json", "--pid-file"])
+        .arg(&pid_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    while !events
+        .iter()
+        .any(|e: &serde_json::Value| e["event"] == "OUT")
+    {
+        let line = lines.next().expect("stdout closed").unwrap();
+        events.push(serde_json::from_str(&line).expect("one JSON object per line"));
+    }
+    let out = events.iter().find(|e| e["event"] == "OUT").unwrap();
+    assert_eq!(out["line"], "json", "{out}");
+    let written = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(written.trim(), child.id().to_string());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!pid_file.exists());
+}
