@@ -557,6 +557,8 @@ impl Daemon {
                 r.exited = Some((status, Instant::now()));
             }
         }
+        // Jobs dropped before their exit was seen are reaped here, so none stays a zombie.
+        runner::reap_unknown();
     }
 
     /// Ends every job that has exited and whose output is closed (or drained long enough):
