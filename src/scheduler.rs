@@ -518,15 +518,16 @@ mod tests {
         );
         // Both run at 12:30.
         assert_eq!(s.tick(at("2026-06-01T12:30:00Z"), ClockStep::None).len(), 2);
-        // The clock is set back to 11:45.
-        let due = s.tick(at("2026-06-01T11:45:00Z"), ClockStep::Backward(2700));
+        // The clock is set back an hour, to 11:30.
+        let due = s.tick(at("2026-06-01T11:30:00Z"), ClockStep::Backward(3600));
         assert!(due.is_empty());
         assert_eq!(s.deadline(fixed), Some(at("2026-06-02T12:30:00Z")));
-        assert_eq!(s.deadline(wild), Some(at("2026-06-01T11:50:00Z")));
-        // Running on from 11:45 to 13:00: the fixed job does not run again at 12:30.
+        assert_eq!(s.deadline(wild), Some(at("2026-06-01T11:40:00Z")));
+        // Running on from 11:30 to 13:00: the fixed job does not run again at 12:30, the
+        // wildcard job runs every ten minutes of the new time (11:40 to 13:00).
         let fired = simulate(&mut s, at("2026-06-01T13:00:00Z"));
         assert!(fired.iter().all(|(n, _)| *n == "wildcard"));
-        assert_eq!(fired.len(), 8);
+        assert_eq!(fired.len(), 9);
     }
 
     #[test]
