@@ -17,6 +17,8 @@
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
 //! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
 //!   for a poll(2) loop, signalling and reaping it.
+//! - [`sd_notify`]: telling systemd (`Type=notify`) that the daemon is ready, reloading,
+//!   stopping, and a status line.
 //!
 //!
 //! # Example
@@ -48,6 +50,7 @@ pub mod log;
 pub mod mail;
 pub mod runner;
 pub mod scheduler;
+pub mod sd_notify;
 pub mod sources;
 pub mod watch;
 pub mod zone;

@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# tests/packaging.sh: the Debian package, for real. Builds the .deb with cargo-deb, checks
+# its files and control fields, installs it with dpkg, checks what the postinst set up (the
+# crontab group, the spool's owner and mode, the setgid crontab binary), verifies the
+# installed systemd unit and the installed configuration, then removes and purges it and
+# checks what each keeps. Needs root (dpkg); prints "skipped: needs root" otherwise.
+#
+# The machine is left as it was found: the trap purges the package and whatever this script
+# installed or created for it. On a machine where another cron daemon is installed, or
+# cronwright already is, nothing is installed (the package would replace it).
+#
+# Each step is a function, so that the administrator's path (issue 4) can be added as more
+# steps between install_deb and remove_and_purge. Exits non-zero at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly PKG=cronwright
+readonly CONFLICTING=(cron cronie systemd-cron bcron)
+readonly SPOOL=/var/spool/cron/crontabs
+readonly UNIT=/usr/lib/systemd/system/cronwright.service
+
+DEB=""               # the built package
+WORK=""              # scratch directory
+INSTALLED=0          # 1 once this script installed the package
+ADDED_DEPS=()        # packages this script installed as dependencies, purged at the end
+GROUP_EXISTED=1      # whether the crontab group was there before
+SPOOL_EXISTED=1      # whether the spool directory was there before
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+ok() {
+  echo "ok: $*"
+}
+
+is_installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
+# Checks `stat -c '%a %U:%G'` of a path against what is expected.
+expect_mode() {
+  local path=$1 want=$2 got
+  got=$(stat -c '%a %U:%G' "$path") || fail "$path is missing"
+  [ "$got" = "$want" ] || fail "$path is $got, expected $want"
+  ok "$path is $want"
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  if [ "$INSTALLED" = 1 ] && dpkg-query -W "$PKG" >/dev/null 2>&1; then
+    dpkg --purge "$PKG" >/dev/null
+  fi
+  if [ "${#ADDED_DEPS[@]}" -gt 0 ]; then
+    dpkg --purge "${ADDED_DEPS[@]}" >/dev/null
+  fi
+  if [ "$SPOOL_EXISTED" = 0 ]; then
+    rmdir "$SPOOL" /var/spool/cron 2>/dev/null
+  fi
+  if [ "$GROUP_EXISTED" = 0 ] && getent group crontab >/dev/null; then
+    groupdel crontab
+  fi
+  [ -n "$WORK" ] && rm -rf "$WORK"
+  exit "$status"
+}
+
+require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "skipped: needs root"
+    exit 0
+  fi
+}
+
+ensure_tools() {
+  if ! command -v systemd-analyze >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq systemd >/dev/null
+  fi
+  if ! cargo deb --version >/dev/null 2>&1; then
+    cargo install cargo-deb --locked
+  fi
+}
+
+build_deb() {
+  # cargo deb prints the package's path as its last line on stdout.
+  DEB=$(cargo deb | tail -n 1)
+  [ -f "$DEB" ] || fail "cargo deb did not produce a package (got '$DEB')"
+  ok "built $DEB"
+}
+
+check_deb_contents() {
+  local listing
+  listing=$(dpkg-deb -c "$DEB")
+  local want
+  for want in \
+    '-rwxr-xr-x root/root .* ./usr/sbin/cronwrightd$' \
+    '-rwxr-xr-x root/root .* ./usr/bin/cronwright$' \
+    'lrwxrwxrwx root/root .* ./usr/bin/crontab -> cronwright$' \
+    '-rw-r--r-- root/root .* ./usr/lib/systemd/system/cronwright.service$' \
+    '-rw-r--r-- root/root .* ./etc/cronwright/cronwright.toml$' \
+    '-rw-r--r-- root/root .* ./usr/share/man/man8/cronwrightd.8.gz$' \
+    '-rw-r--r-- root/root .* ./usr/share/doc/cronwright/copyright$'; do
+    # dpkg-deb prints owners as 0/0 or root/root depending on the tar member.
+    grep -Eq "^${want//root\/root/(root/root|0/0)}" <<<"$listing" ||
+      fail "the package lacks: $want"$'\n'"$listing"
+  done
+  ok "the package holds the binaries, the crontab symlink, the unit, the config, the man page"
+  # The setgid bit is set by the postinst with the crontab group; set at build time it could
+  # only be setgid root, so no file in the archive may carry a set-id bit.
+  if grep -Eq '^-..[sS]|^-.....[sS]' <<<"$listing"; then
+    fail "a file in the package is setuid or setgid"$'\n'"$listing"
+  fi
+  ok "no setuid or setgid file in the archive"
+  # Only our own paths: /etc/cron.d, /etc/crontab and the spool belong to cron-daemon-common.
+  if grep -Eq '\./(etc/cron\.d|etc/crontab|var/)' <<<"$listing"; then
+    fail "the package ships a path cron-daemon-common owns"$'\n'"$listing"
+  fi
+  ok "the package ships nothing cron-daemon-common owns"
+}
+
+check_deb_control() {
+  local field want got
+  while IFS='|' read -r field want; do
+    got=$(dpkg-deb -f "$DEB" "$field")
+    [[ "$got" =~ $want ]] || fail "control field $field is '$got', expected /$want/"
+  done <<'EOF'
+Package|^cronwright$
+Provides|^cron-daemon$
+Conflicts|^cron, cronie, systemd-cron, bcron$
+Replaces|^cron, cronie, systemd-cron, bcron$
+Depends|cron-daemon-common
+Depends|libc6
+Section|^admin$
+EOF
+  ok "control fields: Provides cron-daemon, Conflicts/Replaces the other crons"
+  dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/cronwright/cronwright.toml ||
+    fail "/etc/cronwright/cronwright.toml is not a conffile"
+  ok "/etc/cronwright/cronwright.toml is a conffile"
+  local script
+  for script in postinst prerm postrm; do
+    dpkg-deb --ctrl-tarfile "$DEB" | tar -t | grep -qx "./$script" || fail "no $script in the package"
+  done
+  ok "maintainer scripts postinst, prerm, postrm are present"
+}
+
+# The unit as shipped, but with ExecStart at the freshly built binary, so that verify's
+# check that the program exists does not depend on the package being installed.
+verify_unit_in_tree() {
+  local target_dir
+  target_dir=$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  [ -x "$target_dir/release/cronwrightd" ] || fail "no $target_dir/release/cronwrightd"
+  mkdir -p "$WORK/unit"
+  sed "s|^ExecStart=/usr/sbin/cronwrightd|ExecStart=$target_dir/release/cronwrightd|" \
+    systemd/cronwright.service >"$WORK/unit/cronwright.service"
+  # The man page is not installed yet, so its Documentation= link cannot be checked here.
+  systemd-analyze verify --man=no "$WORK/unit/cronwright.service" ||
+    fail "systemd-analyze verify failed on systemd/cronwright.service"
+  ok "systemd-analyze verify passes on the unit (tree copy)"
+}
+
+# Whether installing would replace something; prints the reason.
+install_blocked() {
+  local p
+  for p in "${CONFLICTING[@]}"; do
+    if is_installed "$p"; then
+      echo "$p is installed"
+      return 0
+    fi
+  done
+  if dpkg-query -W "$PKG" >/dev/null 2>&1; then
+    echo "$PKG is already installed"
+    return 0
+  fi
+  return 1
+}
+
+install_deb() {
+  getent group crontab >/dev/null || GROUP_EXISTED=0
+  [ -d "$SPOOL" ] || SPOOL_EXISTED=0
+  if ! is_installed cron-daemon-common; then
+    # Through apt, the ordinary client; dpkg -i resolves no dependencies.
+    apt-get install -y -qq cron-daemon-common >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq cron-daemon-common >/dev/null; }
+    ADDED_DEPS+=(cron-daemon-common)
+  fi
+  INSTALLED=1
+  dpkg -i "$DEB" >/dev/null || fail "dpkg -i $DEB failed"
+  is_installed "$PKG" || fail "$PKG is not installed after dpkg -i"
+  ok "dpkg -i installed $PKG"
+}
+
+check_postinst() {
+  getent group crontab >/dev/null || fail "no crontab group"
+  ok "group crontab exists"
+  expect_mode /var/spool/cron "755 root:root"
+  expect_mode "$SPOOL" "1730 root:crontab"
+  expect_mode /usr/bin/cronwright "2755 root:crontab"
+  expect_mode /usr/sbin/cronwrightd "755 root:root"
+  [ "$(readlink /usr/bin/crontab)" = cronwright ] || fail "/usr/bin/crontab is not a symlink to cronwright"
+  ok "/usr/bin/crontab -> cronwright"
+  dpkg-statoverride --list /usr/bin/cronwright | grep -qx 'root crontab 2755 /usr/bin/cronwright' ||
+    fail "no dpkg-statoverride for /usr/bin/cronwright"
+  ok "dpkg-statoverride keeps the setgid mode across upgrades"
+  [ -L /etc/systemd/system/multi-user.target.wants/cronwright.service ] ||
+    fail "the unit is not enabled (no multi-user.target.wants link)"
+  ok "the unit is enabled"
+}
+
+check_installed_unit() {
+  local man=yes
+  # Without man(1), verify cannot look the Documentation= page up.
+  command -v man >/dev/null 2>&1 || man=no
+  systemd-analyze verify --man="$man" "$UNIT" || fail "systemd-analyze verify failed on $UNIT"
+  ok "systemd-analyze verify passes on the installed unit (man=$man)"
+}
+
+check_installed_config() {
+  local exec_start
+  # The command line the unit runs, plus --check-config: it reads the same default config.
+  exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
+  $exec_start --check-config || fail "cronwrightd --check-config rejects the installed config"
+  ok "the installed /etc/cronwright/cronwright.toml passes --check-config"
+}
+
+remove_and_purge() {
+  # A user's crontab stands in for the users' data that remove and purge must both keep.
+  touch "$SPOOL/.packaging-test"
+  dpkg --remove "$PKG" >/dev/null || fail "dpkg --remove failed"
+  [ ! -e /usr/sbin/cronwrightd ] && [ ! -e /usr/bin/crontab ] || fail "binaries left after remove"
+  [ -f /etc/cronwright/cronwright.toml ] || fail "remove deleted the configuration"
+  [ -e "$SPOOL/.packaging-test" ] || fail "remove deleted the spool"
+  ok "dpkg --remove keeps the configuration and the spool"
+  dpkg --purge "$PKG" >/dev/null || fail "dpkg --purge failed"
+  [ ! -e /etc/cronwright ] || fail "purge left /etc/cronwright"
+  [ -e "$SPOOL/.packaging-test" ] || fail "purge deleted the spool"
+  ! dpkg-statoverride --list /usr/bin/cronwright >/dev/null || fail "purge left the statoverride"
+  ok "dpkg --purge removes the configuration and the statoverride, keeps the spool"
+  rm -f "$SPOOL/.packaging-test"
+}
+
+main() {
+  require_root
+  ensure_tools
+  WORK=$(mktemp -d)
+  trap cleanup EXIT
+  build_deb
+  check_deb_contents
+  check_deb_control
+  verify_unit_in_tree
+  local why
+  if why=$(install_blocked); then
+    echo "skipped: install checks ($why; not replacing it)"
+    return 0
+  fi
+  install_deb
+  check_postinst
+  check_installed_unit
+  check_installed_config
+  remove_and_purge
+  echo "packaging: all checks passed"
+}
+
+main "$@"
