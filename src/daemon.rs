@@ -31,6 +31,7 @@ use crate::log::{Event, Logger, Status, Target};
 use crate::mail::{JobMail, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
+use crate::sd_notify;
 use crate::sources::{self, Kind, Source, SourcesConfig, Stamp, Verdict};
 use crate::watch::{WatchPaths, Watcher};
 
@@ -158,6 +159,7 @@ pub struct Daemon {
     stop_reason: &'static str,
     /// Paths already logged as ignored (by the cron.d name rule): logged once, not per scan.
     ignored: std::collections::HashSet<PathBuf>,
+    supervisor_failed: bool,
 }
 
 fn wall_now() -> i64 {
@@ -250,6 +252,7 @@ impl Daemon {
             killed: 0,
             stop_reason: "SIGTERM",
             ignored: Default::default(),
+            supervisor_failed: false,
         })
     }
 
@@ -275,6 +278,11 @@ impl Daemon {
             entries,
             runs_as: runs_as.as_deref(),
         });
+        let status = format!(
+            "READY=1\nSTATUS=loaded {} crontabs, {entries} jobs",
+            self.files.len()
+        );
+        self.notify_supervisor(&status);
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
             let text =
@@ -300,6 +308,7 @@ impl Daemon {
             if (term || int) && self.stopping.is_none() {
                 self.stopping = Some(Instant::now());
                 self.stop_reason = if term { "SIGTERM" } else { "SIGINT" };
+                self.notify_supervisor("STOPPING=1");
                 let text = format!(
                     "stopping: no new jobs; waiting up to {}s for {} running",
                     self.config.jobs.grace_period.as_secs(),
@@ -308,8 +317,18 @@ impl Daemon {
                 self.logger.log(&Event::Info { text: &text });
             }
             if self.signals.hup.swap(false, Ordering::Relaxed) {
+                if let Err(e) = sd_notify::reloading() {
+                    self.supervisor_error(e);
+                }
                 self.reload_config();
                 self.load_all(true);
+                // READY again even when the new config was refused: the old one runs on.
+                let status = format!(
+                    "READY=1\nSTATUS=loaded {} crontabs, {} jobs",
+                    self.files.len(),
+                    self.scheduler.len()
+                );
+                self.notify_supervisor(&status);
             }
             if self.signals.chld.swap(false, Ordering::Relaxed) {
                 self.collect_exits();
@@ -384,6 +403,22 @@ impl Daemon {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Tells systemd (Type=notify) about readiness and state; without NOTIFY_SOCKET it does
+    /// nothing. A failure is logged once and changes nothing else.
+    fn notify_supervisor(&mut self, state: &str) {
+        if let Err(e) = sd_notify::notify(state) {
+            self.supervisor_error(e);
+        }
+    }
+
+    fn supervisor_error(&mut self, e: std::io::Error) {
+        if !self.supervisor_failed {
+            self.supervisor_failed = true;
+            let text = format!("cannot notify systemd: {e}");
+            self.logger.log(&Event::Error { text: &text });
         }
     }
 

@@ -104,3 +104,41 @@ fn json_log_on_stdout_and_the_pid_file_come_and_go_with_the_daemon() {
     assert!(child.wait().unwrap().success());
     assert!(!pid_file.exists());
 }
+
+#[test]
+fn systemd_hears_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let h = Harness::new("");
+    h.write("mine", "0 0 1 1 * echo yearly\n");
+    let socket_path = h.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(super::PATIENCE)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+        .arg("--config")
+        .arg(h.path("cronwright.toml"))
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut recv = || {
+        let mut buf = [0u8; 4096];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = recv();
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=loaded 1 crontabs, 1 jobs"),
+        "{ready}"
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let reloading = recv();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert!(recv().starts_with("READY=1"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(recv(), "STOPPING=1");
+    assert!(child.wait().unwrap().success());
+}
