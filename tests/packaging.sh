@@ -50,6 +50,7 @@ expect_mode() {
 cleanup() {
   local status=$?
   set +e
+  admin_cleanup
   if [ "$INSTALLED" = 1 ] && dpkg-query -W "$PKG" >/dev/null 2>&1; then
     dpkg --purge "$PKG" >/dev/null
   fi
@@ -240,6 +241,114 @@ remove_and_purge() {
   rm -f "$SPOOL/.packaging-test"
 }
 
+# ---------------------------------------------------------------------------------------
+# The administrator's path (issue 4): rsyslog from Debian, two users, a crontab installed
+# with `crontab` as one of them, cronwrightd started exactly as the unit's ExecStart does
+# (there is no systemd as PID 1 here), and the evidence read back from /var/log/syslog.
+
+ADMIN_USERS=()       # users this script created
+RSYSLOG_PID=""       # the rsyslogd this script started
+DAEMON_PID=""        # the cronwrightd this script started
+
+admin_cleanup() {
+  set +e
+  [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+  [ -n "$RSYSLOG_PID" ] && kill "$RSYSLOG_PID" 2>/dev/null
+  for u in "${ADMIN_USERS[@]}"; do
+    rm -f "$SPOOL/$u"
+    userdel -r "$u" >/dev/null 2>&1
+  done
+}
+
+start_rsyslog() {
+  if ! is_installed rsyslog; then
+    apt-get install -y -qq rsyslog >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq rsyslog >/dev/null; }
+    ADDED_DEPS+=(rsyslog)
+  fi
+  if ! pgrep -x rsyslogd >/dev/null; then
+    rm -f /run/rsyslogd.pid
+    rsyslogd -n -iNONE &
+    RSYSLOG_PID=$!
+  fi
+  local i
+  for i in $(seq 100); do [ -S /dev/log ] && break; sleep 0.1; done
+  [ -S /dev/log ] || fail "rsyslogd did not create /dev/log"
+  ok "rsyslog runs and listens on /dev/log"
+}
+
+add_user() {
+  useradd -m -s /bin/sh "$1"
+  ADMIN_USERS+=("$1")
+}
+
+# Waits up to 30 s for a line matching the pattern in /var/log/syslog.
+wait_syslog() {
+  local pattern=$1 i
+  for i in $(seq 300); do
+    grep -qE "$pattern" /var/log/syslog 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "no line matching '$pattern' in /var/log/syslog"
+}
+
+admin_path() {
+  start_rsyslog
+  local alice=cwadmin$$a bob=cwadmin$$b
+  add_user "$alice"
+  add_user "$bob"
+  local tab
+  tab=$(mktemp -p "$WORK")
+  chmod 644 "$tab"
+  printf '*/2 * * * * * echo "hello from $(id -un) in $HOME"\n' > "$tab"
+  runuser -u "$alice" -- crontab "$tab" || fail "$alice could not install a crontab"
+  expect_mode "$SPOOL/$alice" "600 $alice:crontab"
+  ok "$alice installed a crontab with crontab(1)"
+
+  # Started as systemd would: the unit's ExecStart, in the background.
+  local exec_start
+  exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
+  $exec_start &
+  DAEMON_PID=$!
+  wait_syslog "cronwrightd\\[$DAEMON_PID\\]: START "
+  wait_syslog "\\($alice\\) END \\(echo \"hello from .*status=0 "
+  wait_syslog "\\($alice\\) OUT \\(echo .*\\| hello from $alice in /home/$alice"
+  ok "the job ran as $alice, and syslog has its exit status and output"
+
+  # The other user can neither read nor replace it.
+  runuser -u "$bob" -- crontab -l -u "$alice" >/dev/null 2>&1 && fail "$bob listed $alice's crontab"
+  runuser -u "$bob" -- cat "$SPOOL/$alice" >/dev/null 2>&1 && fail "$bob read $alice's crontab"
+  runuser -u "$bob" -- sh -c "echo '* * * * * * id' > $SPOOL/$alice" 2>/dev/null &&
+    fail "$bob overwrote $alice's crontab"
+  runuser -u "$bob" -- crontab -u "$alice" "$tab" >/dev/null 2>&1 && fail "$bob replaced $alice's crontab"
+  ok "$bob can neither read nor replace $alice's crontab"
+
+  # A syntax error is refused at install time, and the installed crontab stays.
+  local before
+  before=$(cat "$SPOOL/$alice")
+  if printf '0 0 1 jna * /bin/true\n' | runuser -u "$alice" -- crontab - 2>"$WORK/err"; then
+    fail "a crontab with an error was installed"
+  fi
+  grep -q "unknown month name 'jna'" "$WORK/err" || fail "no diagnostic: $(cat "$WORK/err")"
+  [ "$(cat "$SPOOL/$alice")" = "$before" ] || fail "the refused crontab replaced the old one"
+  ok "a syntax error is refused at install time with its diagnostic"
+
+  # crontab -r stops the job.
+  runuser -u "$alice" -- crontab -r || fail "crontab -r failed"
+  wait_syslog "RELOAD $SPOOL/$alice entries=0"
+  sleep 3
+  local last
+  last=$(grep -c "($alice) CMD" /var/log/syslog)
+  sleep 3
+  [ "$(grep -c "($alice) CMD" /var/log/syslog)" = "$last" ] || fail "the job still runs after crontab -r"
+  ok "crontab -r stops the job"
+
+  kill "$DAEMON_PID"
+  wait "$DAEMON_PID" || fail "cronwrightd did not exit 0 on SIGTERM"
+  DAEMON_PID=""
+  ok "cronwrightd stopped with status 0"
+}
+
 main() {
   require_root
   ensure_tools
@@ -258,6 +367,8 @@ main() {
   check_postinst
   check_installed_unit
   check_installed_config
+  admin_path
+  admin_cleanup
   remove_and_purge
   echo "packaging: all checks passed"
 }
