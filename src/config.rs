@@ -1,4 +1,5 @@
 //! The daemon's configuration: `/etc/cronwright/cronwright.toml` read into a validated [`Config`].
+//! The `crontab` command reads the same file for the spool and its `[crontab]` access rules.
 //!
 //! The file is deserialized into raw structs that mirror it exactly (every table denies unknown
 //! keys, every key is optional), then checked and resolved into `Config`, whose values are final:
@@ -28,6 +29,7 @@ pub struct Config {
     pub mail: Mail,
     pub jobs: Jobs,
     pub daemon: Daemon,
+    pub crontab: CrontabCommand,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +80,17 @@ pub struct Daemon {
     pub reboot_marker: PathBuf,
 }
 
+/// Who may use the `crontab` command (cronie's `cron.allow` / `cron.deny` rules).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrontabCommand {
+    /// Without either file: everyone (Debian) when true, only root (cronie's default) when false.
+    pub allow_everyone: bool,
+    /// If it exists, only the users listed in it (and root) may use `crontab`.
+    pub allow_file: PathBuf,
+    /// If it exists and `allow_file` does not, the users listed in it may not.
+    pub deny_file: PathBuf,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file does not exist: the caller decides whether that means "use the defaults".
@@ -111,6 +124,7 @@ struct RawConfig {
     mail: Table<RawMail>,
     jobs: Table<RawJobs>,
     daemon: Table<RawDaemon>,
+    crontab: Table<RawCrontab>,
 }
 
 type Text = Option<Spanned<String>>;
@@ -159,6 +173,14 @@ struct RawDaemon {
     reboot_marker: Text,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawCrontab {
+    allow_everyone: Option<bool>,
+    allow_file: Text,
+    deny_file: Text,
+}
+
 /// A table of the file. TOML tables reach serde as maps, but a derived struct also accepts a
 /// sequence (`log = [true]` would fill fields by position); this takes maps only.
 #[derive(Default)]
@@ -201,7 +223,7 @@ impl Config {
         let c = Checker { text, origin };
         let raw: RawConfig = toml::from_str(text).map_err(|e| c.toml_error(&e))?;
         let (Table(s), Table(l), Table(m)) = (raw.sources, raw.log, raw.mail);
-        let (Table(j), Table(d)) = (raw.jobs, raw.daemon);
+        let (Table(j), Table(d), Table(t)) = (raw.jobs, raw.daemon, raw.crontab);
         let timezone = match d.timezone.filter(|v| !v.get_ref().trim().is_empty()) {
             None => zone::system_zone().map_err(|source| ConfigError::SystemZone {
                 path: origin.to_path_buf(),
@@ -268,6 +290,11 @@ impl Config {
                     d.reboot_marker,
                     "/run/cronwrightd.reboot",
                 )?,
+            },
+            crontab: CrontabCommand {
+                allow_everyone: t.allow_everyone.unwrap_or(true),
+                allow_file: c.path("allow_file", t.allow_file, "/etc/cron.allow")?,
+                deny_file: c.path("deny_file", t.deny_file, "/etc/cron.deny")?,
             },
         })
     }
@@ -488,6 +515,11 @@ mod tests {
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
             },
+            crontab: CrontabCommand {
+                allow_everyone: true,
+                allow_file: "/etc/cron.allow".into(),
+                deny_file: "/etc/cron.deny".into(),
+            },
         }
     }
 
@@ -527,6 +559,10 @@ mod tests {
             timezone = "Europe/Berlin"
             pid_file = "/run/cronwrightd.pid"
             reboot_marker = "/run/cw.reboot"
+            [crontab]
+            allow_everyone = false
+            allow_file = "/etc/cronwright/allow"
+            deny_file = "/etc/cronwright/deny"
         "#;
         let expected = Config {
             sources: Sources {
@@ -556,6 +592,11 @@ mod tests {
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),
             },
+            crontab: CrontabCommand {
+                allow_everyone: false,
+                allow_file: "/etc/cronwright/allow".into(),
+                deny_file: "/etc/cronwright/deny".into(),
+            },
         };
         assert_eq!(parse(text), Ok(expected));
     }
@@ -563,7 +604,7 @@ mod tests {
     /// One case a line: the file (`\n` for a line break), ` => `, the message after the path.
     const ERROR_CASES: &str = r#"
 # cronwright\n[sources]\nsystem_crontab = "/etc/crontab"\nsytem_dirs = [] => 4:1: unknown key 'sytem_dirs' in [sources] (expected one of system_crontab, system_dirs, user_spool, extra_user_crontabs)
-[srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon)
+[srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon, crontab)
 mail = { from = "é", x = 1 } => 1:22: unknown key 'x' in [mail] (expected one of enabled, sendmail, from)
 [log]\n\n\n\n\n\nsyslog = "yes" => 7:10: wrong type for 'syslog': expected a boolean, found a string
 log.syslog = 1 => 1:14: wrong type for 'syslog': expected a boolean, found an integer
@@ -678,7 +719,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 17, "{keys:?}");
+        assert_eq!(keys.len(), 20, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

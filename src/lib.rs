@@ -12,7 +12,10 @@
 //! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
 //! - [`daemon`]: `cronwrightd`'s one event loop, tying the modules above together;
 //!   `src/bin/cronwrightd.rs` only parses arguments and calls it.
-//! - [`cli`]: the `cronwright` command (`next`, `check`); `src/bin/cronwright.rs` only calls it.
+//! - [`cli`]: the `cronwright` command (`next`, `check`, `list`, `crontab`); `src/bin/cronwright.rs`
+//!   only calls it.
+//! - [`crontab`]: the `crontab` command (install, list, edit, remove a user's spool crontab,
+//!   setgid `crontab` as Debian's) and the jobs `cronwright list` shows.
 //! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
 //! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
@@ -45,6 +48,7 @@
 pub mod cli;
 pub mod config;
 pub mod cron;
+pub mod crontab;
 pub mod daemon;
 pub mod log;
 pub mod mail;

@@ -71,7 +71,12 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-fn report(name: &str, source: &str, parsed: &Parsed, out: &mut impl Write) -> std::io::Result<()> {
+pub(crate) fn report(
+    name: &str,
+    source: &str,
+    parsed: &Parsed,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let lines: Vec<&str> = source
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))

@@ -3,6 +3,7 @@
 
 mod check_cli;
 mod conformance;
+mod crontab_cli;
 mod daemon;
 mod next_cli;
 mod properties;
