@@ -135,12 +135,15 @@ Depends|libc6
 Section|^admin$
 EOF
   ok "control fields: Provides cron-daemon, Conflicts/Replaces the other crons"
-  dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/cronwright/cronwright.toml ||
+  grep -qx /etc/cronwright/cronwright.toml <<<"$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)" ||
     fail "/etc/cronwright/cronwright.toml is not a conffile"
   ok "/etc/cronwright/cronwright.toml is a conffile"
-  local script
+  local script listing
+  # Listed into a variable first: with pipefail, `grep -q` closing the pipe early would
+  # make tar die of SIGPIPE and the check fail at random.
+  listing=$(dpkg-deb --ctrl-tarfile "$DEB" | tar -t)
   for script in postinst prerm postrm; do
-    dpkg-deb --ctrl-tarfile "$DEB" | tar -t | grep -qx "./$script" || fail "no $script in the package"
+    grep -qx "./$script" <<<"$listing" || fail "no $script in the package"
   done
   ok "maintainer scripts postinst, prerm, postrm are present"
 }
@@ -201,7 +204,7 @@ check_postinst() {
   expect_mode /usr/sbin/cronwrightd "755 root:root"
   [ "$(readlink /usr/bin/crontab)" = cronwright ] || fail "/usr/bin/crontab is not a symlink to cronwright"
   ok "/usr/bin/crontab -> cronwright"
-  dpkg-statoverride --list /usr/bin/cronwright | grep -qx 'root crontab 2755 /usr/bin/cronwright' ||
+  grep -qx 'root crontab 2755 /usr/bin/cronwright' <<<"$(dpkg-statoverride --list /usr/bin/cronwright)" ||
     fail "no dpkg-statoverride for /usr/bin/cronwright"
   ok "dpkg-statoverride keeps the setgid mode across upgrades"
   [ -L /etc/systemd/system/multi-user.target.wants/cronwright.service ] ||
@@ -301,7 +304,7 @@ admin_path() {
   tab=$(mktemp -p "$WORK")
   chmod 644 "$tab"
   printf '*/2 * * * * * echo "hello from $(id -un) in $HOME"\n' > "$tab"
-  runuser -u "$alice" -- crontab "$tab" || fail "$alice could not install a crontab"
+  runuser -u "$alice" -- crontab - < "$tab" || fail "$alice could not install a crontab"
   expect_mode "$SPOOL/$alice" "600 $alice:crontab"
   ok "$alice installed a crontab with crontab(1)"
 
@@ -320,7 +323,7 @@ admin_path() {
   runuser -u "$bob" -- cat "$SPOOL/$alice" >/dev/null 2>&1 && fail "$bob read $alice's crontab"
   runuser -u "$bob" -- sh -c "echo '* * * * * * id' > $SPOOL/$alice" 2>/dev/null &&
     fail "$bob overwrote $alice's crontab"
-  runuser -u "$bob" -- crontab -u "$alice" "$tab" >/dev/null 2>&1 && fail "$bob replaced $alice's crontab"
+  runuser -u "$bob" -- crontab -u "$alice" - < "$tab" >/dev/null 2>&1 && fail "$bob replaced $alice's crontab"
   ok "$bob can neither read nor replace $alice's crontab"
 
   # A syntax error is refused at install time, and the installed crontab stays.
