@@ -66,8 +66,9 @@ use serde::Serialize;
 
 use crate::config::{Config, ConfigError, DEFAULT_PATH};
 use crate::cron::{Entry, Format, Zone, parse_crontab, parse_expr};
+use crate::daemon::{DaemonView, resolve_entry, sources_config};
 use crate::runner;
-use crate::sources::{self, Kind, MAX_CRONTAB_BYTES, Source, SourcesConfig};
+use crate::sources::{self, MAX_CRONTAB_BYTES};
 
 /// The environment variable naming the configuration when `--config` is not given.
 pub const CONFIG_ENV: &str = "CRONWRIGHT_CONFIG";
@@ -890,78 +891,6 @@ pub enum Listed {
     Ignored { file: String, reason: String },
 }
 
-/// Who one entry runs as, in which zone, per the daemon's rules.
-#[derive(Clone, Debug)]
-pub struct Resolved {
-    pub user: String,
-    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
-    pub credentials: Option<runner::Credentials>,
-    pub zone: Tz,
-    /// Something to tell without skipping the entry (a system line naming another user for a
-    /// daemon that is not root).
-    pub note: Option<String>,
-}
-
-/// Who the daemon is, and what it is configured with: what [`resolve_entry`] needs.
-pub struct DaemonView<'a> {
-    pub config: &'a Config,
-    pub as_root: bool,
-    pub own_user: &'a str,
-}
-
-/// The daemon's per-entry rules (`daemon.rs`, `Daemon::load`), as one function the daemon
-/// could call too: the command length limit, the user a line runs as (the spool file's user,
-/// the system line's user field, or the daemon's own), that user's lookup when the daemon is
-/// root, and the zone. `Err` is why the line is skipped, without the `file:line: ` prefix.
-pub fn resolve_entry(
-    source: &Source,
-    entry: &Entry,
-    view: &DaemonView<'_>,
-) -> Result<Resolved, String> {
-    let config = view.config;
-    if entry.command.len() > config.jobs.max_command_length {
-        return Err(format!(
-            "command of {} bytes is longer than max_command_length ({}); line skipped",
-            entry.command.len(),
-            config.jobs.max_command_length
-        ));
-    }
-    let user = match (&source.kind, &entry.user) {
-        (Kind::UserSpool | Kind::Extra, _) => source
-            .user
-            .clone()
-            .unwrap_or_else(|| view.own_user.to_string()),
-        (_, Some(u)) => u.clone(),
-        (_, None) => view.own_user.to_string(),
-    };
-    let zone = entry.zone.unwrap_or(config.daemon.timezone);
-    if !view.as_root {
-        let note = (user != view.own_user
-            && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
-        .then(|| {
-            format!(
-                "runs as {user}, but the daemon is not root; running it as {}",
-                view.own_user
-            )
-        });
-        return Ok(Resolved {
-            user,
-            credentials: None,
-            zone,
-            note,
-        });
-    }
-    match runner::lookup_user(&user) {
-        Ok(c) => Ok(Resolved {
-            user,
-            credentials: Some(c),
-            zone,
-            note: None,
-        }),
-        Err(e) => Err(format!("unknown user '{user}' ({e}); line skipped")),
-    }
-}
-
 /// The schedule of `entry` as written on its line: the macro, or the five or six time fields.
 pub fn schedule_text(line: &str, entry: &Entry) -> String {
     let line = line.trim_start();
@@ -991,15 +920,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
         Ok(c) => (c.user, c.uid.as_raw()),
         Err(_) => sources::effective_user(),
     };
-    let cfg = SourcesConfig {
-        system_crontab: config.sources.system_crontab.clone(),
-        system_dirs: config.sources.system_dirs.clone(),
-        user_spool: config.sources.user_spool.clone(),
-        extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
-        as_root,
-        own_user: own_user.clone(),
-        own_uid,
-    };
+    let cfg = sources_config(config, as_root, &own_user, own_uid);
     let view = DaemonView {
         config,
         as_root,

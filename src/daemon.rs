@@ -189,15 +189,22 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     }
 }
 
-fn sources_config(config: &Config, as_root: bool, own: &Credentials) -> SourcesConfig {
+/// Where the daemon looks for crontabs, for a daemon running as `own_user` (shared with
+/// `cronwright list`, which shows what such a daemon would load).
+pub fn sources_config(
+    config: &Config,
+    as_root: bool,
+    own_user: &str,
+    own_uid: u32,
+) -> SourcesConfig {
     SourcesConfig {
         system_crontab: config.sources.system_crontab.clone(),
         system_dirs: config.sources.system_dirs.clone(),
         user_spool: config.sources.user_spool.clone(),
         extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
         as_root,
-        own_user: own.user.clone(),
-        own_uid: own.uid.as_raw(),
+        own_user: own_user.to_string(),
+        own_uid,
     }
 }
 
@@ -222,7 +229,10 @@ impl Daemon {
         )
         .context("cannot create the timer")?;
         let watcher = Watcher::new(&WatchPaths::from_sources(&sources_config(
-            &config, as_root, &own,
+            &config,
+            as_root,
+            &own.user,
+            own.uid.as_raw(),
         )));
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
@@ -779,7 +789,8 @@ impl Daemon {
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&sources_config(
                     &config,
                     self.as_root,
-                    &self.own,
+                    &self.own.user,
+                    self.own.uid.as_raw(),
                 )));
                 self.config = config;
             }
@@ -794,7 +805,12 @@ impl Daemon {
     /// `force` reloads files whose stamp did not change too (SIGHUP); otherwise only changed
     /// or new files are read again.
     fn load_all(&mut self, force: bool) {
-        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let cfg = sources_config(
+            &self.config,
+            self.as_root,
+            &self.own.user,
+            self.own.uid.as_raw(),
+        );
         let scan = sources::scan(&cfg);
         for (path, reason) in &scan.ignored {
             if self.ignored.insert(path.clone()) {
@@ -826,7 +842,12 @@ impl Daemon {
         if changed.is_empty() {
             return;
         }
-        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let cfg = sources_config(
+            &self.config,
+            self.as_root,
+            &self.own.user,
+            self.own.uid.as_raw(),
+        );
         let configured_dir = |p: &Path| {
             cfg.system_dirs.iter().any(|d| d == p) || cfg.user_spool.as_deref() == Some(p)
         };
@@ -892,7 +913,12 @@ impl Daemon {
     /// Loads one crontab: checks it, parses it in full, then replaces its jobs. `quiet_if_same`
     /// skips files whose stamp has not changed since the last load (a full rescan).
     fn load(&mut self, source: &Source, quiet_if_same: bool) {
-        let cfg = sources_config(&self.config, self.as_root, &self.own);
+        let cfg = sources_config(
+            &self.config,
+            self.as_root,
+            &self.own.user,
+            self.own.uid.as_raw(),
+        );
         let path_text = source.path.display().to_string();
         let loaded = match sources::load(source, &cfg) {
             Ok(l) => l,
@@ -957,45 +983,30 @@ impl Daemon {
         let mut infos = Vec::new();
         for entry in parsed.crontab.entries {
             let at = format!("{}:{}", path_text, entry.line);
-            if entry.command.len() > self.config.jobs.max_command_length {
-                errors += 1;
-                let text = format!(
-                    "{at}: command of {} bytes is longer than max_command_length ({}); line skipped",
-                    entry.command.len(),
-                    self.config.jobs.max_command_length
-                );
-                self.logger.log(&Event::Error { text: &text });
-                continue;
+            let view = DaemonView {
+                config: &self.config,
+                as_root: self.as_root,
+                own_user: &self.own.user,
+            };
+            let resolved = match resolve_entry(source, &entry, &view) {
+                Ok(r) => r,
+                Err(why) => {
+                    errors += 1;
+                    let text = format!("{at}: {why}");
+                    self.logger.log(&Event::Error { text: &text });
+                    continue;
+                }
+            };
+            if let Some(note) = &resolved.note {
+                let text = format!("{at}: {note}");
+                self.logger.log(&Event::Info { text: &text });
             }
-            let user = match (&source.kind, &entry.user) {
-                (Kind::UserSpool | Kind::Extra, _) => {
-                    source.user.clone().unwrap_or_else(|| self.own.user.clone())
-                }
-                (_, Some(u)) => u.clone(),
-                (_, None) => self.own.user.clone(),
-            };
-            let credentials = if !self.as_root {
-                if user != self.own.user
-                    && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir)
-                {
-                    let text = format!(
-                        "{at}: runs as {user}, but the daemon is not root; running it as {}",
-                        self.own.user
-                    );
-                    self.logger.log(&Event::Info { text: &text });
-                }
-                None
-            } else {
-                match runner::lookup_user(&user) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        errors += 1;
-                        let text = format!("{at}: unknown user '{user}' ({e}); line skipped");
-                        self.logger.log(&Event::Error { text: &text });
-                        continue;
-                    }
-                }
-            };
+            let Resolved {
+                user,
+                credentials,
+                zone: tz,
+                ..
+            } = resolved;
             let info = Arc::new(JobInfo {
                 file: Arc::clone(&file),
                 entry: Arc::new(entry),
@@ -1005,7 +1016,6 @@ impl Daemon {
             match info.entry.schedule {
                 Schedule::Reboot => infos.push(info),
                 Schedule::Times(times) => {
-                    let tz = info.entry.zone.unwrap_or(self.config.daemon.timezone);
                     let zone = self.zone(tz);
                     let delay = self.random_delay(info.entry.random_delay_minutes);
                     jobs.push(self.scheduler.insert(times, zone, delay, info, now));
@@ -1028,6 +1038,77 @@ impl Daemon {
             entries,
             errors,
         });
+    }
+}
+
+/// Who one entry runs as, in which zone, per the daemon's rules.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub user: String,
+    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
+    pub credentials: Option<runner::Credentials>,
+    pub zone: Tz,
+    /// Something to tell without skipping the entry (a system line naming another user for a
+    /// daemon that is not root).
+    pub note: Option<String>,
+}
+
+/// Who the daemon is, and what it is configured with: what [`resolve_entry`] needs.
+pub struct DaemonView<'a> {
+    pub config: &'a Config,
+    pub as_root: bool,
+    pub own_user: &'a str,
+}
+
+/// The daemon's per-entry rules, shared with `cronwright list`: the command length limit, the user a line runs as (the spool file's user,
+/// the system line's user field, or the daemon's own), that user's lookup when the daemon is
+/// root, and the zone. `Err` is why the line is skipped, without the `file:line: ` prefix.
+pub fn resolve_entry(
+    source: &Source,
+    entry: &Entry,
+    view: &DaemonView<'_>,
+) -> Result<Resolved, String> {
+    let config = view.config;
+    if entry.command.len() > config.jobs.max_command_length {
+        return Err(format!(
+            "command of {} bytes is longer than max_command_length ({}); line skipped",
+            entry.command.len(),
+            config.jobs.max_command_length
+        ));
+    }
+    let user = match (&source.kind, &entry.user) {
+        (Kind::UserSpool | Kind::Extra, _) => source
+            .user
+            .clone()
+            .unwrap_or_else(|| view.own_user.to_string()),
+        (_, Some(u)) => u.clone(),
+        (_, None) => view.own_user.to_string(),
+    };
+    let zone = entry.zone.unwrap_or(config.daemon.timezone);
+    if !view.as_root {
+        let note = (user != view.own_user
+            && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
+        .then(|| {
+            format!(
+                "runs as {user}, but the daemon is not root; running it as {}",
+                view.own_user
+            )
+        });
+        return Ok(Resolved {
+            user,
+            credentials: None,
+            zone,
+            note,
+        });
+    }
+    match runner::lookup_user(&user) {
+        Ok(c) => Ok(Resolved {
+            user,
+            credentials: Some(c),
+            zone,
+            note: None,
+        }),
+        Err(e) => Err(format!("unknown user '{user}' ({e}); line skipped")),
     }
 }
 
