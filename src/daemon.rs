@@ -832,7 +832,7 @@ impl Daemon {
             self.forget(&path);
         }
         for source in scan.sources {
-            self.load(&source, !force);
+            self.load(&source, &cfg, !force);
         }
     }
 
@@ -858,7 +858,7 @@ impl Daemon {
                 continue;
             }
             match sources::judge(&path, &cfg) {
-                Verdict::Source(source) => self.load(&source, false),
+                Verdict::Source(source) => self.load(&source, &cfg, false),
                 Verdict::Ignored(reason) => {
                     self.forget(&path);
                     if self.ignored.insert(path.clone()) {
@@ -910,51 +910,47 @@ impl Daemon {
         (self.rng % (u64::from(minutes) * 60)) as u32
     }
 
+    /// A file that may not be loaded (or is gone): its jobs stop; a new reason is logged once
+    /// with its fix, and the file is retried when it changes.
+    fn refuse(&mut self, path: &Path, shown: &str, refusal: sources::Refusal) {
+        if matches!(refusal, sources::Refusal::NotFound) {
+            self.forget(path);
+            return;
+        }
+        let reason = refusal.to_string();
+        let state = self.files.entry(path.to_path_buf()).or_default();
+        let new_reason = state.refused.as_deref() != Some(reason.as_str());
+        state.refused = Some(reason.clone());
+        state.stamp = None;
+        let jobs = std::mem::take(&mut state.jobs);
+        if new_reason {
+            let fix = refusal.fix(path);
+            self.logger.log(&Event::Refused {
+                path: shown,
+                reason: &reason,
+                fix: fix.as_deref(),
+            });
+        }
+        if !jobs.is_empty() {
+            for key in jobs {
+                self.scheduler.remove(key);
+            }
+            self.logger.log(&Event::Reload {
+                file: shown,
+                entries: 0,
+                errors: 0,
+            });
+        }
+    }
+
     /// Loads one crontab: checks it, parses it in full, then replaces its jobs. `quiet_if_same`
     /// skips files whose stamp has not changed since the last load (a full rescan).
-    fn load(&mut self, source: &Source, quiet_if_same: bool) {
-        let cfg = sources_config(
-            &self.config,
-            self.as_root,
-            &self.own.user,
-            self.own.uid.as_raw(),
-        );
+    fn load(&mut self, source: &Source, cfg: &SourcesConfig, quiet_if_same: bool) {
         let path_text = source.path.display().to_string();
-        let loaded = match sources::load(source, &cfg) {
+        let loaded = match sources::load(source, cfg) {
             Ok(l) => l,
             Err(refusal) => {
-                let reason = refusal.to_string();
-                let had_jobs = self
-                    .files
-                    .get(&source.path)
-                    .is_some_and(|s| !s.jobs.is_empty());
-                if matches!(refusal, sources::Refusal::NotFound) {
-                    self.forget(&source.path);
-                    return;
-                }
-                let state = self.files.entry(source.path.clone()).or_default();
-                if state.refused.as_deref() != Some(reason.as_str()) {
-                    let fix = refusal.fix(&source.path);
-                    self.logger.log(&Event::Refused {
-                        path: &path_text,
-                        reason: &reason,
-                        fix: fix.as_deref(),
-                    });
-                }
-                let state = self.files.entry(source.path.clone()).or_default();
-                state.refused = Some(reason);
-                state.stamp = None;
-                let jobs = std::mem::take(&mut state.jobs);
-                for key in jobs {
-                    self.scheduler.remove(key);
-                }
-                if had_jobs {
-                    self.logger.log(&Event::Reload {
-                        file: &path_text,
-                        entries: 0,
-                        errors: 0,
-                    });
-                }
+                self.refuse(&source.path, &path_text, refusal);
                 return;
             }
         };
