@@ -66,7 +66,7 @@ use serde::Serialize;
 
 use crate::config::{Config, ConfigError, DEFAULT_PATH};
 use crate::cron::{Entry, Format, Zone, parse_crontab, parse_expr};
-use crate::daemon::{DaemonView, resolve_entry, sources_config};
+use crate::daemon::{DaemonView, UserCache, resolve_entry, sources_config};
 use crate::runner;
 use crate::sources::{self, MAX_CRONTAB_BYTES};
 
@@ -921,10 +921,12 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
         Err(_) => sources::effective_user(),
     };
     let cfg = sources_config(config, as_root, &own_user, own_uid);
+    let users = UserCache::default();
     let view = DaemonView {
         config,
         as_root,
         own_user: &own_user,
+        users: &users,
     };
     let scan = sources::scan(&cfg);
     let mut out = Vec::new();

@@ -963,6 +963,7 @@ impl Daemon {
             return;
         }
         let parsed = parse_crontab(&loaded.text, source.format);
+        let users = UserCache::default();
         let mut errors = 0;
         for d in parsed
             .diagnostics
@@ -983,6 +984,7 @@ impl Daemon {
                 config: &self.config,
                 as_root: self.as_root,
                 own_user: &self.own.user,
+                users: &users,
             };
             let resolved = match resolve_entry(source, &entry, &view) {
                 Ok(r) => r,
@@ -1054,6 +1056,25 @@ pub struct DaemonView<'a> {
     pub config: &'a Config,
     pub as_root: bool,
     pub own_user: &'a str,
+    pub users: &'a UserCache,
+}
+
+/// Users looked up while loading: a crontab of 100,000 lines for one user costs one
+/// getpwnam and getgrouplist (each reads /etc/passwd or /etc/group), not 100,000. Made anew
+/// for each load, so a changed passwd file is seen at the next reload.
+#[derive(Default)]
+pub struct UserCache {
+    users: std::cell::RefCell<HashMap<String, Result<Credentials, String>>>,
+}
+
+impl UserCache {
+    pub fn lookup(&self, user: &str) -> Result<Credentials, String> {
+        self.users
+            .borrow_mut()
+            .entry(user.to_string())
+            .or_insert_with(|| runner::lookup_user(user).map_err(|e| e.to_string()))
+            .clone()
+    }
 }
 
 /// The daemon's per-entry rules, shared with `cronwright list`: the command length limit, the user a line runs as (the spool file's user,
@@ -1097,7 +1118,7 @@ pub fn resolve_entry(
             note,
         });
     }
-    match runner::lookup_user(&user) {
+    match view.users.lookup(&user) {
         Ok(c) => Ok(Resolved {
             user,
             credentials: Some(c),
