@@ -3,6 +3,7 @@
 //! binary is run as test users with `runuser`, with the spool `root:<group> 1730` as Debian has
 //! it, to show what a user can and cannot do.
 
+use crate::util::Account;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -503,62 +504,33 @@ fn a_symlink_planted_as_the_crontab_is_not_followed() {
 
 /// Users (and a group) created for one test, removed afterwards even if the test fails.
 struct TempUsers {
-    users: Vec<String>,
-    group: Option<String>,
+    // Dropped in this order: the users, then the group.
+    users: Vec<Account>,
+    group: Option<Account>,
 }
 
 impl TempUsers {
     fn new(tags: &[&str], group: Option<&str>) -> TempUsers {
         let pid = std::process::id() % 100_000;
-        let mut made = TempUsers {
-            users: Vec::new(),
-            group: None,
-        };
-        if let Some(g) = group {
-            let name = format!("{g}{pid}");
-            let ok = Command::new("groupadd")
-                .arg(&name)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "groupadd {name}");
-            made.group = Some(name);
-        }
-        for tag in tags {
-            let name = format!("cwc{tag}{pid}");
-            let ok = Command::new("useradd")
-                .args(["-M", "-s", "/bin/sh", &name])
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "useradd {name}");
-            made.users.push(name);
-        }
-        made
+        let group = group.map(|g| Account::group(&format!("{g}{pid}")));
+        let users = tags
+            .iter()
+            .map(|tag| Account::user(&format!("cwc{tag}{pid}"), false, None))
+            .collect();
+        TempUsers { users, group }
     }
 
     fn user(&self, i: usize) -> User {
-        User::from_name(&self.users[i]).unwrap().unwrap()
+        User::from_name(&self.users[i].name).unwrap().unwrap()
     }
 
     fn gid(&self) -> u32 {
-        let name = self.group.as_deref().unwrap();
+        let name = &self.group.as_ref().unwrap().name;
         nix::unistd::Group::from_name(name)
             .unwrap()
             .unwrap()
             .gid
             .as_raw()
-    }
-}
-
-impl Drop for TempUsers {
-    fn drop(&mut self) {
-        for u in &self.users {
-            let _ = Command::new("userdel").arg(u).output();
-        }
-        if let Some(g) = &self.group {
-            let _ = Command::new("groupdel").arg(g).output();
-        }
     }
 }
 
@@ -719,13 +691,13 @@ impl Installed {
     }
 
     fn crontab(&self, user: usize) -> Command {
-        let mut c = as_user(&self.users.users[user], &self.bin);
+        let mut c = as_user(&self.users.users[user].name, &self.bin);
         c.arg("--config").arg(self.s.config());
         c
     }
 
     fn name(&self, user: usize) -> String {
-        self.users.users[user].clone()
+        self.users.users[user].name.clone()
     }
 }
 

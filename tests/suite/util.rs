@@ -83,3 +83,49 @@ pub fn offset_changes(tz: chrono_tz::Tz, from: i64, to: i64, step: i64) -> Vec<(
     }
     out
 }
+
+/// A user or group created for one test (as root) and deleted when dropped, even if the test
+/// fails. Users get a home directory under /home when `home` is set.
+pub struct Account {
+    pub name: String,
+    is_group: bool,
+}
+
+impl Account {
+    pub fn group(name: &str) -> Account {
+        let ok = Command::new("groupadd")
+            .arg(name)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "groupadd {name}");
+        Account {
+            name: name.to_string(),
+            is_group: true,
+        }
+    }
+
+    pub fn user(name: &str, home: bool, extra_group: Option<&str>) -> Account {
+        let mut cmd = Command::new("useradd");
+        cmd.args([if home { "-m" } else { "-M" }, "-s", "/bin/sh"]);
+        if let Some(g) = extra_group {
+            cmd.args(["-G", g]);
+        }
+        let ok = cmd.arg(name).status().unwrap().success();
+        assert!(ok, "useradd {name}");
+        Account {
+            name: name.to_string(),
+            is_group: false,
+        }
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        let _ = if self.is_group {
+            Command::new("groupdel").arg(&self.name).output()
+        } else {
+            Command::new("userdel").args(["-r", &self.name]).output()
+        };
+    }
+}

@@ -4,46 +4,34 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use super::{Harness, is_root};
+use crate::util::Account;
 
-/// A user created for one test and removed afterwards, even if the test fails.
+/// A user with a home and an extra group, created for one test and removed afterwards.
 struct TempUser {
+    // Dropped in this order: the user, then its group.
+    user: Account,
+    _group: Account,
     name: String,
-    group: String,
 }
 
 impl TempUser {
     fn new(tag: &str) -> TempUser {
         let name = format!("cwt{tag}{}", std::process::id() % 100_000);
-        let group = format!("{name}g");
-        assert!(
-            Command::new("groupadd")
-                .arg(&group)
-                .status()
-                .unwrap()
-                .success()
-        );
-        let ok = Command::new("useradd")
-            .args(["-m", "-G", &group, "-s", "/bin/sh", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
-        TempUser { name, group }
+        let group = Account::group(&format!("{name}g"));
+        let user = Account::user(&name, true, Some(&group.name));
+        TempUser {
+            user,
+            _group: group,
+            name,
+        }
     }
 
     fn id(&self, flag: &str) -> String {
         let out = Command::new("id")
-            .args([flag, &self.name])
+            .args([flag, &self.user.name])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-        let _ = Command::new("groupdel").arg(&self.group).output();
     }
 }
 
