@@ -987,7 +987,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
                 .map_or("", |l| l.strip_suffix('\r').unwrap_or(l));
             out.push(Listed::Job {
                 source: at,
-                user: resolved.user,
+                user: resolved.run_as.user.clone(),
                 schedule: schedule_text(line, entry),
                 zone: resolved.zone.name().to_string(),
                 next,

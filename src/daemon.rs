@@ -26,7 +26,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use crate::config::{Config, ConfigError};
-use crate::cron::{Entry, Schedule, Severity, Zone, parse_crontab};
+use crate::cron::{Entry, Env, Schedule, Severity, Zone, parse_crontab_each};
 use crate::log::{Event, Logger, Status, Target};
 use crate::mail::{JobMail, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -51,17 +51,70 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
 }
 
-/// What the loop knows of one scheduled entry.
-struct JobInfo {
-    file: Arc<Path>,
-    entry: Arc<Entry>,
-    user: String,
-    credentials: Option<Credentials>,
+/// One loaded crontab's commands and standard inputs, end to end, shared by its jobs: they
+/// name their text by offsets, so a file of 100,000 entries keeps one allocation for its text
+/// instead of one per command.
+struct FileText {
+    path: PathBuf,
+    text: String,
 }
+
+/// What the loop knows of one scheduled entry: 40 bytes, plus its text in the file's
+/// [`FileText`]; the user and the environment are shared with the file's other entries.
+#[derive(Clone)]
+struct JobInfo {
+    file: Arc<FileText>,
+    entry: JobEntry,
+}
+
+/// A job apart from its file (what loading collects until the file's text is complete).
+/// Offsets, lengths and line numbers fit in 24 bits (a crontab is at most
+/// [`sources::MAX_CRONTAB_BYTES`]), which leaves room for the flag in `line`.
+#[derive(Clone)]
+struct JobEntry {
+    run_as: Arc<RunAs>,
+    env: Arc<Env>,
+    /// The command is `file.text[start..start + command_len]`; unless `stdin_len` is
+    /// [`NO_STDIN`], the next `stdin_len` bytes are its standard input.
+    start: u32,
+    command_len: u32,
+    stdin_len: u32,
+    /// The line number, with [`NO_LOG`] set for entries that asked not to be logged.
+    line: u32,
+}
+
+const NO_STDIN: u32 = u32::MAX;
+const NO_LOG: u32 = 1 << 31;
+
+// The per-entry budget (issue 5: at most 150 bytes an entry, all told) rests on this size.
+const _: () = assert!(std::mem::size_of::<JobInfo>() == 40);
 
 impl JobInfo {
     fn job_ref(&self) -> String {
-        format!("{}:{}", self.file.display(), self.entry.line)
+        format!("{}:{}", self.file.path.display(), self.entry.line & !NO_LOG)
+    }
+
+    fn log(&self) -> bool {
+        self.entry.line & NO_LOG == 0
+    }
+
+    fn command(&self) -> &str {
+        let start = self.entry.start as usize;
+        &self.file.text[start..start + self.entry.command_len as usize]
+    }
+
+    fn stdin(&self) -> Option<&str> {
+        let e = &self.entry;
+        let start = e.start as usize + e.command_len as usize;
+        (e.stdin_len != NO_STDIN).then(|| &self.file.text[start..start + e.stdin_len as usize])
+    }
+
+    fn user(&self) -> &str {
+        &self.entry.run_as.user
+    }
+
+    fn credentials(&self) -> Option<&Credentials> {
+        self.entry.run_as.credentials.as_ref()
     }
 }
 
@@ -77,7 +130,7 @@ struct FileState {
 /// A job that is running, or whose output is still draining.
 struct Running {
     job: runner::Job,
-    info: Option<Arc<JobInfo>>,
+    info: Option<JobInfo>,
     user: String,
     command: String,
     job_ref: String,
@@ -141,7 +194,7 @@ pub struct Daemon {
     hostname: String,
     zones: HashMap<Tz, Arc<Zone>>,
     files: HashMap<PathBuf, FileState>,
-    scheduler: Scheduler<Arc<JobInfo>>,
+    scheduler: Scheduler<JobInfo>,
     running: Vec<Running>,
     watcher: Watcher,
     timer: TimerFd,
@@ -152,7 +205,7 @@ pub struct Daemon {
     stopping: Option<Instant>,
     terminated: Option<Instant>,
     /// `@reboot` entries found while loading at start; later loads do not collect them.
-    reboot_pending: Option<Vec<Arc<JobInfo>>>,
+    reboot_pending: Option<Vec<JobInfo>>,
     last_fallback_check: Instant,
     /// Jobs that got SIGTERM on stop because they outlived the grace period.
     killed: usize,
@@ -545,51 +598,51 @@ impl Daemon {
             }
         }
         env.retain(|(n, _)| n != "LOGNAME" && n != "USER");
-        env.push(("LOGNAME".into(), info.user.clone()));
-        env.push(("USER".into(), info.user.clone()));
+        env.push(("LOGNAME".into(), info.user().to_string()));
+        env.push(("USER".into(), info.user().to_string()));
         env
     }
 
-    fn start(&mut self, info: &Arc<JobInfo>) {
-        let creds = info.credentials.as_ref().unwrap_or(&self.own);
+    fn start(&mut self, info: &JobInfo) {
+        let creds = info.credentials().unwrap_or(&self.own);
         let env = self.environment(info, &creds.home);
         let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
         let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| self.config.jobs.shell.clone()));
         let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
         let spec = Spec {
             shell,
-            command: info.entry.command.clone(),
+            command: info.command().to_string(),
             env,
             cwd,
-            stdin: info.entry.stdin.as_ref().map(|s| s.clone().into_bytes()),
-            credentials: info.credentials.clone(),
+            stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
+            credentials: info.credentials().cloned(),
         };
         let job_ref = info.job_ref();
         match runner::spawn(&spec, self.config.jobs.output_limit) {
             Ok(job) => {
                 let pid = job.pid().as_raw() as u32;
-                if info.entry.log {
+                if info.log() {
                     self.logger.log(&Event::Cmd {
-                        user: &info.user,
-                        command: &info.entry.command,
+                        user: info.user(),
+                        command: info.command(),
                         job: &job_ref,
                         pid,
                     });
                 }
                 self.running.push(Running {
                     job,
-                    info: Some(Arc::clone(info)),
-                    user: info.user.clone(),
-                    command: info.entry.command.clone(),
+                    info: Some(info.clone()),
+                    user: info.user().to_string(),
+                    command: info.command().to_string(),
                     job_ref,
-                    log: info.entry.log,
+                    log: info.log(),
                     exited: None,
                     eof: false,
                     mail_to: None,
                 });
             }
             Err(e) => {
-                let text = format!("{job_ref}: cannot start the job for {}: {e}", info.user);
+                let text = format!("{job_ref}: cannot start the job for {}: {e}", info.user());
                 self.logger.log(&Event::Error { text: &text });
             }
         }
@@ -680,7 +733,7 @@ impl Daemon {
 
     /// Mails a job's output as cronie does, by running sendmail as the job's user through the
     /// runner, so the loop never waits on it.
-    fn mail(&mut self, info: &Arc<JobInfo>, pid: u32, output: &[u8], dropped: u64) {
+    fn mail(&mut self, info: &JobInfo, pid: u32, output: &[u8], dropped: u64) {
         if !self.config.mail.enabled {
             return;
         }
@@ -696,9 +749,9 @@ impl Daemon {
             mailto: info.entry.env.get("MAILTO"),
             mailfrom: info.entry.env.get("MAILFROM"),
             default_from: default_from.as_deref(),
-            user: &info.user,
+            user: info.user(),
             hostname: &self.hostname,
-            command: &info.entry.command,
+            command: info.command(),
             output,
             truncated_bytes: dropped,
             env: &env,
@@ -706,8 +759,8 @@ impl Daemon {
         let job_ref = info.job_ref();
         let failed = |logger: &mut Logger, to: &str, reason: &str| {
             logger.log(&Event::MailFailed {
-                user: &info.user,
-                command: &info.entry.command,
+                user: info.user(),
+                command: info.command(),
                 job: &job_ref,
                 pid,
                 to,
@@ -722,7 +775,7 @@ impl Daemon {
                     .entry
                     .env
                     .get("MAILTO")
-                    .unwrap_or(&info.user)
+                    .unwrap_or(info.user())
                     .to_string();
                 failed(&mut self.logger, &to, &e.to_string());
                 return;
@@ -733,26 +786,26 @@ impl Daemon {
             failed(&mut self.logger, &request.to, &reason);
             return;
         }
-        let creds = info.credentials.as_ref().unwrap_or(&self.own);
+        let creds = info.credentials().unwrap_or(&self.own);
         let spec = Spec {
             shell: PathBuf::from("/bin/sh"),
             command: shell_words(&request.argv),
             env: vec![
                 ("PATH".into(), self.config.jobs.path.clone()),
                 ("HOME".into(), creds.home.display().to_string()),
-                ("LOGNAME".into(), info.user.clone()),
-                ("USER".into(), info.user.clone()),
+                ("LOGNAME".into(), info.user().to_string()),
+                ("USER".into(), info.user().to_string()),
             ],
             cwd: creds.home.clone(),
             stdin: Some(request.message),
-            credentials: info.credentials.clone(),
+            credentials: info.credentials().cloned(),
         };
         match runner::spawn(&spec, 4096) {
             Ok(job) => self.running.push(Running {
                 job,
                 info: None,
-                user: info.user.clone(),
-                command: info.entry.command.clone(),
+                user: info.user().to_string(),
+                command: info.command().to_string(),
                 job_ref,
                 log: false,
                 exited: None,
@@ -962,60 +1015,83 @@ impl Daemon {
         {
             return;
         }
-        let parsed = parse_crontab(&loaded.text, source.format);
+        // Entries are turned into compact jobs as they are parsed: the parser's `Entry` (with
+        // a `String` per command) never piles up, and the commands land in one arena.
         let users = UserCache::default();
+        let mut diagnostics = Vec::new();
+        let mut text = String::new();
+        let mut pending: Vec<(Schedule, Tz, u32, JobEntry)> = Vec::new();
+        let mut messages: Vec<(bool, String)> = Vec::new();
+        let view = DaemonView {
+            config: &self.config,
+            as_root: self.as_root,
+            own_user: &self.own.user,
+            users: &users,
+        };
+        parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
+            let at = || format!("{}:{}", path_text, entry.line);
+            let resolved = match resolve_entry(source, &entry, &view) {
+                Ok(r) => r,
+                Err(why) => {
+                    messages.push((true, format!("{}: {why}", at())));
+                    return;
+                }
+            };
+            if let Some(note) = &resolved.note {
+                messages.push((false, format!("{}: {note}", at())));
+            }
+            // The file is at most MAX_CRONTAB_BYTES, so its commands fit u32 offsets.
+            let start = text.len() as u32;
+            text.push_str(&entry.command);
+            if let Some(stdin) = &entry.stdin {
+                text.push_str(stdin);
+            }
+            pending.push((
+                entry.schedule,
+                resolved.zone,
+                entry.random_delay_minutes,
+                JobEntry {
+                    run_as: resolved.run_as,
+                    env: entry.env,
+                    start,
+                    command_len: entry.command.len() as u32,
+                    stdin_len: entry.stdin.as_ref().map_or(NO_STDIN, |s| s.len() as u32),
+                    line: entry.line | if entry.log { 0 } else { NO_LOG },
+                },
+            ));
+        });
         let mut errors = 0;
-        for d in parsed
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-        {
+        for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             errors += 1;
             let text = format!("{}:{}:{}: {}", path_text, d.line, d.column, d.message);
             self.logger.log(&Event::Error { text: &text });
         }
-        let file: Arc<Path> = Arc::from(source.path.as_path());
-        let now = wall_now();
-        let mut jobs = Vec::new();
-        let mut infos = Vec::new();
-        for entry in parsed.crontab.entries {
-            let at = format!("{}:{}", path_text, entry.line);
-            let view = DaemonView {
-                config: &self.config,
-                as_root: self.as_root,
-                own_user: &self.own.user,
-                users: &users,
-            };
-            let resolved = match resolve_entry(source, &entry, &view) {
-                Ok(r) => r,
-                Err(why) => {
-                    errors += 1;
-                    let text = format!("{at}: {why}");
-                    self.logger.log(&Event::Error { text: &text });
-                    continue;
-                }
-            };
-            if let Some(note) = &resolved.note {
-                let text = format!("{at}: {note}");
-                self.logger.log(&Event::Info { text: &text });
+        for (is_error, text) in &messages {
+            if *is_error {
+                errors += 1;
+                self.logger.log(&Event::Error { text });
+            } else {
+                self.logger.log(&Event::Info { text });
             }
-            let Resolved {
-                user,
-                credentials,
-                zone: tz,
-                ..
-            } = resolved;
-            let info = Arc::new(JobInfo {
+        }
+        text.shrink_to_fit();
+        let file = Arc::new(FileText {
+            path: source.path.clone(),
+            text,
+        });
+        let now = wall_now();
+        let mut jobs = Vec::with_capacity(pending.len());
+        let mut infos = Vec::new();
+        for (schedule, tz, delay_minutes, entry) in pending {
+            let info = JobInfo {
                 file: Arc::clone(&file),
-                entry: Arc::new(entry),
-                user,
-                credentials,
-            });
-            match info.entry.schedule {
+                entry,
+            };
+            match schedule {
                 Schedule::Reboot => infos.push(info),
                 Schedule::Times(times) => {
                     let zone = self.zone(tz);
-                    let delay = self.random_delay(info.entry.random_delay_minutes);
+                    let delay = self.random_delay(delay_minutes);
                     jobs.push(self.scheduler.insert(times, zone, delay, info, now));
                 }
             }
@@ -1039,12 +1115,18 @@ impl Daemon {
     }
 }
 
+/// Who a job runs as: one per user and load, shared by that user's entries.
+#[derive(Debug)]
+pub struct RunAs {
+    pub user: String,
+    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
+    pub credentials: Option<Credentials>,
+}
+
 /// Who one entry runs as, in which zone, per the daemon's rules.
 #[derive(Clone, Debug)]
 pub struct Resolved {
-    pub user: String,
-    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
-    pub credentials: Option<runner::Credentials>,
+    pub run_as: Arc<RunAs>,
     pub zone: Tz,
     /// Something to tell without skipping the entry (a system line naming another user for a
     /// daemon that is not root).
@@ -1060,20 +1142,38 @@ pub struct DaemonView<'a> {
 }
 
 /// Users looked up while loading: a crontab of 100,000 lines for one user costs one
-/// getpwnam and getgrouplist (each reads /etc/passwd or /etc/group), not 100,000. Made anew
-/// for each load, so a changed passwd file is seen at the next reload.
+/// getpwnam and getgrouplist (each reads /etc/passwd or /etc/group), not 100,000, and its
+/// jobs share one [`RunAs`]. Made anew for each load, so a changed passwd file is seen at the
+/// next reload.
 #[derive(Default)]
 pub struct UserCache {
-    users: std::cell::RefCell<HashMap<String, Result<Credentials, String>>>,
+    users: std::cell::RefCell<HashMap<String, Result<Arc<RunAs>, String>>>,
 }
 
 impl UserCache {
-    pub fn lookup(&self, user: &str) -> Result<Credentials, String> {
+    /// `user` as a job's identity: looked up when `look_up` (the daemon is root), otherwise
+    /// a name for the daemon's own identity.
+    pub fn run_as(&self, user: &str, look_up: bool) -> Result<Arc<RunAs>, String> {
+        if let Some(known) = self.users.borrow().get(user) {
+            return known.clone();
+        }
+        let credentials = if look_up {
+            runner::lookup_user(user)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(None)
+        };
+        let made = credentials.map(|credentials| {
+            Arc::new(RunAs {
+                user: user.to_string(),
+                credentials,
+            })
+        });
         self.users
             .borrow_mut()
-            .entry(user.to_string())
-            .or_insert_with(|| runner::lookup_user(user).map_err(|e| e.to_string()))
-            .clone()
+            .insert(user.to_string(), made.clone());
+        made
     }
 }
 
@@ -1093,38 +1193,23 @@ pub fn resolve_entry(
             config.jobs.max_command_length
         ));
     }
-    let user = match (&source.kind, &entry.user) {
-        (Kind::UserSpool | Kind::Extra, _) => source
-            .user
-            .clone()
-            .unwrap_or_else(|| view.own_user.to_string()),
-        (_, Some(u)) => u.clone(),
-        (_, None) => view.own_user.to_string(),
+    let user: &str = match (&source.kind, &entry.user) {
+        (Kind::UserSpool | Kind::Extra, _) => source.user.as_deref().unwrap_or(view.own_user),
+        (_, Some(u)) => u,
+        (_, None) => view.own_user,
     };
     let zone = entry.zone.unwrap_or(config.daemon.timezone);
-    if !view.as_root {
-        let note = (user != view.own_user
-            && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
-        .then(|| {
-            format!(
-                "runs as {user}, but the daemon is not root; running it as {}",
-                view.own_user
-            )
-        });
-        return Ok(Resolved {
-            user,
-            credentials: None,
-            zone,
-            note,
-        });
-    }
-    match view.users.lookup(&user) {
-        Ok(c) => Ok(Resolved {
-            user,
-            credentials: Some(c),
-            zone,
-            note: None,
-        }),
+    let note = (!view.as_root
+        && user != view.own_user
+        && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
+    .then(|| {
+        format!(
+            "runs as {user}, but the daemon is not root; running it as {}",
+            view.own_user
+        )
+    });
+    match view.users.run_as(user, view.as_root) {
+        Ok(run_as) => Ok(Resolved { run_as, zone, note }),
         Err(e) => Err(format!("unknown user '{user}' ({e}); line skipped")),
     }
 }

@@ -72,15 +72,26 @@ struct Slot<T> {
     times: Times,
     zone: Arc<Zone>,
     /// Seconds added to every fire time (cronie's RANDOM_DELAY, drawn once per job).
-    delay: i64,
-    /// The next fire time from the schedule, without the delay; `None` when it never fires.
-    next: Option<i64>,
+    delay: u32,
+    /// The next fire time from the schedule, without the delay; [`NEVER`] when it never
+    /// fires (a plain `i64`: an `Option` would add 8 bytes to every job).
+    next: i64,
     payload: T,
 }
 
+const NEVER: i64 = i64::MAX;
+
 impl<T> Slot<T> {
+    fn next(&self) -> Option<i64> {
+        (self.next != NEVER).then_some(self.next)
+    }
+
+    fn set_next(&mut self, next: Option<i64>) {
+        self.next = next.unwrap_or(NEVER);
+    }
+
     fn deadline(&self) -> Option<i64> {
-        self.next.map(|n| n.saturating_add(self.delay))
+        self.next().map(|n| n.saturating_add(i64::from(self.delay)))
     }
 
     /// The first fire time strictly after `from`. A fixed-time job asked from the second pass
@@ -154,11 +165,11 @@ impl<T> Scheduler<T> {
             generation,
             times,
             zone,
-            delay: i64::from(delay),
-            next: None,
+            delay,
+            next: NEVER,
             payload,
         };
-        slot.next = slot.next_from(now);
+        slot.set_next(slot.next_from(now));
         if let Some(d) = slot.deadline() {
             self.heap.push(Reverse((d, index, generation)));
         }
@@ -253,14 +264,14 @@ impl<T> Scheduler<T> {
             let Some(slot) = self.slots[index as usize].as_mut() else {
                 continue;
             };
-            let fired = slot.next.unwrap_or(now);
+            let fired = slot.next().unwrap_or(now);
             if run(&slot.times) {
                 due.push(Due {
                     key: JobKey { index, generation },
                     scheduled: deadline,
                 });
             }
-            slot.next = slot.next_from(fired.max(now - slot.delay));
+            slot.set_next(slot.next_from(fired.max(now - i64::from(slot.delay))));
             if let Some(d) = slot.deadline() {
                 self.heap.push(Reverse((d, index, generation)));
             }
@@ -273,7 +284,7 @@ impl<T> Scheduler<T> {
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(slot) = slot.as_mut() else { continue };
             if which(&slot.times) {
-                slot.next = slot.next_from(now - slot.delay);
+                slot.set_next(slot.next_from(now - i64::from(slot.delay)));
                 if let Some(d) = slot.deadline() {
                     self.heap.push(Reverse((d, index as u32, slot.generation)));
                 }

@@ -106,6 +106,23 @@ enum ZoneState {
 /// Parses a whole crontab. Never fails: problems are diagnostics.
 pub fn parse_crontab(source: &str, format: Format) -> Parsed {
     let mut out = Parsed::default();
+    let mut entries = Vec::new();
+    out.crontab.env = parse_crontab_each(source, format, &mut out.diagnostics, |e| entries.push(e));
+    out.crontab.entries = entries;
+    out
+}
+
+/// Parses a whole crontab, handing each entry to `on_entry` as soon as its line is read, so a
+/// caller that keeps entries in a form of its own (the daemon) never holds a file's entries
+/// twice. Diagnostics are appended to `diagnostics`; the environment after the last line is
+/// returned.
+pub fn parse_crontab_each(
+    source: &str,
+    format: Format,
+    diagnostics: &mut Vec<Diagnostic>,
+    mut on_entry: impl FnMut(Entry),
+) -> Env {
+    let mut final_env = Env::default();
     let mut env = Arc::new(Env::default());
     let mut zone = ZoneState::Default;
     let mut delay = 0u32;
@@ -121,7 +138,7 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
         let mut sink = Sink {
             line_no,
             text,
-            out: &mut out.diagnostics,
+            out: diagnostics,
         };
         let parsed = parse_line(&mut sink, format);
         if last && !matches!(parsed, Some(Line::Nothing)) {
@@ -168,7 +185,7 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                     _ => {}
                 }
                 Arc::make_mut(&mut env).set(name.clone(), value.clone());
-                out.crontab.env.set(name, value);
+                final_env.set(name, value);
             }
             Some(Line::Entry {
                 schedule,
@@ -189,7 +206,7 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
                         continue;
                     }
                 };
-                out.crontab.entries.push(Entry {
+                on_entry(Entry {
                     line: line_no,
                     schedule,
                     user: user.map(str::to_string),
@@ -203,7 +220,7 @@ pub fn parse_crontab(source: &str, format: Format) -> Parsed {
             }
         }
     }
-    out
+    final_env
 }
 
 #[cfg(test)]

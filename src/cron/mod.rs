@@ -17,7 +17,7 @@ mod line;
 mod schedule;
 mod zone;
 
-pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab};
+pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each};
 pub use diag::{Diagnostic, Severity};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::Format;

@@ -89,3 +89,41 @@ fn a_job_sees_only_descriptors_0_1_and_2() {
     assert_eq!(fds, ["0", "1", "2"]);
     assert_eq!(h.stop(), Some(0));
 }
+
+#[test]
+fn a_dash_entry_runs_unlogged_but_its_failure_is_still_logged() {
+    let mut h = Harness::new("");
+    let marks = h.path("marks");
+    h.write(
+        "mine",
+        &format!(
+            "* * * * * * -echo quiet >> {m}; echo hidden\n-* * * * * * echo quiet2 >> {m}; exit 4\n\
+             * * * * * * echo loud\n",
+            m = marks.display()
+        ),
+    );
+    h.start();
+    h.wait_for_count("loud", 3, |l| l.contains("| loud"));
+    let failed = h.wait_for("END of the failing quiet job", |l| {
+        l.contains(") END (") && l.contains("status=4")
+    });
+    assert!(
+        field(&failed, "job").unwrap().ends_with("/mine:2"),
+        "{failed}"
+    );
+    assert_eq!(h.stop(), Some(0));
+    let lines = h.lines();
+    let logged_run = |l: &&String| l.contains(") CMD (") || l.contains(") OUT (");
+    assert!(
+        !lines
+            .iter()
+            .filter(logged_run)
+            .any(|l| l.contains("quiet") || l.contains("hidden")),
+        "{lines:#?}"
+    );
+    let marks = std::fs::read_to_string(&marks).unwrap();
+    assert!(
+        marks.contains("quiet\n") && marks.contains("quiet2\n"),
+        "{marks}"
+    );
+}
