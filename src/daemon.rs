@@ -944,25 +944,6 @@ impl Daemon {
         }
     }
 
-    fn zone(&mut self, tz: Tz) -> Arc<Zone> {
-        Arc::clone(
-            self.zones
-                .entry(tz)
-                .or_insert_with(|| Arc::new(Zone::new(tz))),
-        )
-    }
-
-    fn random_delay(&mut self, minutes: u32) -> u32 {
-        if minutes == 0 {
-            return 0;
-        }
-        // xorshift64: a fair spread over the window is all RANDOM_DELAY needs.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng % (u64::from(minutes) * 60)) as u32
-    }
-
     /// A file that may not be loaded (or is gone): its jobs stop; a new reason is logged once
     /// with its fix, and the file is retried when it changes.
     fn refuse(&mut self, path: &Path, shown: &str, refusal: sources::Refusal) {
@@ -1015,17 +996,36 @@ impl Daemon {
         {
             return;
         }
-        // Entries are turned into compact jobs as they are parsed: the parser's `Entry` (with
-        // a `String` per command) never piles up, and the commands land in one arena.
+        // Entries become compact jobs as they are parsed, straight into the scheduler: the
+        // parser's `Entry` (a `String` per command) never piles up, and the commands land in
+        // one text per file. Jobs point at a stand-in for that text until it is complete.
         let users = UserCache::default();
         let mut diagnostics = Vec::new();
-        let mut text = String::new();
-        let mut pending: Vec<(Schedule, Tz, u32, JobEntry)> = Vec::new();
+        // The commands are part of the file, so its length bounds them: one allocation.
+        let mut text = String::with_capacity(loaded.text.len());
         let mut messages: Vec<(bool, String)> = Vec::new();
+        let stand_in = Arc::new(FileText {
+            path: PathBuf::new(),
+            text: String::new(),
+        });
+        let now = wall_now();
+        let mut jobs = Vec::new();
+        let mut infos = Vec::new();
+        // Nearly every entry of a file has the zone of the one before it.
+        let mut last_zone: Option<(Tz, Arc<Zone>)> = None;
+        let Daemon {
+            config,
+            as_root,
+            own,
+            zones,
+            scheduler,
+            rng,
+            ..
+        } = self;
         let view = DaemonView {
-            config: &self.config,
-            as_root: self.as_root,
-            own_user: &self.own.user,
+            config,
+            as_root: *as_root,
+            own_user: &own.user,
             users: &users,
         };
         parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
@@ -1046,11 +1046,9 @@ impl Daemon {
             if let Some(stdin) = &entry.stdin {
                 text.push_str(stdin);
             }
-            pending.push((
-                entry.schedule,
-                resolved.zone,
-                entry.random_delay_minutes,
-                JobEntry {
+            let info = JobInfo {
+                file: Arc::clone(&stand_in),
+                entry: JobEntry {
                     run_as: resolved.run_as,
                     env: entry.env,
                     start,
@@ -1058,8 +1056,39 @@ impl Daemon {
                     stdin_len: entry.stdin.as_ref().map_or(NO_STDIN, |s| s.len() as u32),
                     line: entry.line | if entry.log { 0 } else { NO_LOG },
                 },
-            ));
+            };
+            match entry.schedule {
+                Schedule::Reboot => infos.push(info),
+                Schedule::Times(times) => {
+                    let tz = resolved.zone;
+                    let zone = match &last_zone {
+                        Some((t, z)) if *t == tz => Arc::clone(z),
+                        _ => {
+                            let z = Arc::clone(
+                                zones.entry(tz).or_insert_with(|| Arc::new(Zone::new(tz))),
+                            );
+                            last_zone = Some((tz, Arc::clone(&z)));
+                            z
+                        }
+                    };
+                    let delay = random_delay(rng, entry.random_delay_minutes);
+                    jobs.push(scheduler.insert(times, zone, delay, info, now));
+                }
+            }
         });
+        text.shrink_to_fit();
+        let file = Arc::new(FileText {
+            path: source.path.clone(),
+            text,
+        });
+        for key in &jobs {
+            if let Some(job) = self.scheduler.get_mut(*key) {
+                job.file = Arc::clone(&file);
+            }
+        }
+        for info in &mut infos {
+            info.file = Arc::clone(&file);
+        }
         let mut errors = 0;
         for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             errors += 1;
@@ -1072,28 +1101,6 @@ impl Daemon {
                 self.logger.log(&Event::Error { text });
             } else {
                 self.logger.log(&Event::Info { text });
-            }
-        }
-        text.shrink_to_fit();
-        let file = Arc::new(FileText {
-            path: source.path.clone(),
-            text,
-        });
-        let now = wall_now();
-        let mut jobs = Vec::with_capacity(pending.len());
-        let mut infos = Vec::new();
-        for (schedule, tz, delay_minutes, entry) in pending {
-            let info = JobInfo {
-                file: Arc::clone(&file),
-                entry,
-            };
-            match schedule {
-                Schedule::Reboot => infos.push(info),
-                Schedule::Times(times) => {
-                    let zone = self.zone(tz);
-                    let delay = self.random_delay(delay_minutes);
-                    jobs.push(self.scheduler.insert(times, zone, delay, info, now));
-                }
             }
         }
         let entries = jobs.len() + infos.len();
@@ -1113,6 +1120,18 @@ impl Daemon {
             errors,
         });
     }
+}
+
+/// A draw of cronie's RANDOM_DELAY: seconds in `[0, minutes * 60)`.
+fn random_delay(rng: &mut u64, minutes: u32) -> u32 {
+    if minutes == 0 {
+        return 0;
+    }
+    // xorshift64: a fair spread over the window is all RANDOM_DELAY needs.
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    (*rng % (u64::from(minutes) * 60)) as u32
 }
 
 /// Who a job runs as: one per user and load, shared by that user's entries.

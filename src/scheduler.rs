@@ -112,7 +112,10 @@ impl<T> Slot<T> {
 pub struct Scheduler<T> {
     slots: Vec<Option<Slot<T>>>,
     free: Vec<u32>,
-    generations: Vec<u32>,
+    /// The generation of the last job inserted. One counter for the table rather than one
+    /// per place, which would cost 4 bytes a job: a stale key could only name a new job after
+    /// 2^32 insertions, and a stale heap entry must also match that job's deadline.
+    generation: u32,
     heap: BinaryHeap<Reverse<(i64, u32, u32)>>,
     len: usize,
 }
@@ -122,7 +125,7 @@ impl<T> Default for Scheduler<T> {
         Scheduler {
             slots: Vec::new(),
             free: Vec::new(),
-            generations: Vec::new(),
+            generation: 0,
             heap: BinaryHeap::new(),
             len: 0,
         }
@@ -155,12 +158,11 @@ impl<T> Scheduler<T> {
             Some(i) => i,
             None => {
                 self.slots.push(None);
-                self.generations.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
-        let generation = self.generations[index as usize].wrapping_add(1);
-        self.generations[index as usize] = generation;
+        self.generation = self.generation.wrapping_add(1);
+        let generation = self.generation;
         let mut slot = Slot {
             generation,
             times,
@@ -192,6 +194,15 @@ impl<T> Scheduler<T> {
 
     pub fn get(&self, key: JobKey) -> Option<&T> {
         self.slot(key).map(|s| &s.payload)
+    }
+
+    /// The payload, to change what the job carries; its schedule stays as it is.
+    pub fn get_mut(&mut self, key: JobKey) -> Option<&mut T> {
+        self.slots
+            .get_mut(key.index as usize)?
+            .as_mut()
+            .filter(|s| s.generation == key.generation)
+            .map(|s| &mut s.payload)
     }
 
     /// The job's next deadline (fire time plus its delay), if it has one.
@@ -659,5 +670,19 @@ mod tests {
             );
         }
         assert_eq!(fired.len(), expected);
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    /// A job table entry is the payload plus 56 bytes (schedule, zone, next time, delay and
+    /// generation), with no tag for free places; the daemon's 150-bytes-an-entry budget rests
+    /// on it.
+    #[test]
+    fn a_place_in_the_table_costs_56_bytes_beside_its_payload() {
+        type Payload = (Arc<u8>, Arc<u8>, Arc<u8>, [u32; 4]);
+        assert_eq!(std::mem::size_of::<Option<Slot<Payload>>>(), 56 + 40);
     }
 }

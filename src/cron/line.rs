@@ -128,9 +128,11 @@ const SIX: [FieldKind; 6] = [
 
 fn field_ok(text: &str, kind: FieldKind) -> bool {
     // Most sixth tokens are a command's first word, like `/usr/bin/backup`: reject anything
-    // that has a character no field can hold before paying for a full parse and its error.
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b',' | b'-' | b'/'))
+    // that no field can start with or hold before paying for a full parse and its error.
+    text.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '*')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b',' | b'-' | b'/'))
         && parse_field(text, kind, &mut Vec::new()).is_ok()
 }
 
