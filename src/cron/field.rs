@@ -84,7 +84,7 @@ impl FieldKind {
 
 /// A parsed field: the set of values it matches, one bit per value, and whether it was
 /// written starting with `*`. Day of week is normalised to 0-6 (7 folds into 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Field {
     pub bits: u64,
     pub star: bool,

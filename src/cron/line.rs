@@ -183,13 +183,21 @@ fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
     if failed {
         return None;
     }
-    let f: Vec<Field> = fields.iter().flatten().copied().collect();
-    let (second, rest) = if f.len() == 6 {
-        (Some(f[0]), &f[1..])
+    // Every field parsed (none failed), so the first `toks.len()` are all `Some`.
+    let field = |i: usize| fields[i].unwrap_or_default();
+    let (second, at) = if toks.len() == 6 {
+        (fields[0], 1)
     } else {
-        (None, &f[..])
+        (None, 0)
     };
-    let times = Times::from_fields(second, rest[0], rest[1], rest[2], rest[3], rest[4]);
+    let times = Times::from_fields(
+        second,
+        field(at),
+        field(at + 1),
+        field(at + 2),
+        field(at + 3),
+        field(at + 4),
+    );
     let dom = toks[toks.len() - 3];
     let month = toks[toks.len() - 2];
     let dow = toks[toks.len() - 1];
