@@ -18,7 +18,7 @@
 //!   setgid `crontab` as Debian's) and the jobs `cronwright list` shows.
 //! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
-//! - [`runner`]: starting a job as a user (fork/exec, the only `unsafe`), capturing its output
+//! - [`runner`]: starting a job as a user (clone/exec, the only `unsafe`), capturing its output
 //!   for a poll(2) loop, signalling and reaping it.
 //! - [`sd_notify`]: telling systemd (`Type=notify`) that the daemon is ready, reloading,
 //!   stopping, and a status line.

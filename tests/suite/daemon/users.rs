@@ -71,6 +71,17 @@ fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
     );
     assert!(out.ends_with(&expected), "{out}\nexpected …{expected}");
     assert!(out.starts_with(&format!("({}) OUT", user.name)), "{out}");
+    // The job process shares the daemon's memory until it execs, so a libc id switch there
+    // would reach the daemon's own threads: every one of them must still be root.
+    h.wait_for_count("more runs", 2, |l| l.contains("| ids "));
+    for task in std::fs::read_dir(format!("/proc/{}/task", h.pid())).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let ids: Vec<&str> = status
+            .lines()
+            .filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:"))
+            .collect();
+        assert_eq!(ids, ["Uid:\t0\t0\t0\t0", "Gid:\t0\t0\t0\t0"], "{status}");
+    }
     assert_eq!(h.stop(), Some(0));
 }
 
