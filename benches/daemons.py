@@ -195,8 +195,11 @@ class Instance:
         self.exe = os.path.realpath(self.exe)
         if daemon == "cronwrightd":
             with open(os.path.join(self.dir, "cronwright.toml"), "w") as f:
-                f.write('[sources]\nsystem_crontab = "/etc/crontab"\nsystem_dirs = ["/etc/cron.d"]\n'
-                        'user_spool = "/var/spool/cron/crontabs"\n[log]\nsyslog = true\n'
+                # Its own paths name the private folders directly: no mount point (/etc/crontab,
+                # /var/spool/cron) need exist on a machine with no cron package installed.
+                f.write(f'[sources]\nsystem_crontab = "{self.dir}/crontab"\n'
+                        f'system_dirs = ["{self.dir}/crond"]\n'
+                        f'user_spool = "{self.dir}/spool/crontabs"\n[log]\nsyslog = true\n'
                         'syslog_socket = "/dev/log"\n[mail]\nenabled = false\n'
                         '[daemon]\nreboot_marker = "/run/cronwrightd.reboot"\n')
 
@@ -228,12 +231,14 @@ class Instance:
         d = self.dir
         argv = {"cronwrightd": f"{CW_BIN} --foreground --config {d}/cronwright.toml",
                 "debian-cron": "/usr/sbin/cron -f -L 15",
-                "busybox-crond": "/bin/busybox crond -f -c /var/spool/cron/crontabs"}[self.daemon]
+                "busybox-crond": f"/bin/busybox crond -f -c {d}/spool/crontabs"}[self.daemon]
+        # Debian's cron has its paths compiled in: private folders are mounted over them (its
+        # package, installed for the run, provides the mount points).
+        cron_mounts = (f"mount --bind {d}/crond /etc/cron.d\nmount --bind {d}/crontab /etc/crontab\n"
+                       f"mount --bind {d}/spool /var/spool/cron\n"
+                       if self.daemon == "debian-cron" else "")
         script = f"""set -e
-mount --bind {d}/crond /etc/cron.d
-mount --bind {d}/crontab /etc/crontab
-mount --bind {d}/spool /var/spool/cron
-mount -t tmpfs -o mode=755 bench-run /run
+{cron_mounts}mount -t tmpfs -o mode=755 bench-run /run
 mount -t tmpfs -o mode=755 bench-dev /dev
 mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5; mknod -m 666 /dev/full c 1 7
 mknod -m 666 /dev/random c 1 8; mknod -m 666 /dev/urandom c 1 9; mknod -m 666 /dev/tty c 5 0
