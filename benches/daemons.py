@@ -833,6 +833,13 @@ def main() -> int:
     print(body)
     if args.write_doc:
         write_doc(body)
+    # A row cronwrightd has no figure for means something did not run (a job that never
+    # started, a log line that never came): fail, so CI's --quick run catches it.
+    missing = [f"{t.title}: {metric}" for t in h.tables for metric, _, values in t.rows
+               if "cronwrightd" in values and values["cronwrightd"] != values["cronwrightd"]]
+    if missing:
+        print("no figure for cronwrightd in: " + "; ".join(missing), file=sys.stderr)
+        return 1
     return 0
 
 
