@@ -1001,7 +1001,8 @@ impl Daemon {
         // one text per file. Jobs point at a stand-in for that text until it is complete.
         let users = UserCache::default();
         let mut diagnostics = Vec::new();
-        // The commands are part of the file, so its length bounds them: one allocation.
+        // The commands are part of the file, so its length is about theirs (`%` input gains
+        // at most a final newline): one allocation, almost always.
         let mut text = String::with_capacity(loaded.text.len());
         let mut messages: Vec<(bool, String)> = Vec::new();
         let stand_in = Arc::new(FileText {
