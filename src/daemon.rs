@@ -53,10 +53,20 @@ pub struct Options {
 
 /// One loaded crontab's commands and standard inputs, end to end, shared by its jobs: they
 /// name their text by offsets, so a file of 100,000 entries keeps one allocation for its text
-/// instead of one per command.
+/// instead of one per command. The text is set once the whole file is parsed; the jobs are
+/// made (and scheduled) while it is parsed.
 struct FileText {
     path: PathBuf,
-    text: String,
+    text: std::sync::OnceLock<String>,
+}
+
+impl FileText {
+    fn get(&self, start: usize, len: usize) -> &str {
+        self.text
+            .get()
+            .and_then(|t| t.get(start..start + len))
+            .unwrap_or_default()
+    }
 }
 
 /// What the loop knows of one scheduled entry: 40 bytes, plus its text in the file's
@@ -99,14 +109,14 @@ impl JobInfo {
     }
 
     fn command(&self) -> &str {
-        let start = self.entry.start as usize;
-        &self.file.text[start..start + self.entry.command_len as usize]
+        self.file
+            .get(self.entry.start as usize, self.entry.command_len as usize)
     }
 
     fn stdin(&self) -> Option<&str> {
         let e = &self.entry;
         let start = e.start as usize + e.command_len as usize;
-        (e.stdin_len != NO_STDIN).then(|| &self.file.text[start..start + e.stdin_len as usize])
+        (e.stdin_len != NO_STDIN).then(|| self.file.get(start, e.stdin_len as usize))
     }
 
     fn user(&self) -> &str {
@@ -998,16 +1008,16 @@ impl Daemon {
         }
         // Entries become compact jobs as they are parsed, straight into the scheduler: the
         // parser's `Entry` (a `String` per command) never piles up, and the commands land in
-        // one text per file. Jobs point at a stand-in for that text until it is complete.
+        // one text per file, set when the file is parsed in full.
         let users = UserCache::default();
         let mut diagnostics = Vec::new();
         // The commands are part of the file, so its length is about theirs (`%` input gains
         // at most a final newline): one allocation, almost always.
         let mut text = String::with_capacity(loaded.text.len());
         let mut messages: Vec<(bool, String)> = Vec::new();
-        let stand_in = Arc::new(FileText {
-            path: PathBuf::new(),
-            text: String::new(),
+        let file = Arc::new(FileText {
+            path: source.path.clone(),
+            text: std::sync::OnceLock::new(),
         });
         let now = wall_now();
         let mut jobs = Vec::new();
@@ -1048,7 +1058,7 @@ impl Daemon {
                 text.push_str(stdin);
             }
             let info = JobInfo {
-                file: Arc::clone(&stand_in),
+                file: Arc::clone(&file),
                 entry: JobEntry {
                     run_as: resolved.run_as,
                     env: entry.env,
@@ -1078,18 +1088,8 @@ impl Daemon {
             }
         });
         text.shrink_to_fit();
-        let file = Arc::new(FileText {
-            path: source.path.clone(),
-            text,
-        });
-        for key in &jobs {
-            if let Some(job) = self.scheduler.get_mut(*key) {
-                job.file = Arc::clone(&file);
-            }
-        }
-        for info in &mut infos {
-            info.file = Arc::clone(&file);
-        }
+        // A new `FileText` for every load, so this is its first and only text.
+        let _ = file.text.set(text);
         let mut errors = 0;
         for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             errors += 1;

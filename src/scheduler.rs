@@ -196,15 +196,6 @@ impl<T> Scheduler<T> {
         self.slot(key).map(|s| &s.payload)
     }
 
-    /// The payload, to change what the job carries; its schedule stays as it is.
-    pub fn get_mut(&mut self, key: JobKey) -> Option<&mut T> {
-        self.slots
-            .get_mut(key.index as usize)?
-            .as_mut()
-            .filter(|s| s.generation == key.generation)
-            .map(|s| &mut s.payload)
-    }
-
     /// The job's next deadline (fire time plus its delay), if it has one.
     pub fn deadline(&self, key: JobKey) -> Option<i64> {
         self.slot(key).and_then(Slot::deadline)
