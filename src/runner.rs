@@ -50,7 +50,7 @@
 //! Everything is computed before the clone: C strings and pointer arrays for `execve`, ids and
 //! the group list, the descriptor limit. The child runs on a stack of its own (with a guard
 //! page), calls only system calls and async-signal-safe functions, never allocates, and writes
-//! only to that stack, since the memory it could change is the daemon's. Ids are switched
+//! only to that stack (and errno), since the memory it could change is the daemon's. Ids are switched
 //! with raw system calls rather than glibc's wrappers, which would treat the daemon's threads
 //! as the child's own. All signals are blocked across the clone so that no handler of the
 //! daemon (`signal-hook` writes to the daemon's self-pipe) ever runs in the child; the child
@@ -492,7 +492,8 @@ pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
     // CLONE_VFORK this thread is suspended until the child has called execve or exited, so
     // `stack`, `args` and `prepared` stay alive and unchanged while the child reads them. The
     // child calls only raw system calls and async-signal-safe functions, never allocates, and
-    // writes only to its own stack (see `exec_child`).
+    // writes only to its own stack and to errno (this thread's, which is read below only if
+    // clone itself failed, when no child ran).
     let pid = unsafe {
         libc::clone(
             child_main,
