@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::zone::{self, ZoneError};
+use crate::system_zone::{self, ZoneError};
 
 /// Where the daemon looks without `--config`.
 pub const DEFAULT_PATH: &str = "/etc/cronwright/cronwright.toml";
@@ -28,7 +28,7 @@ pub struct Config {
     pub log: Log,
     pub mail: Mail,
     pub jobs: Jobs,
-    pub daemon: Daemon,
+    pub daemon: DaemonSettings,
     pub crontab: CrontabCommand,
 }
 
@@ -72,8 +72,9 @@ pub struct Jobs {
     pub grace_period: Duration,
 }
 
+/// The `[daemon]` table (named apart from `crate::daemon::Daemon`, the running daemon).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Daemon {
+pub struct DaemonSettings {
     pub timezone: Tz,
     pub pid_file: Option<PathBuf>,
     /// Absent means this is the first start since boot (`@reboot` jobs run).
@@ -101,6 +102,14 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The file failed the caller's ownership and mode check (a set-group-ID `crontab`).
+    #[error(
+        "{}: a set-group-ID crontab reads only a configuration owned by root and not writable by group or others",
+        .path.display()
+    )]
+    Untrusted { path: PathBuf },
+    #[error("{}: larger than {MAX_CONFIG_BYTES} bytes; not a cronwright configuration", .path.display())]
+    TooLarge { path: PathBuf },
     /// Bad TOML, an unknown key, a wrong type or a bad value, at `line:column` of `path`.
     #[error("{}:{line}:{column}: {message}", .path.display())]
     Invalid {
@@ -203,18 +212,68 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
     }
 }
 
+/// A configuration larger than this is refused unread: the real one is a few hundred bytes.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`; a missing file is [`ConfigError::NotFound`].
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ConfigError::NotFound {
+        Config::load_checked(path, false, |_| true)
+    }
+
+    /// As [`Config::load`], except that a missing file at [`DEFAULT_PATH`] means every key at
+    /// its default: a machine may run cronwright without writing a configuration, but a file
+    /// named on purpose must exist.
+    pub fn load_or_defaults(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_checked(path, true, |_| true)
+    }
+
+    /// As [`Config::load_or_defaults`], for a program running with privileges the user does
+    /// not have: `trusted` judges the file's metadata, taken from the descriptor that is then
+    /// read, so the file cannot be swapped between the check and the read.
+    pub fn load_or_defaults_if(
+        path: &Path,
+        trusted: impl FnOnce(&std::fs::Metadata) -> bool,
+    ) -> Result<Config, ConfigError> {
+        Config::load_checked(path, true, trusted)
+    }
+
+    fn load_checked(
+        path: &Path,
+        default_if_missing: bool,
+        trusted: impl FnOnce(&std::fs::Metadata) -> bool,
+    ) -> Result<Config, ConfigError> {
+        use std::io::Read;
+        let read_error = |source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if default_if_missing && path == Path::new(DEFAULT_PATH) {
+                    return Config::defaults();
+                }
+                return Err(ConfigError::NotFound {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(read_error(e)),
+        };
+        if !trusted(&file.metadata().map_err(read_error)?) {
+            return Err(ConfigError::Untrusted {
                 path: path.to_path_buf(),
-            },
-            _ => ConfigError::Read {
+            });
+        }
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
                 path: path.to_path_buf(),
-                source,
-            },
-        })?;
+            });
+        }
         Config::parse(&text, path)
     }
 
@@ -225,11 +284,11 @@ impl Config {
         let (Table(s), Table(l), Table(m)) = (raw.sources, raw.log, raw.mail);
         let (Table(j), Table(d), Table(t)) = (raw.jobs, raw.daemon, raw.crontab);
         let timezone = match d.timezone.filter(|v| !v.get_ref().trim().is_empty()) {
-            None => zone::system_zone().map_err(|source| ConfigError::SystemZone {
+            None => system_zone::system_zone().map_err(|source| ConfigError::SystemZone {
                 path: origin.to_path_buf(),
                 source,
             })?,
-            Some(v) => zone::parse_zone(v.get_ref(), "timezone").map_err(|_| {
+            Some(v) => system_zone::parse_zone(v.get_ref(), "timezone").map_err(|_| {
                 let msg = format!("unknown time zone '{}' for 'timezone'", v.get_ref());
                 c.error(v.span(), msg)
             })?,
@@ -282,7 +341,7 @@ impl Config {
                     0,
                 )?),
             },
-            daemon: Daemon {
+            daemon: DaemonSettings {
                 timezone,
                 pid_file: c.optional("pid_file", d.pid_file, "")?,
                 reboot_marker: c.path(
@@ -510,7 +569,7 @@ mod tests {
                 max_command_length: 65536,
                 grace_period: Duration::from_secs(30),
             },
-            daemon: Daemon {
+            daemon: DaemonSettings {
                 timezone: Tz::UTC,
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
@@ -529,7 +588,7 @@ mod tests {
         // Without a zone the system's is used, and `defaults` is exactly an empty file.
         let defaults = Config::defaults().map_err(|e| e.to_string());
         assert_eq!(defaults, parse(""));
-        if let (Ok(config), Ok(zone)) = (defaults, zone::system_zone()) {
+        if let (Ok(config), Ok(zone)) = (defaults, system_zone::system_zone()) {
             assert_eq!(config.daemon.timezone, zone);
         }
     }
@@ -587,7 +646,7 @@ mod tests {
                 max_command_length: 4096,
                 grace_period: Duration::ZERO,
             },
-            daemon: Daemon {
+            daemon: DaemonSettings {
                 timezone: chrono_tz::Europe::Berlin,
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),

@@ -25,14 +25,15 @@ use nix::sys::signal::Signal;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
-use crate::config::{Config, ConfigError};
-use crate::cron::{Entry, Env, Schedule, Severity, Zone, parse_crontab_each};
+use crate::config::Config;
+use crate::cron::{Env, Schedule, Severity, Zone, parse_crontab_each};
 use crate::log::{Event, Logger, Status, Target};
 use crate::mail::{JobMail, mail_for};
+use crate::resolve::{Resolver, RunAs, sources_config};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sd_notify;
-use crate::sources::{self, Kind, Source, SourcesConfig, Stamp, Verdict};
+use crate::sources::{self, Source, SourcesConfig, Stamp, Verdict};
 use crate::watch::{WatchPaths, Watcher};
 
 /// After a job's process exits, how long its output pipe may stay open (held by a child it
@@ -241,36 +242,6 @@ fn targets(config: &Config, extra: &[Target]) -> Vec<Target> {
     t
 }
 
-/// The configuration; a missing file at the default path means "all defaults" (a daemon
-/// started without a config), a missing file named on the command line is an error.
-pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
-    match Config::load(path) {
-        Err(ConfigError::NotFound { .. }) if path == Path::new(crate::config::DEFAULT_PATH) => {
-            Config::defaults()
-        }
-        other => other,
-    }
-}
-
-/// Where the daemon looks for crontabs, for a daemon running as `own_user` (shared with
-/// `cronwright list`, which shows what such a daemon would load).
-pub fn sources_config(
-    config: &Config,
-    as_root: bool,
-    own_user: &str,
-    own_uid: u32,
-) -> SourcesConfig {
-    SourcesConfig {
-        system_crontab: config.sources.system_crontab.clone(),
-        system_dirs: config.sources.system_dirs.clone(),
-        user_spool: config.sources.user_spool.clone(),
-        extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
-        as_root,
-        own_user: own_user.to_string(),
-        own_uid,
-    }
-}
-
 fn log_status(s: ExitStatus) -> Status {
     match s {
         ExitStatus::Exited(c) => Status::Exited(c),
@@ -281,7 +252,7 @@ fn log_status(s: ExitStatus) -> Status {
 impl Daemon {
     /// Sets everything up: config, log, signals, timer, watcher. Loads nothing yet.
     pub fn new(options: Options) -> anyhow::Result<Daemon> {
-        let config = load_config(&options.config_path)?;
+        let config = Config::load_or_defaults(&options.config_path)?;
         let logger = Logger::new(targets(&config, &options.log));
         let as_root = nix::unistd::geteuid().is_root();
         let own = runner::current_user().context("cannot look up the daemon's own user")?;
@@ -846,7 +817,7 @@ impl Daemon {
     }
 
     fn reload_config(&mut self) {
-        match load_config(&self.options.config_path) {
+        match Config::load_or_defaults(&self.options.config_path) {
             Ok(config) => {
                 self.logger = Logger::new(targets(&config, &self.options.log));
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&sources_config(
@@ -1009,7 +980,6 @@ impl Daemon {
         // Entries become compact jobs as they are parsed, straight into the scheduler: the
         // parser's `Entry` (a `String` per command) never piles up, and the commands land in
         // one text per file, set when the file is parsed in full.
-        let users = UserCache::default();
         let mut diagnostics = Vec::new();
         // The commands are part of the file, so its length is about theirs (`%` input gains
         // at most a final newline): one allocation, almost always.
@@ -1033,15 +1003,10 @@ impl Daemon {
             rng,
             ..
         } = self;
-        let view = DaemonView {
-            config,
-            as_root: *as_root,
-            own_user: &own.user,
-            users: &users,
-        };
+        let resolver = Resolver::new(config, *as_root, &own.user);
         parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
             let at = || format!("{}:{}", path_text, entry.line);
-            let resolved = match resolve_entry(source, &entry, &view) {
+            let resolved = match resolver.resolve(source, &entry) {
                 Ok(r) => r,
                 Err(why) => {
                     messages.push((true, format!("{}: {why}", at())));
@@ -1133,105 +1098,6 @@ fn random_delay(rng: &mut u64, minutes: u32) -> u32 {
     *rng ^= *rng >> 7;
     *rng ^= *rng << 17;
     (*rng % (u64::from(minutes) * 60)) as u32
-}
-
-/// Who a job runs as: one per user and load, shared by that user's entries.
-#[derive(Debug)]
-pub struct RunAs {
-    pub user: String,
-    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
-    pub credentials: Option<Credentials>,
-}
-
-/// Who one entry runs as, in which zone, per the daemon's rules.
-#[derive(Clone, Debug)]
-pub struct Resolved {
-    pub run_as: Arc<RunAs>,
-    pub zone: Tz,
-    /// Something to tell without skipping the entry (a system line naming another user for a
-    /// daemon that is not root).
-    pub note: Option<String>,
-}
-
-/// Who the daemon is, and what it is configured with: what [`resolve_entry`] needs.
-pub struct DaemonView<'a> {
-    pub config: &'a Config,
-    pub as_root: bool,
-    pub own_user: &'a str,
-    pub users: &'a UserCache,
-}
-
-/// Users looked up while loading: a crontab of 100,000 lines for one user costs one
-/// getpwnam and getgrouplist (each reads /etc/passwd or /etc/group), not 100,000, and its
-/// jobs share one [`RunAs`]. Made anew for each load, so a changed passwd file is seen at the
-/// next reload.
-#[derive(Default)]
-pub struct UserCache {
-    users: std::cell::RefCell<HashMap<String, Result<Arc<RunAs>, String>>>,
-}
-
-impl UserCache {
-    /// `user` as a job's identity: looked up when `look_up` (the daemon is root), otherwise
-    /// a name for the daemon's own identity.
-    pub fn run_as(&self, user: &str, look_up: bool) -> Result<Arc<RunAs>, String> {
-        if let Some(known) = self.users.borrow().get(user) {
-            return known.clone();
-        }
-        let credentials = if look_up {
-            runner::lookup_user(user)
-                .map(Some)
-                .map_err(|e| e.to_string())
-        } else {
-            Ok(None)
-        };
-        let made = credentials.map(|credentials| {
-            Arc::new(RunAs {
-                user: user.to_string(),
-                credentials,
-            })
-        });
-        self.users
-            .borrow_mut()
-            .insert(user.to_string(), made.clone());
-        made
-    }
-}
-
-/// The daemon's per-entry rules, shared with `cronwright list`: the command length limit, the user a line runs as (the spool file's user,
-/// the system line's user field, or the daemon's own), that user's lookup when the daemon is
-/// root, and the zone. `Err` is why the line is skipped, without the `file:line: ` prefix.
-pub fn resolve_entry(
-    source: &Source,
-    entry: &Entry,
-    view: &DaemonView<'_>,
-) -> Result<Resolved, String> {
-    let config = view.config;
-    if entry.command.len() > config.jobs.max_command_length {
-        return Err(format!(
-            "command of {} bytes is longer than max_command_length ({}); line skipped",
-            entry.command.len(),
-            config.jobs.max_command_length
-        ));
-    }
-    let user: &str = match (&source.kind, &entry.user) {
-        (Kind::UserSpool | Kind::Extra, _) => source.user.as_deref().unwrap_or(view.own_user),
-        (_, Some(u)) => u,
-        (_, None) => view.own_user,
-    };
-    let zone = entry.zone.unwrap_or(config.daemon.timezone);
-    let note = (!view.as_root
-        && user != view.own_user
-        && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
-    .then(|| {
-        format!(
-            "runs as {user}, but the daemon is not root; running it as {}",
-            view.own_user
-        )
-    });
-    match view.users.run_as(user, view.as_root) {
-        Ok(run_as) => Ok(Resolved { run_as, zone, note }),
-        Err(e) => Err(format!("unknown user '{user}' ({e}); line skipped")),
-    }
 }
 
 /// Quotes argv for `sh -c`.

@@ -48,13 +48,23 @@
 pub mod cli;
 pub mod config;
 pub mod cron;
-pub mod crontab;
 pub mod daemon;
 pub mod log;
 pub mod mail;
+pub mod resolve;
 pub mod runner;
 pub mod scheduler;
 pub mod sd_notify;
 pub mod sources;
+pub mod system_zone;
 pub mod watch;
-pub mod zone;
+
+/// The version every program prints: the package version and the compiled-in tz database,
+/// since fire times depend on both.
+pub fn version() -> String {
+    format!(
+        "{} (tz database {})",
+        env!("CARGO_PKG_VERSION"),
+        chrono_tz::IANA_TZDB_VERSION
+    )
+}

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use clap::{Parser, ValueEnum};
-use cronwright::daemon::{Daemon, Options, load_config};
+use cronwright::config::Config;
+use cronwright::daemon::{Daemon, Options};
 use cronwright::log::Target;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -46,14 +47,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // The version line names the compiled-in tz database: fire times depend on it.
-    let version = format!(
-        "{} (tz database {})",
-        env!("CARGO_PKG_VERSION"),
-        chrono_tz::IANA_TZDB_VERSION
-    );
     let args = match Args::command()
-        .version(version)
+        .version(cronwright::version())
         .try_get_matches()
         .and_then(|m| Args::from_arg_matches(&m))
     {
@@ -62,7 +57,7 @@ fn main() -> ExitCode {
     };
     let _ = args.foreground;
     if args.check_config {
-        return match load_config(&args.config) {
+        return match Config::load_or_defaults(&args.config) {
             Ok(_) => {
                 println!("{}: ok", args.config.display());
                 ExitCode::SUCCESS

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::Outcome;
-use crate::cron::{Format, Parsed, Severity, parse_crontab};
+use crate::cron::{Format, parse_crontab, report};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -71,73 +71,9 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-pub(crate) fn report(
-    name: &str,
-    source: &str,
-    parsed: &Parsed,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
-    let lines: Vec<&str> = source
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
-    for d in &parsed.diagnostics {
-        let text = lines.get(d.line as usize - 1).copied().unwrap_or("");
-        writeln!(out, "{}", d.render(name, text))?;
-    }
-    let fine: Vec<u32> = parsed.crontab.entries.iter().map(|e| e.line).collect();
-    let entries = match fine.len() {
-        0 => "no entries".to_string(),
-        1 => format!("1 entry fine (line {})", ranges(&fine)),
-        n => format!("{n} entries fine (lines {})", ranges(&fine)),
-    };
-    let (errors, warnings) = (
-        parsed.count(Severity::Error),
-        parsed.count(Severity::Warning),
-    );
-    if errors + warnings == 0 {
-        writeln!(out, "{name}: ok, {entries}")
-    } else {
-        writeln!(
-            out,
-            "{name}: {}, {}; {entries}",
-            plural(errors, "error"),
-            plural(warnings, "warning")
-        )
-    }
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
-/// `1, 3-5, 9` from sorted line numbers.
-fn ranges(lines: &[u32]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let mut j = i;
-        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
-            j += 1;
-        }
-        parts.push(if i == j {
-            lines[i].to_string()
-        } else {
-            format!("{}-{}", lines[i], lines[j])
-        });
-        i = j + 1;
-    }
-    parts.join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_compress_runs() {
-        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
-    }
 
     #[test]
     fn etc_files_are_system_format() {

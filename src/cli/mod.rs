@@ -4,13 +4,13 @@
 //! expression, an unknown zone, an unreadable file), 2 for a usage error (clap's own code).
 //!
 //! `cronwright crontab ...`, and the binary run under the name `crontab` (a symbolic link),
-//! are `crate::crontab`'s command with cronie's exit codes. Since the binary is installed
+//! are [`crontab`]'s command with cronie's exit codes. Since the binary is installed
 //! set-group-ID for that command, every other subcommand gives the group up first.
 
 mod check;
+mod crontab;
+mod list;
 mod next;
-
-pub(crate) use check::report;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::config::DEFAULT_PATH;
 
 #[derive(Debug, Parser)]
 #[command(name = "cronwright", version, about = "Check crontabs and compute cron fire times", long_about = None)]
@@ -33,19 +35,9 @@ enum Command {
     /// Check crontab files and report every problem with its line and column
     Check(check::CheckArgs),
     /// List every job the daemon would load: source, user, schedule, zone, next fire time
-    List(ListArgs),
+    List(list::ListArgs),
     /// Install, list, edit or remove a user's crontab: the `crontab` command
-    Crontab(crate::crontab::CrontabArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct ListArgs {
-    /// Print one JSON array instead of a table
-    #[arg(long)]
-    json: bool,
-    /// The daemon's configuration file [default: $CRONWRIGHT_CONFIG, then /etc/cronwright/cronwright.toml]
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
+    Crontab(crontab::CrontabArgs),
 }
 
 /// What a subcommand concluded, before it becomes an exit code.
@@ -59,23 +51,17 @@ pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let invoked_as = args.first().and_then(|a| Path::new(a).file_name());
     if invoked_as.is_some_and(|name| name == "crontab") {
-        return crate::crontab::main(args);
+        return crontab::main(args);
     }
     if args.get(1).is_some_and(|a| a == "crontab") {
-        return crate::crontab::main(args.into_iter().skip(1).collect());
+        return crontab::main(args.into_iter().skip(1).collect());
     }
-    if let Err(e) = crate::crontab::drop_set_group_id() {
+    if let Err(e) = crontab::drop_set_group_id() {
         eprintln!("cronwright: {e}");
         return ExitCode::from(1);
     }
-    // The version line names the compiled-in tz database: fire times depend on it.
-    let version = format!(
-        "{} (tz database {})",
-        env!("CARGO_PKG_VERSION"),
-        chrono_tz::IANA_TZDB_VERSION
-    );
     let parsed = Cli::command()
-        .version(version)
+        .version(crate::version())
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -90,9 +76,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Next(args) => next::run(args, &mut out),
         Command::Check(args) => check::run(args, &mut out),
-        Command::List(args) => list(args, &mut out),
+        Command::List(args) => list::run(args, &mut out),
         // Handled before parsing, so that it keeps its group and cronie's exit codes.
-        Command::Crontab(args) => return crate::crontab::run(args),
+        Command::Crontab(args) => return crontab::run(args),
     };
     let _ = out.flush();
     match result {
@@ -107,20 +93,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn list(args: ListArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
-    let path = crate::crontab::config_path(args.config);
-    let config = crate::crontab::load_config(&path, false)?;
-    let rows = crate::crontab::list_jobs(&config, chrono::Utc::now());
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &rows)?;
-        writeln!(out)?;
-    } else {
-        crate::crontab::render_list(&rows, out)?;
-    }
-    Ok(Outcome::Ok)
-}
-
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>()
         .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// The environment variable naming the configuration when `--config` is not given.
+pub const CONFIG_ENV: &str = "CRONWRIGHT_CONFIG";
+
+/// The configuration path: `--config`, then `$CRONWRIGHT_CONFIG`, then the default.
+fn config_path(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| {
+        std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
 }

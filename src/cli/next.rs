@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 
 use super::Outcome;
 use crate::cron::{Schedule, Zone, parse_expr};
-use crate::zone::{parse_zone, system_zone};
+use crate::system_zone::{parse_zone, system_zone};
 
 #[derive(Debug, clap::Args)]
 pub struct NextArgs {

@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use super::diag::{Diagnostic, Severity};
 use super::line::{Format, Line, Sink, parse_line};
 use super::schedule::Schedule;
+use super::zone::zone_named;
 
 /// Environment assignments in force at some line: each name once, in order of first
 /// assignment, with its latest value.
@@ -158,9 +159,9 @@ pub fn parse_crontab_each(
             }) => {
                 match name.as_str() {
                     "CRON_TZ" if value.is_empty() => zone = ZoneState::Default,
-                    "CRON_TZ" => match value.parse::<Tz>() {
-                        Ok(tz) => zone = ZoneState::Named(tz),
-                        Err(_) => {
+                    "CRON_TZ" => match zone_named(&value) {
+                        Some(tz) => zone = ZoneState::Named(tz),
+                        None => {
                             zone = ZoneState::Unknown(line_no);
                             sink.error(
                                 value_span.start,

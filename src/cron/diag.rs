@@ -2,9 +2,13 @@
 //!
 //! A diagnostic stores the line, the column (1-based, in characters) and the width of what it
 //! points at, so the same value serves `cronwright check` (with the source line and a caret),
-//! the daemon's log (`file:line:col: message`) and `crontab`'s refusal to install.
+//! the daemon's log (`file:line:col: message`) and `crontab`'s refusal to install; [`report`]
+//! is the printer the first and last of those share.
 
 use std::fmt;
+use std::io::Write;
+
+use super::crontab::Parsed;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -95,6 +99,67 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// What `cronwright check` and `crontab` print for a file: every diagnostic rendered with its
+/// source line and caret, then a summary that also names the lines that are fine.
+pub fn report(
+    name: &str,
+    source: &str,
+    parsed: &Parsed,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let lines: Vec<&str> = source
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    for d in &parsed.diagnostics {
+        let text = lines.get(d.line as usize - 1).copied().unwrap_or("");
+        writeln!(out, "{}", d.render(name, text))?;
+    }
+    let fine: Vec<u32> = parsed.crontab.entries.iter().map(|e| e.line).collect();
+    let entries = match fine.len() {
+        0 => "no entries".to_string(),
+        1 => format!("1 entry fine (line {})", ranges(&fine)),
+        n => format!("{n} entries fine (lines {})", ranges(&fine)),
+    };
+    let (errors, warnings) = (
+        parsed.count(Severity::Error),
+        parsed.count(Severity::Warning),
+    );
+    if errors + warnings == 0 {
+        writeln!(out, "{name}: ok, {entries}")
+    } else {
+        writeln!(
+            out,
+            "{name}: {}, {}; {entries}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `1, 3-5, 9` from sorted line numbers.
+fn ranges(lines: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +180,10 @@ mod tests {
         let d = Diagnostic::at(Severity::Warning, 1, line, line.len() - 1, 1, "x");
         assert_eq!(d.column, 5);
         assert!(d.render("f", line).ends_with("|    \t^\n"));
+    }
+
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
     }
 }

@@ -8,7 +8,8 @@
 //! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
 //! - `crontab`: a whole file into a `Crontab` plus diagnostics;
 //! - `zone`: a time zone prepared for searches (its offset changes in a table), and dates;
-//! - `diag`: diagnostics with line, column and a compiler-style rendering.
+//! - `diag`: diagnostics with line, column and a compiler-style rendering, and the report
+//!   `check` and `crontab` print.
 
 mod crontab;
 mod diag;
@@ -18,11 +19,13 @@ mod schedule;
 mod zone;
 
 pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each};
-pub use diag::{Diagnostic, Severity};
+pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::Format;
 pub use schedule::{MACROS, Schedule, Times};
-pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};
+pub use zone::{
+    Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at, zone_named,
+};
 
 /// Parses one schedule expression, as `cronwright next` takes it: five fields, six fields
 /// (leading seconds) or a macro. Errors come back as diagnostics on line 1 of `expr`.

@@ -47,6 +47,20 @@ pub struct Span {
     pub end: i64,
 }
 
+/// The zone a name means, as people and `TZ` write it: `Europe/Berlin`, `:Europe/Berlin`, or
+/// a path into a zoneinfo directory such as `/usr/share/zoneinfo/posix/Europe/Berlin`. `TZ`,
+/// `CRON_TZ`, `--tz` and the configuration's `timezone` all go through here, so a name that
+/// works in one works in all.
+pub fn zone_named(name: &str) -> Option<Tz> {
+    let trimmed = name.trim().trim_start_matches(':');
+    let key = match trimmed.find("zoneinfo/") {
+        Some(i) => &trimmed[i + "zoneinfo/".len()..],
+        None => trimmed,
+    };
+    let key = key.strip_prefix("posix/").unwrap_or(key);
+    key.parse::<Tz>().ok()
+}
+
 /// The zone's offset at an instant, straight from chrono-tz (slow; used to build tables).
 pub fn offset_at(tz: Tz, t: i64) -> Option<i64> {
     let utc = DateTime::from_timestamp(t, 0)?.naive_utc();

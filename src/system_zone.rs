@@ -1,13 +1,15 @@
-//! Which time zone a name means, and which zone the system is in.
+//! Which zone the system is in, and the error for a zone name that means nothing.
 //!
-//! Names resolve through chrono-tz's compiled-in tz database, so an unknown name is an error,
-//! never a silent fallback to UTC. The system zone is `TZ` (`:Area/City` and zoneinfo paths
+//! Names resolve through [`crate::cron::zone_named`] (chrono-tz's compiled-in tz database), so
+//! an unknown name is an error, never a silent fallback to UTC. The system zone is `TZ` (`:Area/City` and zoneinfo paths
 //! accepted), then the target of the `/etc/localtime` link, then Debian's `/etc/timezone`; a
 //! machine with no `/etc/localtime` at all runs in UTC, as glibc does.
 
 use std::path::Path;
 
 use chrono_tz::Tz;
+
+use crate::cron::zone_named;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneError {
@@ -22,16 +24,9 @@ pub enum ZoneError {
     Undetermined,
 }
 
-/// Resolves a zone name as people and `TZ` write it: `Europe/Berlin`, `:Europe/Berlin`, or a
-/// path such as `/usr/share/zoneinfo/Europe/Berlin`.
+/// Resolves a zone name (see [`zone_named`]); `origin` says where the name came from.
 pub fn parse_zone(name: &str, origin: &str) -> Result<Tz, ZoneError> {
-    let trimmed = name.trim().trim_start_matches(':');
-    let key = match trimmed.find("zoneinfo/") {
-        Some(i) => &trimmed[i + "zoneinfo/".len()..],
-        None => trimmed,
-    };
-    let key = key.strip_prefix("posix/").unwrap_or(key);
-    key.parse::<Tz>().map_err(|_| ZoneError::Unknown {
+    zone_named(name).ok_or_else(|| ZoneError::Unknown {
         name: name.to_string(),
         origin: origin.to_string(),
     })

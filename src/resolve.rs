@@ -1,0 +1,240 @@
+//! The daemon's rules for one parsed entry, shared by `cronwrightd` and `cronwright list` so
+//! that the list shows exactly what the daemon runs: where the daemon looks for crontabs
+//! given its configuration and identity ([`sources_config`]), and for each entry the user it
+//! runs as, that user's credentials, its zone, and why an entry is skipped ([`Resolver`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+
+use crate::config::Config;
+use crate::cron::Entry;
+use crate::runner::{self, Credentials};
+use crate::sources::{Kind, Source, SourcesConfig};
+
+/// Where the daemon looks for crontabs, for a daemon running as `own_user`.
+pub fn sources_config(
+    config: &Config,
+    as_root: bool,
+    own_user: &str,
+    own_uid: u32,
+) -> SourcesConfig {
+    SourcesConfig {
+        system_crontab: config.sources.system_crontab.clone(),
+        system_dirs: config.sources.system_dirs.clone(),
+        user_spool: config.sources.user_spool.clone(),
+        extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
+        as_root,
+        own_user: own_user.to_string(),
+        own_uid,
+    }
+}
+
+/// Who a job runs as: one per user and load, shared by that user's entries.
+#[derive(Debug)]
+pub struct RunAs {
+    pub user: String,
+    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
+    pub credentials: Option<Credentials>,
+}
+
+/// Who one entry runs as, in which zone, per the daemon's rules.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub run_as: Arc<RunAs>,
+    pub zone: Tz,
+    /// Something to tell without skipping the entry.
+    pub note: Option<Note>,
+}
+
+/// Why the daemon skips an entry that parsed fine.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Skip {
+    #[error("command of {len} bytes is longer than max_command_length ({max}); line skipped")]
+    CommandTooLong { len: usize, max: usize },
+    #[error("unknown user '{user}' ({reason}); line skipped")]
+    UnknownUser { user: String, reason: String },
+}
+
+/// What the daemon tells about an entry it runs anyway.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Note {
+    /// A system crontab line naming another user, for a daemon that is not root: it can only
+    /// run jobs as itself.
+    #[error("runs as {user}, but the daemon is not root; running it as {own}")]
+    RunsAsDaemon { user: String, own: String },
+}
+
+/// The daemon's identity and configuration, and the users looked up so far: what resolving
+/// an entry needs. Made anew for each load, so a changed passwd file is seen at the next one.
+pub struct Resolver<'a> {
+    config: &'a Config,
+    as_root: bool,
+    own_user: &'a str,
+    /// A crontab of 100,000 lines for one user costs one getpwnam and getgrouplist (each
+    /// reads /etc/passwd or /etc/group), not 100,000, and its jobs share one [`RunAs`].
+    users: RefCell<HashMap<String, Result<Arc<RunAs>, String>>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(config: &'a Config, as_root: bool, own_user: &'a str) -> Resolver<'a> {
+        Resolver {
+            config,
+            as_root,
+            own_user,
+            users: RefCell::default(),
+        }
+    }
+
+    /// The command length limit, the user a line runs as (the spool file's user, the system
+    /// line's user field, or the daemon's own), that user's lookup when the daemon is root,
+    /// and the zone.
+    pub fn resolve(&self, source: &Source, entry: &Entry) -> Result<Resolved, Skip> {
+        let max = self.config.jobs.max_command_length;
+        if entry.command.len() > max {
+            return Err(Skip::CommandTooLong {
+                len: entry.command.len(),
+                max,
+            });
+        }
+        let user: &str = match (&source.kind, &entry.user) {
+            (Kind::UserSpool | Kind::Extra, _) => source.user.as_deref().unwrap_or(self.own_user),
+            (_, Some(u)) => u,
+            (_, None) => self.own_user,
+        };
+        let zone = entry.zone.unwrap_or(self.config.daemon.timezone);
+        let note = (!self.as_root
+            && user != self.own_user
+            && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
+        .then(|| Note::RunsAsDaemon {
+            user: user.to_string(),
+            own: self.own_user.to_string(),
+        });
+        match self.run_as(user) {
+            Ok(run_as) => Ok(Resolved { run_as, zone, note }),
+            Err(reason) => Err(Skip::UnknownUser {
+                user: user.to_string(),
+                reason,
+            }),
+        }
+    }
+
+    /// `user` as a job's identity: looked up when the daemon is root, otherwise a name for
+    /// the daemon's own identity.
+    fn run_as(&self, user: &str) -> Result<Arc<RunAs>, String> {
+        if let Some(known) = self.users.borrow().get(user) {
+            return known.clone();
+        }
+        let credentials = if self.as_root {
+            runner::lookup_user(user)
+                .map(Some)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(None)
+        };
+        let made = credentials.map(|credentials| {
+            Arc::new(RunAs {
+                user: user.to_string(),
+                credentials,
+            })
+        });
+        self.users
+            .borrow_mut()
+            .insert(user.to_string(), made.clone());
+        made
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cron::{Format, parse_crontab};
+    use std::path::PathBuf;
+
+    fn entry(line: &str, format: Format) -> Entry {
+        let parsed = parse_crontab(&format!("{line}\n"), format);
+        assert!(!parsed.has_errors(), "{line}: {:?}", parsed.diagnostics);
+        parsed.crontab.entries[0].clone()
+    }
+
+    fn source(kind: Kind, user: Option<&str>) -> Source {
+        Source {
+            path: PathBuf::from("/x"),
+            kind,
+            format: match kind {
+                Kind::SystemCrontab | Kind::SystemDir => Format::System,
+                _ => Format::User,
+            },
+            user: user.map(str::to_string),
+        }
+    }
+
+    fn config(extra: &str) -> Config {
+        Config::parse(
+            &format!("[daemon]\ntimezone = \"UTC\"\n{extra}"),
+            std::path::Path::new("/etc/cronwright/cronwright.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_long_command_is_skipped_with_the_limit_named() {
+        let config = config("[jobs]\nmax_command_length = 4\n");
+        let r = Resolver::new(&config, false, "me");
+        let e = entry("* * * * * echo hi", Format::User);
+        let skip = r.resolve(&source(Kind::Extra, None), &e).unwrap_err();
+        assert_eq!(
+            skip.to_string(),
+            "command of 7 bytes is longer than max_command_length (4); line skipped"
+        );
+    }
+
+    #[test]
+    fn without_root_every_entry_runs_as_the_daemon_and_system_lines_say_so() {
+        let config = config("");
+        let r = Resolver::new(&config, false, "me");
+        let e = entry("* * * * * alice true", Format::System);
+        let got = r.resolve(&source(Kind::SystemDir, None), &e).unwrap();
+        assert_eq!(got.run_as.user, "alice");
+        assert!(got.run_as.credentials.is_none());
+        assert_eq!(
+            got.note.unwrap().to_string(),
+            "runs as alice, but the daemon is not root; running it as me"
+        );
+        // A spool file runs as its owner, whatever the line says; no note.
+        let e = entry("* * * * * true", Format::User);
+        let got = r
+            .resolve(&source(Kind::UserSpool, Some("bob")), &e)
+            .unwrap();
+        assert_eq!(got.run_as.user, "bob");
+        assert!(got.note.is_none());
+    }
+
+    #[test]
+    fn an_unknown_user_is_skipped_when_root_looks_users_up() {
+        let config = config("");
+        let r = Resolver::new(&config, true, "root");
+        let e = entry("* * * * * no-such-user-cronwright true", Format::System);
+        let skip = r.resolve(&source(Kind::SystemDir, None), &e).unwrap_err();
+        assert_eq!(
+            skip.to_string(),
+            "unknown user 'no-such-user-cronwright' (unknown user 'no-such-user-cronwright'); \
+             line skipped"
+        );
+        // Looked up once per load: the same answer, shared.
+        let root = r.run_as("root").unwrap();
+        assert!(Arc::ptr_eq(&root, &r.run_as("root").unwrap()));
+    }
+
+    #[test]
+    fn cron_tz_wins_over_the_daemon_zone() {
+        let config = config("");
+        let r = Resolver::new(&config, false, "me");
+        let parsed = parse_crontab("CRON_TZ=:Asia/Tokyo\n0 9 * * * true\n", Format::User);
+        let e = &parsed.crontab.entries[0];
+        let got = r.resolve(&source(Kind::Extra, None), e).unwrap();
+        assert_eq!(got.zone, chrono_tz::Asia::Tokyo);
+    }
+}
