@@ -1,0 +1,544 @@
+//! `cronwrightd`'s event loop: it ties sources, the cron parser, the scheduler, the runner,
+//! the log and mail together.
+//!
+//! One `poll(2)` on the loop's thread over: the deadline timer ([`clock`]), the self-pipe the
+//! signal handlers write to ([`signals`]), the watcher's wake descriptor, and every running
+//! job's output pipe ([`running`]). `notify` delivers inotify events on a thread of its own,
+//! which only queues paths and wakes the loop; everything else happens here. Nothing sleeps
+//! for an interval or polls the clock: between deadlines, file changes and job output the
+//! daemon does not wake at all.
+//!
+//! Each turn of the loop acts on the signals that came, finishes the jobs that are done, runs
+//! what is due, arms the timer, then waits ([`Daemon::wait`]) and handles what is ready
+//! ([`Daemon::dispatch`]). The crontabs and their jobs are the [`table`]; its operations return
+//! what happened and this module logs it.
+
+mod clock;
+mod running;
+mod signals;
+mod table;
+
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+
+use crate::config::Config;
+use crate::log::{Event, Logger, Target};
+use crate::resolve::sources_config;
+use crate::runner::{self, Credentials};
+use crate::sources::SourcesConfig;
+use crate::watch::{WatchPaths, Watcher};
+use clock::{Timer, WallClock, wall_now};
+use running::Running;
+use signals::{Signals, StopSignal, Supervisor};
+use table::{Change, LoadContext, LoadNote, Table};
+
+/// After the grace period and SIGTERM to the jobs' groups, how long before SIGKILL.
+const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
+
+/// How the daemon was asked to run (from the command line).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub config_path: PathBuf,
+    /// Where log lines go besides syslog (which the config turns on or off).
+    pub log: Vec<Target>,
+    /// Overrides the config's pid file.
+    pub pid_file: Option<PathBuf>,
+}
+
+/// Adds `fd` to a poll set; its slot there.
+fn slot<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>) -> usize {
+    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+    fds.len() - 1
+}
+
+/// Where the daemon is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Running jobs at their times.
+    Running,
+    /// Asked to stop at `since`: no new jobs; the running ones get the grace period.
+    Stopping { signal: StopSignal, since: Instant },
+    /// The grace period ran out: the `killed` jobs' groups got SIGTERM at `at`, and SIGKILL
+    /// follows [`KILL_AFTER_TERM`] later.
+    Terminating {
+        signal: StopSignal,
+        at: Instant,
+        killed: usize,
+    },
+}
+
+/// What one `poll` found ready.
+#[derive(Debug, Default)]
+struct Ready {
+    /// The deadline passed or the clock was set.
+    timer: bool,
+    /// A signal came.
+    signal: bool,
+    /// The watcher queued changed paths.
+    watch: bool,
+    /// Indices into `running` of the jobs whose output pipe is readable (or at EOF).
+    jobs: Vec<usize>,
+}
+
+pub struct Daemon {
+    /// The command line.
+    options: Options,
+    /// The configuration in force; a reload that fails keeps it.
+    config: Config,
+    /// Where crontabs are, derived from `config` and who the daemon is; kept with it.
+    sources: SourcesConfig,
+    logger: Logger,
+    /// Whether the daemon can run jobs as other users.
+    as_root: bool,
+    /// The daemon's own identity: the jobs' when it is not root, and the home of a job whose
+    /// user has none of its own.
+    own: Credentials,
+    /// For the `From`/`Subject` of mailed output.
+    hostname: String,
+    /// The crontabs and their scheduled jobs.
+    table: Table,
+    /// Jobs and sendmail runs in flight.
+    running: Vec<Running>,
+    watcher: Watcher,
+    /// When the watcher has fallen back to polling: when it last looked.
+    last_fallback_check: Instant,
+    timer: Timer,
+    /// The wall clock at the last run of what was due, to tell clock steps from time passing.
+    clock: WallClock,
+    signals: Signals,
+    supervisor: Supervisor,
+    phase: Phase,
+}
+
+/// Log targets: syslog if the config wants it, plus what the command line asked for.
+fn targets(config: &Config, extra: &[Target]) -> Vec<Target> {
+    let mut t = Vec::new();
+    if config.log.syslog {
+        t.push(Target::Syslog(config.log.syslog_socket.clone()));
+    }
+    t.extend(extra.iter().cloned());
+    t
+}
+
+impl Daemon {
+    /// Sets everything up: config, log, signals, timer, watcher. Loads nothing yet.
+    pub fn new(options: Options) -> anyhow::Result<Daemon> {
+        let config = Config::load_or_defaults(&options.config_path)?;
+        let logger = Logger::new(targets(&config, &options.log));
+        let as_root = nix::unistd::geteuid().is_root();
+        let own = runner::current_user().context("cannot look up the daemon's own user")?;
+        let signals = Signals::install()?;
+        let timer = Timer::new()?;
+        let sources = sources_config(&config, as_root, &own.user, own.uid.as_raw());
+        let watcher = Watcher::new(&WatchPaths::from_sources(&sources));
+        let hostname = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let seed = (wall_now() as u64) ^ (u64::from(std::process::id()) << 32);
+        Ok(Daemon {
+            options,
+            config,
+            sources,
+            logger,
+            as_root,
+            own,
+            hostname,
+            table: Table::new(seed),
+            running: Vec::new(),
+            watcher,
+            last_fallback_check: Instant::now(),
+            timer,
+            clock: WallClock::new(),
+            signals,
+            supervisor: Supervisor::default(),
+            phase: Phase::Running,
+        })
+    }
+
+    /// Runs until SIGTERM or SIGINT and the running jobs are done. Returns normally (exit 0).
+    pub fn run(mut self) -> anyhow::Result<()> {
+        let pid_file = self
+            .options
+            .pid_file
+            .clone()
+            .or_else(|| self.config.daemon.pid_file.clone());
+        if let Some(p) = &pid_file {
+            std::fs::write(p, format!("{}\n", std::process::id()))
+                .with_context(|| format!("cannot write the pid file {}", p.display()))?;
+        }
+        self.load_all(true);
+        let runs_as = (!self.as_root).then(|| self.own.user.clone());
+        self.logger.log(&Event::Start {
+            version: env!("CARGO_PKG_VERSION"),
+            pid: std::process::id(),
+            zone: self.config.daemon.timezone.name(),
+            files: self.table.files(),
+            entries: self.table.jobs(),
+            runs_as: runs_as.as_deref(),
+        });
+        self.notify_ready();
+        self.run_reboot_jobs();
+        if let Some((_, why)) = self.watcher.fallback() {
+            let text =
+                format!("watching files is not possible ({why}); checking them once a minute");
+            self.logger.log(&Event::Info { text: &text });
+        }
+        let result = self.event_loop();
+        if let Some(p) = &pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+        let (reason, killed) = match self.phase {
+            Phase::Running => ("error", 0),
+            Phase::Stopping { signal, .. } => (signal.name(), 0),
+            Phase::Terminating { signal, killed, .. } => (signal.name(), killed),
+        };
+        self.logger.log(&Event::Stop {
+            pid: std::process::id(),
+            reason,
+            killed,
+        });
+        result
+    }
+
+    fn event_loop(&mut self) -> anyhow::Result<()> {
+        loop {
+            if let Some(signal) = self.signals.take_stop() {
+                self.begin_stop(signal);
+            }
+            if self.signals.take_hup() {
+                self.reload();
+            }
+            if self.signals.take_chld() {
+                self.collect_exits();
+            }
+            self.finish_jobs();
+            if self.phase == Phase::Running {
+                self.run_due();
+                self.arm_timer();
+            } else if self.running.is_empty() {
+                return Ok(());
+            } else {
+                self.enforce_grace();
+            }
+            let ready = self.wait()?;
+            self.dispatch(ready);
+        }
+    }
+
+    /// Blocks in poll until a deadline, a signal, a file change or job output.
+    fn wait(&mut self) -> anyhow::Result<Ready> {
+        let timeout = self.poll_timeout();
+        let mut fds: Vec<PollFd> = Vec::with_capacity(3 + self.running.len());
+        let timer_slot = slot(&mut fds, self.timer.fd());
+        let signal_slot = slot(&mut fds, self.signals.fd());
+        // Without a wake fd (out of descriptors) the watcher polls instead.
+        let watch_slot = self.watcher.wake_fd().map(|fd| slot(&mut fds, fd));
+        let job_slots: Vec<(usize, usize)> = self
+            .running
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.job.output_eof())
+            .map(|(i, r)| (i, slot(&mut fds, r.job.output_fd())))
+            .collect();
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("poll failed"),
+        }
+        let ready = |s: usize| fds[s].revents().is_some_and(|r| !r.is_empty());
+        Ok(Ready {
+            timer: ready(timer_slot),
+            signal: ready(signal_slot),
+            watch: watch_slot.is_some_and(ready),
+            jobs: job_slots
+                .into_iter()
+                .filter(|&(_, s)| ready(s))
+                .map(|(i, _)| i)
+                .collect(),
+        })
+    }
+
+    /// Handles what `wait` found ready. Signals only set flags: the next turn of the loop
+    /// acts on them.
+    fn dispatch(&mut self, ready: Ready) {
+        if ready.timer {
+            self.timer.clear();
+        }
+        if ready.signal {
+            self.signals.drain();
+        }
+        if ready.watch {
+            let changed = self.watcher.drain();
+            self.reload_paths(changed);
+        } else if self.fallback_due() {
+            let changed = self.watcher.poll_changes();
+            self.reload_paths(changed);
+        }
+        for i in ready.jobs {
+            self.running[i].read();
+        }
+    }
+
+    fn fallback_due(&mut self) -> bool {
+        match self.watcher.fallback() {
+            Some((every, _)) if self.last_fallback_check.elapsed() >= every => {
+                self.last_fallback_check = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// poll's own timeout covers what the wall-clock timer does not: draining output after a
+    /// job exits, the grace period on stop, and the once-a-minute fallback check.
+    fn poll_timeout(&self) -> PollTimeout {
+        let now = Instant::now();
+        let grace_end = match self.phase {
+            Phase::Running => None,
+            Phase::Stopping { since, .. } => Some(since + self.config.jobs.grace_period),
+            Phase::Terminating { at, .. } => Some(at + KILL_AFTER_TERM),
+        };
+        let next = self
+            .running
+            .iter()
+            .filter_map(Running::drain_deadline)
+            .chain(grace_end)
+            .map(|at| at.saturating_duration_since(now))
+            .chain(self.watcher.fallback().map(|(every, _)| every))
+            .min();
+        match next {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32 + 1)
+                .unwrap_or(PollTimeout::MAX),
+        }
+    }
+
+    /// Arms the timer for the earliest deadline.
+    fn arm_timer(&mut self) {
+        if let Err(e) = self.timer.arm(self.table.next_wake()) {
+            let text = format!("cannot arm the timer: {e}");
+            self.logger.log(&Event::Error { text: &text });
+        }
+    }
+
+    /// Asks the table what is due now, given how the clock moved, and starts it.
+    fn run_due(&mut self) {
+        let (now, step) = self.clock.advance();
+        let text = match step {
+            crate::scheduler::ClockStep::Forward(s) => format!("the clock moved forward by {s}s"),
+            crate::scheduler::ClockStep::Backward(s) => format!("the clock moved back by {s}s"),
+            crate::scheduler::ClockStep::None => String::new(),
+        };
+        if !text.is_empty() {
+            self.logger.log(&Event::Info { text: &text });
+        }
+        for info in self.table.due(now, step) {
+            self.start(&info);
+        }
+    }
+
+    /// Runs the `@reboot` entries once per boot: only if the marker file (under /run, which
+    /// is emptied at boot) does not exist yet, as cronie does with /run/cron.reboot.
+    fn run_reboot_jobs(&mut self) {
+        let pending = self.table.take_reboot_jobs();
+        let marker = self.config.daemon.reboot_marker.clone();
+        if marker.exists() {
+            if !pending.is_empty() {
+                let text = format!(
+                    "{} exists: the machine did not boot since the last start, so @reboot jobs do not run",
+                    marker.display()
+                );
+                self.logger.log(&Event::Info { text: &text });
+            }
+            return;
+        }
+        if let Some(dir) = marker.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(&marker, b"") {
+            let text = format!(
+                "cannot create {} ({e}): @reboot jobs would run again if the daemon restarts",
+                marker.display()
+            );
+            self.logger.log(&Event::Error { text: &text });
+        }
+        for info in pending {
+            self.start(&info);
+        }
+    }
+
+    /// SIGTERM or SIGINT: no new jobs from now on; the running ones get the grace period.
+    fn begin_stop(&mut self, signal: StopSignal) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        self.phase = Phase::Stopping {
+            signal,
+            since: Instant::now(),
+        };
+        self.notify("STOPPING=1");
+        let text = format!(
+            "stopping: no new jobs; waiting up to {}s for {} running",
+            self.config.jobs.grace_period.as_secs(),
+            self.running.len()
+        );
+        self.logger.log(&Event::Info { text: &text });
+    }
+
+    /// On stop: after the grace period, SIGTERM every job's process group; later, SIGKILL.
+    fn enforce_grace(&mut self) {
+        match self.phase {
+            Phase::Stopping { signal, since }
+                if since.elapsed() >= self.config.jobs.grace_period =>
+            {
+                self.signal_all(Signal::SIGTERM);
+                self.phase = Phase::Terminating {
+                    signal,
+                    at: Instant::now(),
+                    killed: self.running.len(),
+                };
+            }
+            Phase::Terminating { at, .. } if at.elapsed() >= KILL_AFTER_TERM => {
+                self.signal_all(Signal::SIGKILL);
+            }
+            _ => {}
+        }
+    }
+
+    /// SIGHUP: the configuration and every crontab, read again.
+    fn reload(&mut self) {
+        if let Some(e) = self.supervisor.reloading() {
+            self.supervisor_failed(e);
+        }
+        self.reload_config();
+        self.load_all(true);
+        // READY again even when the new config was refused: the old one runs on.
+        self.notify_ready();
+    }
+
+    fn reload_config(&mut self) {
+        match Config::load_or_defaults(&self.options.config_path) {
+            Ok(config) => {
+                self.logger = Logger::new(targets(&config, &self.options.log));
+                self.sources =
+                    sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
+                self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));
+                self.config = config;
+            }
+            Err(e) => {
+                let text = format!("{e}; keeping the previous configuration");
+                self.logger.log(&Event::Error { text: &text });
+            }
+        }
+    }
+
+    /// Scans every source and loads every crontab (see [`Table::load_all`]).
+    fn load_all(&mut self, force: bool) {
+        let cx = LoadContext {
+            config: &self.config,
+            sources: &self.sources,
+            now: wall_now(),
+        };
+        let changes = self.table.load_all(&cx, force);
+        self.log_changes(changes);
+    }
+
+    /// Reloads what the watcher reported (see [`Table::reload_paths`]).
+    fn reload_paths(&mut self, changed: Vec<PathBuf>) {
+        if changed.is_empty() {
+            return;
+        }
+        let cx = LoadContext {
+            config: &self.config,
+            sources: &self.sources,
+            now: wall_now(),
+        };
+        let changes = self.table.reload_paths(changed, &cx);
+        self.log_changes(changes);
+    }
+
+    fn log_changes(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Ignored { path, reason } => {
+                    self.logger.log(&Event::Ignored {
+                        path: &path.display().to_string(),
+                        reason: &reason,
+                    });
+                }
+                Change::Loaded(report) => {
+                    let file = report.path.display().to_string();
+                    for note in &report.notes {
+                        let text = match note {
+                            LoadNote::Invalid(d) => {
+                                format!("{file}:{}:{}: {}", d.line, d.column, d.message)
+                            }
+                            LoadNote::Skipped { line, skip } => format!("{file}:{line}: {skip}"),
+                            LoadNote::Note { line, note } => format!("{file}:{line}: {note}"),
+                        };
+                        if matches!(note, LoadNote::Note { .. }) {
+                            self.logger.log(&Event::Info { text: &text });
+                        } else {
+                            self.logger.log(&Event::Error { text: &text });
+                        }
+                    }
+                    self.logger.log(&Event::Reload {
+                        file: &file,
+                        entries: report.entries,
+                        errors: report.errors(),
+                    });
+                }
+                Change::Refused {
+                    path,
+                    refusal,
+                    new_reason,
+                    stopped,
+                } => {
+                    let file = path.display().to_string();
+                    if new_reason {
+                        self.logger.log(&Event::Refused {
+                            path: &file,
+                            reason: &refusal.to_string(),
+                            fix: refusal.fix(&path).as_deref(),
+                        });
+                    }
+                    if stopped {
+                        self.log_emptied(&file);
+                    }
+                }
+                Change::Forgotten { path } => self.log_emptied(&path.display().to_string()),
+            }
+        }
+    }
+
+    /// The RELOAD line of a file whose jobs are all gone.
+    fn log_emptied(&mut self, file: &str) {
+        self.logger.log(&Event::Reload {
+            file,
+            entries: 0,
+            errors: 0,
+        });
+    }
+
+    /// READY, with what is loaded, for the supervisor.
+    fn notify_ready(&mut self) {
+        if let Some(e) = self.supervisor.ready(self.table.files(), self.table.jobs()) {
+            self.supervisor_failed(e);
+        }
+    }
+
+    fn notify(&mut self, state: &str) {
+        if let Some(e) = self.supervisor.notify(state) {
+            self.supervisor_failed(e);
+        }
+    }
+
+    fn supervisor_failed(&mut self, e: std::io::Error) {
+        let text = format!("cannot notify systemd: {e}");
+        self.logger.log(&Event::Error { text: &text });
+    }
+}
