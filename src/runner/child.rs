@@ -589,26 +589,41 @@ mod tests {
                 name: format!("cwrun{suffix}"),
                 group: format!("cwrung{suffix}"),
             };
-            let ok = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
-            assert!(
-                ok(Command::new("groupadd").arg(&user.group)),
-                "groupadd failed"
-            );
+            if let Err(why) = quietly(Command::new("groupadd").arg(&user.group)) {
+                panic!("groupadd failed: {why}");
+            }
             let home = format!("/tmp/{}-home", user.name);
-            assert!(
-                ok(Command::new("useradd")
+            if let Err(why) = quietly(
+                Command::new("useradd")
                     .args(["-U", "-m", "-d", &home, "-s", "/bin/sh", "-G", &user.group])
-                    .arg(&user.name)),
-                "useradd failed"
-            );
+                    .arg(&user.name),
+            ) {
+                panic!("useradd failed: {why}");
+            }
             user
         }
     }
 
     impl Drop for TestUser {
         fn drop(&mut self) {
-            let _ = Command::new("userdel").args(["-r", &self.name]).status();
-            let _ = Command::new("groupdel").arg(&self.group).status();
+            // Best effort, and silent: userdel -r complains on stderr about the mail spool
+            // useradd never made, which is noise in every `cargo test`.
+            let _ = quietly(Command::new("userdel").args(["-r", &self.name]));
+            let _ = quietly(Command::new("groupdel").arg(&self.group));
+        }
+    }
+
+    /// Runs an administration command with its output captured, so that none of it lands in
+    /// the test run's output; `Err` says how it failed, with what it wrote to stderr.
+    fn quietly(cmd: &mut Command) -> Result<(), String> {
+        match cmd.output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(e.to_string()),
         }
     }
 
