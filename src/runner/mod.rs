@@ -280,7 +280,7 @@ impl Job {
     /// Reads what the pipe holds now, up to [`MAX_READ_PER_CALL`] bytes, keeping the first
     /// `output_limit` bytes of the job's output and counting the rest. `Ok(true)`: the pipe
     /// is still open; `Ok(false)`: EOF (every holder of the write end has closed it), also on
-    /// every later call. Never blocks.
+    /// every later call. An error counts as EOF from then on. Never blocks.
     pub fn read_output(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
@@ -299,7 +299,11 @@ impl Job {
                 }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => return Ok(true),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // The pipe is of no more use; a loop polling it would only spin.
+                    self.eof = true;
+                    return Err(e.into());
+                }
             }
         }
         Ok(true)
