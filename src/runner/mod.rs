@@ -53,8 +53,8 @@
 //!   [`OUTPUT_GRACE_AFTER_EXIT`]) since the exit, whichever comes first (the loop needs a
 //!   wakeup at [`Job::exited_at`] + grace for a job whose pipe stays open). Dropping a job closes
 //!   the pipe; a background process that writes to it afterwards gets `SIGPIPE`, as it would
-//!   from any closed reader. To spare such processes, keep polling and reading the job after
-//!   logging it until EOF (the cap keeps memory bounded).
+//!   from any closed reader. The daemon drops a job as soon as it has logged its end, so
+//!   the output a job's background processes write after the grace is not read.
 //! - The job keeps what the loop has seen of it: [`Job::status`], [`Job::exited_at`] and
 //!   [`Job::output_eof`] answer from the last [`Job::try_wait`] and [`Job::read_output`], so
 //!   the loop needs no state of its own beside the job.
