@@ -188,13 +188,7 @@ pub fn parse_crontab_each(
                 Arc::make_mut(&mut env).set(name.clone(), value.clone());
                 final_env.set(name, value);
             }
-            Some(Line::Entry {
-                schedule,
-                user,
-                command,
-                stdin,
-                log,
-            }) => {
+            Some(Line::Entry(job)) => {
                 let zone = match zone {
                     ZoneState::Default => None,
                     ZoneState::Named(tz) => Some(tz),
@@ -209,11 +203,11 @@ pub fn parse_crontab_each(
                 };
                 on_entry(Entry {
                     line: line_no,
-                    schedule,
-                    user: user.map(str::to_string),
-                    command,
-                    stdin,
-                    log,
+                    schedule: job.schedule,
+                    user: job.user.map(str::to_string),
+                    command: job.command,
+                    stdin: job.stdin,
+                    log: job.log,
                     env: Arc::clone(&env),
                     zone,
                     random_delay_minutes: delay,

@@ -40,13 +40,18 @@ pub(crate) enum Line<'a> {
         value: String,
         value_span: Span,
     },
-    Entry {
-        schedule: Schedule,
-        user: Option<&'a str>,
-        command: String,
-        stdin: Option<String>,
-        log: bool,
-    },
+    Entry(EntryLine<'a>),
+}
+
+/// A job line as written: what the rest of the file (environment, `CRON_TZ`) does not decide.
+pub(crate) struct EntryLine<'a> {
+    pub schedule: Schedule,
+    /// The user field of a system crontab line.
+    pub user: Option<&'a str>,
+    pub command: String,
+    pub stdin: Option<String>,
+    /// `false` for a leading `-`.
+    pub log: bool,
 }
 
 /// Collects diagnostics for one line, which knows its number and text.
@@ -510,13 +515,13 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         sink.error(cmd_start, 1, "the command is empty");
         return None;
     }
-    Some(Line::Entry {
+    Some(Line::Entry(EntryLine {
         schedule,
         user,
         command,
         stdin,
         log,
-    })
+    }))
 }
 
 #[cfg(test)]
