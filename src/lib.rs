@@ -2,27 +2,33 @@
 //!
 //! # Layout
 //!
-//! - [`cron`]: the cron language. Parsing crontab text into entries with diagnostics, and
-//!   the exact next fire time of a schedule in a zone. Pure: no clock, no I/O.
-//! - [`scheduler`]: the job table and deadline heap: what is due at a given time, what a
-//!   clock step means. Pure: "now" is a value.
-//! - [`zone`]: which time zone the system is in (`TZ`, then `/etc/localtime`).
-//! - [`config`]: the daemon's TOML configuration, validated into resolved values.
-//! - [`log`]: the daemon's log lines and sinks (syslog datagrams, stderr text, JSON lines).
-//! - [`mail`]: whether a job's output is mailed, and the message and sendmail command for it.
-//! - [`daemon`]: `cronwrightd`'s one event loop, tying the modules above together;
-//!   `src/bin/cronwrightd.rs` only parses arguments and calls it.
-//! - [`cli`]: the `cronwright` command (`next`, `check`, `list`, `crontab`); `src/bin/cronwright.rs`
-//!   only calls it.
-//! - [`crontab`]: the `crontab` command (install, list, edit, remove a user's spool crontab,
-//!   setgid `crontab` as Debian's) and the jobs `cronwright list` shows.
-//! - [`sources`] / [`watch`]: which files are crontabs and whether they may be loaded; noticing
-//!   their changes (inotify through `notify`, or a once-a-minute fallback).
-//! - [`runner`]: starting a job as a user (clone/exec, the only `unsafe`), capturing its output
-//!   for a poll(2) loop, signalling and reaping it.
-//! - [`sd_notify`]: telling systemd (`Type=notify`) that the daemon is ready, reloading,
-//!   stopping, and a status line.
+//! The language and the time math, pure (no clock, no files: tested with literals):
+//! - [`cron`]: crontab text into entries with diagnostics (`cron/diag.rs` also prints the
+//!   report `check` and `crontab` show), and the exact next fire time of a schedule in a zone.
+//! - `scheduler`: the job table and deadline heap: what is due at a given time and what a
+//!   clock step means; "now" is a value.
+//! - `mail`: whether a job's output is mailed, and the message and sendmail command for it.
+//! - `log/event.rs`: the wording of every log line, as text and as JSON.
 //!
+//! The system around it:
+//! - `config`: the TOML configuration, validated into resolved values; `system_zone`: which
+//!   zone the machine is in.
+//! - `sources` / `watch`: which files are crontabs and whether they may be loaded; noticing
+//!   their changes (inotify through `notify`, or a once-a-minute fallback).
+//! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
+//!   is skipped), shared by the daemon and `cronwright list` so both say the same.
+//! - `runner`: starting a job as a user, capturing its output, signalling and reaping it;
+//!   `runner/child.rs` holds everything between clone and exec, and every `unsafe`.
+//! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
+//!   hold up the loop; `sd_notify`: telling systemd the daemon is ready, reloading, stopping.
+//!
+//! The programs, thin binaries in `src/bin/` over these:
+//! - [`daemon`]: `cronwrightd`'s one event loop (`daemon/mod.rs`), the loaded crontabs and
+//!   their jobs (`table.rs`), the jobs in flight (`running.rs`), signals and the supervisor
+//!   (`signals.rs`), the deadline timer and clock steps (`clock.rs`).
+//! - [`cli`]: the `cronwright` command: `next`, `check`, `list` (`cli/list.rs`), and
+//!   `crontab` (`cli/crontab/`: its arguments and `-l/-r/-e/-T` in `mod.rs`, privileges,
+//!   allow/deny and the atomic install in `spool.rs`, the editor session in `edit.rs`).
 //!
 //! # Example
 //!
