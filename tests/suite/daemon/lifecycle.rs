@@ -55,7 +55,7 @@ fn reboot_jobs_run_once_per_boot_not_on_a_daemon_restart() {
 #[test]
 fn check_config_reports_unknown_keys_with_their_line() {
     let h = Harness::new("[jobs]\nshel = \"/bin/bash\"\n");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+    let out = std::process::Command::new(crate::util::CRONWRIGHTD_BIN)
         .args(["--check-config", "--config"])
         .arg(h.path("cronwright.toml"))
         .output()
@@ -74,7 +74,7 @@ fn json_log_on_stdout_and_the_pid_file_come_and_go_with_the_daemon() {
     let h = Harness::new("");
     h.write("mine", "* * * * * * echo json\n");
     let pid_file = h.path("cronwrightd.pid");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+    let mut child = std::process::Command::new(crate::util::CRONWRIGHTD_BIN)
         .arg("--config")
         .arg(h.path("cronwright.toml"))
         .args(["--log", "json", "--pid-file"])
@@ -113,7 +113,7 @@ fn systemd_hears_ready_reloading_and_stopping() {
     let socket_path = h.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_read_timeout(Some(super::PATIENCE)).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+    let mut child = std::process::Command::new(crate::util::CRONWRIGHTD_BIN)
         .arg("--config")
         .arg(h.path("cronwright.toml"))
         .env("NOTIFY_SOCKET", &socket_path)

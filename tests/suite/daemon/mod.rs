@@ -147,7 +147,7 @@ reboot_marker = "{dir}/reboot-marker"
     }
 
     pub fn start(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+        let child = Command::new(crate::util::CRONWRIGHTD_BIN)
             .arg("--foreground")
             .arg("--config")
             .arg(self.path("cronwright.toml"))
