@@ -12,11 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::{User, getuid};
 
-use crate::util::{Account, CRONWRIGHT_BIN, run, text};
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+use crate::util::{Account, CRONWRIGHT_BIN, needs_root, run, text};
 
 fn me() -> User {
     User::from_uid(getuid()).unwrap().unwrap()
@@ -515,14 +511,6 @@ impl TempUsers {
     }
 }
 
-fn needs_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    println!("skipped: needs root");
-    false
-}
-
 /// `runuser -u USER -- PROGRAM ARGS...`
 fn as_user(user: &str, program: &Path) -> Command {
     let mut c = Command::new("runuser");
@@ -558,7 +546,7 @@ fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) {
 
 #[test]
 fn dash_u_as_root_works_on_that_users_crontab_with_their_ownership() {
-    if !needs_root() {
+    if !needs_root("dash_u_as_root_works_on_that_users_crontab_with_their_ownership") {
         return;
     }
     let users = TempUsers::new(&["u"], None);
@@ -593,7 +581,7 @@ fn dash_u_as_root_works_on_that_users_crontab_with_their_ownership() {
 
 #[test]
 fn cron_allow_and_cron_deny_follow_cronies_rules() {
-    if !needs_root() {
+    if !needs_root("cron_allow_and_cron_deny_follow_cronies_rules") {
         return;
     }
     let users = TempUsers::new(&["al", "de"], None);
@@ -684,7 +672,7 @@ impl Installed {
 
 #[test]
 fn setgid_crontab_lets_users_manage_only_their_own_crontab() {
-    if !needs_root() {
+    if !needs_root("setgid_crontab_lets_users_manage_only_their_own_crontab") {
         return;
     }
     let Some(inst) = Installed::new() else {

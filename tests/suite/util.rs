@@ -93,8 +93,22 @@ pub fn offset_changes(tz: chrono_tz::Tz, from: i64, to: i64, step: i64) -> Vec<(
     out
 }
 
+/// Whether the test may go on: true as root; otherwise it says on stdout (which
+/// `cargo test -- --nocapture` shows) that `test` was skipped, and returns false. Tests that
+/// create accounts or change owners call it first, so that a run as a normal user passes
+/// without them rather than failing on a missing privilege.
+pub fn needs_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    println!("skipped: {test} needs root");
+    false
+}
+
 /// A user or group created for one test (as root) and deleted when dropped, even if the test
-/// fails. Users get a home directory under /home when `home` is set.
+/// fails. Users get a home directory under /home when `home` is set. The tools' own messages
+/// are kept out of the test output (userdel, for one, complains of a missing mail spool):
+/// they show only in the panic when creating an account fails.
 pub struct Account {
     pub name: String,
     is_group: bool,
@@ -102,12 +116,7 @@ pub struct Account {
 
 impl Account {
     pub fn group(name: &str) -> Account {
-        let ok = Command::new("groupadd")
-            .arg(name)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "groupadd {name}");
+        quietly(Command::new("groupadd").arg(name));
         Account {
             name: name.to_string(),
             is_group: true,
@@ -120,8 +129,7 @@ impl Account {
         if let Some(g) = extra_group {
             cmd.args(["-G", g]);
         }
-        let ok = cmd.arg(name).status().unwrap().success();
-        assert!(ok, "useradd {name}");
+        quietly(cmd.arg(name));
         Account {
             name: name.to_string(),
             is_group: false,
@@ -129,7 +137,21 @@ impl Account {
     }
 }
 
+/// Runs an account tool with its output captured, and panics with its stderr if it fails.
+fn quietly(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        text(&out.stderr).trim_end()
+    );
+}
+
 impl Drop for Account {
+    /// Output captured and ignored: a failed clean-up must not hide the test's own result.
     fn drop(&mut self) {
         let _ = if self.is_group {
             Command::new("groupdel").arg(&self.name).output()

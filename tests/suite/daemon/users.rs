@@ -3,8 +3,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use super::{Harness, is_root};
-use crate::util::Account;
+use super::Harness;
+use crate::util::{Account, needs_root};
 
 /// A user with a home and an extra group, created for one test and removed afterwards.
 struct TempUser {
@@ -48,8 +48,7 @@ fn chown(path: &std::path::Path, user: &str) {
 
 #[test]
 fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname") {
         return;
     }
     let user = TempUser::new("run");
@@ -87,8 +86,7 @@ fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
 
 #[test]
 fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("unsafe_crontabs_are_refused_with_the_reason_and_the_fix") {
         return;
     }
     let owner = TempUser::new("own");
@@ -135,8 +133,7 @@ fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
 
 #[test]
 fn symlink_in_the_spool_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("symlink_in_the_spool_is_refused") {
         return;
     }
     let user = TempUser::new("lnk");
