@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::{User, getuid};
 
-use crate::util::{Account, CRONWRIGHT_BIN, needs_root, run, text};
+use crate::util::{Account, CRONWRIGHT_BIN, needs_root, run, text, write_script};
 
 fn me() -> User {
     User::from_uid(getuid()).unwrap().unwrap()
@@ -20,11 +20,6 @@ fn me() -> User {
 
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn write_script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    chmod(path, 0o755);
 }
 
 /// A temporary directory with `spool/` and `cronwright.toml` naming it, `allow` and `deny`

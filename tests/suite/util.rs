@@ -2,7 +2,7 @@
 //! input, data files, literal times, and the root-only parts (skipping without root, throwaway
 //! accounts).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use chrono::{DateTime, Utc};
@@ -27,6 +27,14 @@ pub fn cronwright() -> Command {
     let mut c = Command::new(CRONWRIGHT_BIN);
     c.env("TZ", "UTC");
     c
+}
+
+/// Writes an executable shell script: the stand-in editors and sendmail that tests hand to
+/// the programs.
+pub fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// Runs `cmd` with `input` on stdin and returns what it did. A program that exits before

@@ -6,8 +6,7 @@ use super::Harness;
 #[test]
 fn editing_adding_renaming_over_and_deleting_take_effect_without_restart() {
     let mut h = Harness::new("");
-    h.write("mine", "* * * * * * echo first\n");
-    h.start();
+    h.start_with("* * * * * * echo first\n");
     h.wait_for("first", |l| l.ends_with("| first"));
     // Edit in place (not by rename).
     std::fs::write(h.path("mine"), "* * * * * * echo second\n").unwrap();
@@ -39,8 +38,7 @@ fn editing_adding_renaming_over_and_deleting_take_effect_without_restart() {
 #[test]
 fn a_file_with_a_bad_line_runs_its_good_lines_and_logs_the_error_once() {
     let mut h = Harness::new("");
-    h.write("mine", "0 0 1 jna * echo never\n* * * * * * echo good\n");
-    h.start();
+    h.start_with("0 0 1 jna * echo never\n* * * * * * echo good\n");
     let err = h.wait_for("ERROR", |l| l.starts_with("ERROR "));
     assert!(err.contains("/mine:1:7: unknown month name 'jna'"), "{err}");
     h.wait_for_count("good runs", 2, |l| l.ends_with("| good"));
@@ -54,8 +52,7 @@ fn a_file_with_a_bad_line_runs_its_good_lines_and_logs_the_error_once() {
 #[test]
 fn sighup_reloads_everything() {
     let mut h = Harness::new("");
-    h.write("mine", "0 0 1 1 * echo yearly\n");
-    h.start();
+    h.start_with("0 0 1 1 * echo yearly\n");
     h.wait_for("first RELOAD", |l| {
         l.starts_with("RELOAD ") && l.contains("/mine")
     });
@@ -95,8 +92,7 @@ fn crlf_is_stripped_a_last_line_without_newline_runs_and_long_commands_run() {
 fn a_cron_d_file_ignored_by_the_name_rule_is_logged_once() {
     let mut h = Harness::new("");
     h.write("cron.d/backup.dpkg-old", "* * * * * root echo old\n");
-    h.write("mine", "0 0 1 1 * echo yearly\n");
-    h.start();
+    h.start_with("0 0 1 1 * echo yearly\n");
     h.wait_for("IGNORED", |l| {
         l.starts_with("IGNORED ") && l.contains("backup.dpkg-old")
     });
