@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Harness, field, is_event};
+use super::{Harness, eventually, field, is_event};
 use crate::util::write_script;
 
 /// Makes the configured sendmail a script that appends its arguments and the mail it is given
@@ -42,15 +42,14 @@ fn mailto_sends_the_output_through_sendmail() {
     let record = fake_sendmail(&h);
     h.start_with("MAILTO=ops@example.com\n* * * * * * echo mail me\n0 0 1 1 * echo never\n");
     h.wait_for("END", |l| is_event(l, "END"));
-    let start = std::time::Instant::now();
-    while !std::fs::read_to_string(&record)
-        .unwrap_or_default()
-        .contains("mail me")
-    {
-        assert!(start.elapsed() < super::PATIENCE, "no mail recorded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mail = std::fs::read_to_string(&record).unwrap();
+    let mail = eventually(
+        || {
+            std::fs::read_to_string(&record)
+                .ok()
+                .filter(|m| m.contains("mail me"))
+        },
+        || "no mail recorded".into(),
+    );
     assert!(mail.contains("To: ops@example.com"), "{mail}");
     assert!(mail.contains("Subject: Cron <"), "{mail}");
     assert_eq!(h.stop(), Some(0));

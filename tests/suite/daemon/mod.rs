@@ -202,18 +202,7 @@ reboot_marker = "{dir}/reboot-marker"
 
     /// Waits until a received message satisfies `done`, and returns it.
     pub fn wait_for(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(l) = self.lines().into_iter().find(|l| done(l)) {
-                return l;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "timed out waiting for {what}; syslog so far:\n{}",
-                self.lines().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(what, |lines| lines.into_iter().find(|l| done(l)))
     }
 
     /// Waits until `n` messages satisfy `pred`, and returns them.
@@ -223,19 +212,29 @@ reboot_marker = "{dir}/reboot-marker"
         n: usize,
         pred: impl Fn(&str) -> bool,
     ) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let found: Vec<String> = self.lines().into_iter().filter(|l| pred(l)).collect();
-            if found.len() >= n {
-                return found;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "timed out waiting for {n} x {what}; syslog so far:\n{}",
-                self.lines().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(&format!("{n} x {what}"), |lines| {
+            let found: Vec<String> = lines.into_iter().filter(|l| pred(l)).collect();
+            (found.len() >= n).then_some(found)
+        })
+    }
+
+    /// Looks at the messages received so far with `found` until it finds something, and
+    /// returns that; fails after PATIENCE, naming `what` it waited for and showing the log.
+    fn poll<T>(&self, what: &str, found: impl Fn(Vec<String>) -> Option<T>) -> T {
+        eventually(
+            || found(self.lines()),
+            || {
+                format!(
+                    "timed out waiting for {what}; syslog so far:\n{}",
+                    self.lines().join("\n")
+                )
+            },
+        )
+    }
+
+    /// How many of the messages received so far satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.lines().iter().filter(|l| pred(l)).count()
     }
 
     /// The `event` lines (CMD, END or OUT) received so far of the run with process id `pid`.
@@ -303,6 +302,19 @@ impl Drop for Harness {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Calls `found` until it returns something, and returns that; fails with `failure()` after
+/// PATIENCE. The daemon does everything in its own time, so tests wait for its effects.
+pub fn eventually<T>(mut found: impl FnMut() -> Option<T>, failure: impl FnOnce() -> String) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = found() {
+            return t;
+        }
+        assert!(start.elapsed() < PATIENCE, "{}", failure());
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -42,10 +42,7 @@ fn a_file_with_a_bad_line_runs_its_good_lines_and_logs_the_error_once() {
     let err = h.wait_for("ERROR", |l| l.starts_with("ERROR "));
     assert!(err.contains("/mine:1:7: unknown month name 'jna'"), "{err}");
     h.wait_for_count("good runs", 2, |l| l.ends_with("| good"));
-    assert_eq!(
-        h.lines().iter().filter(|l| l.starts_with("ERROR ")).count(),
-        1
-    );
+    assert_eq!(h.count(|l| l.starts_with("ERROR ")), 1);
     assert_eq!(h.stop(), Some(0));
 }
 
@@ -56,11 +53,7 @@ fn sighup_reloads_everything() {
     h.wait_for("first RELOAD", |l| {
         l.starts_with("RELOAD ") && l.contains("/mine")
     });
-    let before = h
-        .lines()
-        .iter()
-        .filter(|l| l.starts_with("RELOAD "))
-        .count();
+    let before = h.count(|l| l.starts_with("RELOAD "));
     h.signal(nix::sys::signal::Signal::SIGHUP);
     h.wait_for_count("RELOAD after SIGHUP", before + 1, |l| {
         l.starts_with("RELOAD ")
@@ -100,12 +93,7 @@ fn a_cron_d_file_ignored_by_the_name_rule_is_logged_once() {
     h.wait_for_count("RELOAD after SIGHUP", 2, |l| {
         l.starts_with("RELOAD ") && l.contains("/mine")
     });
-    let ignored = h
-        .lines()
-        .iter()
-        .filter(|l| l.starts_with("IGNORED "))
-        .count();
-    assert_eq!(ignored, 1);
+    assert_eq!(h.count(|l| l.starts_with("IGNORED ")), 1);
     assert_eq!(h.stop(), Some(0));
 }
 
