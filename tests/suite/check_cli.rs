@@ -4,37 +4,25 @@
 use crate::util::{cronwright, data, run, text};
 
 /// Every (line, column, severity, part of the message) that `mistakes.crontab` must produce.
+/// Laid out by hand as a table, one diagnostic a row, to be read down its columns; rustfmt
+/// would break the rows with longer messages over six lines each.
+#[rustfmt::skip]
 const EXPECTED: [(u32, u32, &str, &str); 17] = [
-    (
-        6,
-        7,
-        "error",
-        "unknown month name 'jna' (expected 1-12 or jan-dec)",
-    ),
-    (8, 1, "error", "minute 60 is out of range (expected 0-59)"),
-    (10, 3, "error", "range 22-2 runs backwards"),
-    (12, 3, "error", "a step of 0 never advances"),
-    (14, 13, "error", "unknown day of week name 'frii'"),
-    (16, 8, "error", "found only 4 fields"),
-    (18, 1, "error", "unknown macro '@dialy'"),
-    (21, 3, "error", "in the minute field, found ','"),
-    (
-        23,
-        1,
-        "error",
-        "or an environment line NAME=value, found 'backup'",
-    ),
-    (25, 4, "error", "unexpected 'O' in the hour field"),
-    (
-        27,
-        14,
-        "error",
-        "RANDOM_DELAY must be a whole number of minutes, found 'soon'",
-    ),
-    (29, 9, "error", "unknown time zone 'Europe/Berln'"),
-    (30, 1, "error", "entry not loaded: CRON_TZ on line 29"),
-    (33, 5, "warning", "never fires"),
-    (34, 5, "warning", "cron's OR rule"),
+    (6,  7,  "error",   "unknown month name 'jna' (expected 1-12 or jan-dec)"),
+    (8,  1,  "error",   "minute 60 is out of range (expected 0-59)"),
+    (10, 3,  "error",   "range 22-2 runs backwards"),
+    (12, 3,  "error",   "a step of 0 never advances"),
+    (14, 13, "error",   "unknown day of week name 'frii'"),
+    (16, 8,  "error",   "found only 4 fields"),
+    (18, 1,  "error",   "unknown macro '@dialy'"),
+    (21, 3,  "error",   "in the minute field, found ','"),
+    (23, 1,  "error",   "or an environment line NAME=value, found 'backup'"),
+    (25, 4,  "error",   "unexpected 'O' in the hour field"),
+    (27, 14, "error",   "RANDOM_DELAY must be a whole number of minutes, found 'soon'"),
+    (29, 9,  "error",   "unknown time zone 'Europe/Berln'"),
+    (30, 1,  "error",   "entry not loaded: CRON_TZ on line 29"),
+    (33, 5,  "warning", "never fires"),
+    (34, 5,  "warning", "cron's OR rule"),
     (35, 18, "warning", "unescaped '%'"),
     (36, 49, "warning", "no newline at the end of the file"),
 ];

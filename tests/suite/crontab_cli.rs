@@ -3,39 +3,16 @@
 //! binary is run as test users with `runuser`, with the spool `root:<group> 1730` as Debian has
 //! it, to show what a user can and cannot do.
 
-use crate::util::Account;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::{User, getuid};
 
-use crate::util::text;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cronwright");
-
-/// Runs `cmd` with `input` on stdin. A program that exits before reading its input (a refusal)
-/// is not a test failure, so a failed write is ignored.
-fn run(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+use crate::util::{Account, CRONWRIGHT_BIN, needs_root, run, text, write_script};
 
 fn me() -> User {
     User::from_uid(getuid()).unwrap().unwrap()
@@ -43,11 +20,6 @@ fn me() -> User {
 
 fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn write_script(path: &Path, body: &str) {
-    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    chmod(path, 0o755);
 }
 
 /// A temporary directory with `spool/` and `cronwright.toml` naming it, `allow` and `deny`
@@ -95,7 +67,7 @@ impl Setup {
 
     /// `cronwright crontab --config <ours>`, with no editor from the caller's environment.
     fn crontab(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(CRONWRIGHT_BIN);
         c.arg("crontab").arg("--config").arg(self.config());
         c.env_remove("VISUAL").env_remove("EDITOR");
         c.env_remove("CRONWRIGHT_CONFIG");
@@ -412,7 +384,7 @@ fn a_failing_editor_abandons_the_edit() {
 fn invoked_as_crontab_through_a_symlink() {
     let s = Setup::new();
     let link = s.path("crontab");
-    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    std::os::unix::fs::symlink(CRONWRIGHT_BIN, &link).unwrap();
     let crontab = || {
         let mut c = Command::new(&link);
         c.arg("--config").arg(s.config());
@@ -534,14 +506,6 @@ impl TempUsers {
     }
 }
 
-fn needs_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    println!("skipped: needs root");
-    false
-}
-
 /// `runuser -u USER -- PROGRAM ARGS...`
 fn as_user(user: &str, program: &Path) -> Command {
     let mut c = Command::new("runuser");
@@ -577,7 +541,7 @@ fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) {
 
 #[test]
 fn dash_u_as_root_works_on_that_users_crontab_with_their_ownership() {
-    if !needs_root() {
+    if !needs_root("dash_u_as_root_works_on_that_users_crontab_with_their_ownership") {
         return;
     }
     let users = TempUsers::new(&["u"], None);
@@ -612,7 +576,7 @@ fn dash_u_as_root_works_on_that_users_crontab_with_their_ownership() {
 
 #[test]
 fn cron_allow_and_cron_deny_follow_cronies_rules() {
-    if !needs_root() {
+    if !needs_root("cron_allow_and_cron_deny_follow_cronies_rules") {
         return;
     }
     let users = TempUsers::new(&["al", "de"], None);
@@ -621,7 +585,7 @@ fn cron_allow_and_cron_deny_follow_cronies_rules() {
     let s = Setup::new();
     chmod(s.dir.path(), 0o755);
     let bin = s.path("cronwright");
-    fs::copy(BIN, &bin).unwrap();
+    fs::copy(CRONWRIGHT_BIN, &bin).unwrap();
     chmod(&bin, 0o755);
     let listing = |user: &str| {
         let mut c = as_user(user, &bin);
@@ -681,7 +645,7 @@ impl Installed {
         fs::create_dir(&bin_dir).unwrap();
         chmod(&bin_dir, 0o755);
         let bin = bin_dir.join("crontab");
-        fs::copy(BIN, &bin).unwrap();
+        fs::copy(CRONWRIGHT_BIN, &bin).unwrap();
         chown(&bin, Some(0), Some(users.gid()));
         chmod(&bin, 0o2755);
         chown(&s.spool(), Some(0), Some(users.gid()));
@@ -703,7 +667,7 @@ impl Installed {
 
 #[test]
 fn setgid_crontab_lets_users_manage_only_their_own_crontab() {
-    if !needs_root() {
+    if !needs_root("setgid_crontab_lets_users_manage_only_their_own_crontab") {
         return;
     }
     let Some(inst) = Installed::new() else {
@@ -829,7 +793,7 @@ fn list_shows_every_job_with_source_user_schedule_zone_and_next_time() {
         "@reboot boot\n*/10 * * * * * fast\n",
     ));
 
-    let out = Command::new(BIN)
+    let out = Command::new(CRONWRIGHT_BIN)
         .args(["list", "--json", "--config"])
         .arg(s.config())
         .output()
@@ -877,7 +841,7 @@ fn list_shows_every_job_with_source_user_schedule_zone_and_next_time() {
     assert!(by_file("ignored", &old).contains("Debian's rule"));
 
     // The table says the same.
-    let out = Command::new(BIN)
+    let out = Command::new(CRONWRIGHT_BIN)
         .arg("list")
         .env("CRONWRIGHT_CONFIG", s.config())
         .output()

@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: the built binary, data files, literal times.
+//! Helpers shared by the integration tests: the built binaries, running a command on some
+//! input, data files, literal times, and the root-only parts (skipping without root, throwaway
+//! accounts).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use chrono::{DateTime, Utc};
@@ -12,14 +14,32 @@ pub fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The `cronwright` binary built for this test run, with a fixed zone in its environment.
+/// The `cronwright` binary built for this test run. Tests that copy it (to make it
+/// set-group-ID) or run it as another user need the path itself.
+pub const CRONWRIGHT_BIN: &str = env!("CARGO_BIN_EXE_cronwright");
+
+/// The `cronwrightd` binary built for this test run.
+pub const CRONWRIGHTD_BIN: &str = env!("CARGO_BIN_EXE_cronwrightd");
+
+/// The `cronwright` binary with a fixed zone in its environment, so that times it prints do
+/// not depend on the machine's.
 pub fn cronwright() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cronwright"));
+    let mut c = Command::new(CRONWRIGHT_BIN);
     c.env("TZ", "UTC");
     c
 }
 
-/// Runs a command with `input` on stdin and returns what it did.
+/// Writes an executable shell script: the stand-in editors and sendmail that tests hand to
+/// the programs.
+pub fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs `cmd` with `input` on stdin and returns what it did. A program that exits before
+/// reading its input (a refusal, a usage error) is not a test failure, so a failed write is
+/// ignored: the test judges the program by its output and status.
 pub fn run(cmd: &mut Command, input: &str) -> Output {
     use std::io::Write;
     let mut child = cmd
@@ -27,13 +47,10 @@ pub fn run(cmd: &mut Command, input: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn cronwright");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", cmd.get_program()));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
     child.wait_with_output().unwrap()
 }
 
@@ -84,8 +101,22 @@ pub fn offset_changes(tz: chrono_tz::Tz, from: i64, to: i64, step: i64) -> Vec<(
     out
 }
 
+/// Whether the test may go on: true as root; otherwise it says on stdout (which
+/// `cargo test -- --nocapture` shows) that `test` was skipped, and returns false. Tests that
+/// create accounts or change owners call it first, so that a run as a normal user passes
+/// without them rather than failing on a missing privilege.
+pub fn needs_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    println!("skipped: {test} needs root");
+    false
+}
+
 /// A user or group created for one test (as root) and deleted when dropped, even if the test
-/// fails. Users get a home directory under /home when `home` is set.
+/// fails. Users get a home directory under /home when `home` is set. The tools' own messages
+/// are kept out of the test output (userdel, for one, complains of a missing mail spool):
+/// they show only in the panic when creating an account fails.
 pub struct Account {
     pub name: String,
     is_group: bool,
@@ -93,12 +124,7 @@ pub struct Account {
 
 impl Account {
     pub fn group(name: &str) -> Account {
-        let ok = Command::new("groupadd")
-            .arg(name)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "groupadd {name}");
+        quietly(Command::new("groupadd").arg(name));
         Account {
             name: name.to_string(),
             is_group: true,
@@ -111,8 +137,7 @@ impl Account {
         if let Some(g) = extra_group {
             cmd.args(["-G", g]);
         }
-        let ok = cmd.arg(name).status().unwrap().success();
-        assert!(ok, "useradd {name}");
+        quietly(cmd.arg(name));
         Account {
             name: name.to_string(),
             is_group: false,
@@ -120,7 +145,21 @@ impl Account {
     }
 }
 
+/// Runs an account tool with its output captured, and panics with its stderr if it fails.
+fn quietly(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        text(&out.stderr).trim_end()
+    );
+}
+
 impl Drop for Account {
+    /// Output captured and ignored: a failed clean-up must not hide the test's own result.
     fn drop(&mut self) {
         let _ = if self.is_group {
             Command::new("groupdel").arg(&self.name).output()

@@ -1,13 +1,16 @@
 //! Start and stop: SIGTERM exits 0 and leaves no child behind; @reboot runs once per boot.
 
-use super::{Harness, alive, field};
+use std::process::Stdio;
+
+use nix::sys::signal::Signal;
+
+use super::{Harness, alive, field, is_event};
 
 #[test]
 fn sigterm_exits_zero_and_leaves_no_child_behind() {
     let mut h = Harness::new("[jobs]\ngrace_period = 1\n");
-    h.write("mine", "* * * * * * sleep 1000 & sleep 1000\n");
-    h.start();
-    let cmd = h.wait_for("CMD", |l| l.contains(") CMD ("));
+    h.start_with("* * * * * * sleep 1000 & sleep 1000\n");
+    let cmd = h.wait_for("CMD", |l| is_event(l, "CMD"));
     let pid: i32 = field(&cmd, "pid").unwrap().parse().unwrap();
     assert!(alive(pid));
     assert_eq!(h.stop(), Some(0));
@@ -36,8 +39,7 @@ fn sigterm_exits_zero_and_leaves_no_child_behind() {
 #[test]
 fn reboot_jobs_run_once_per_boot_not_on_a_daemon_restart() {
     let mut h = Harness::new("");
-    h.write("mine", "@reboot echo booted\n");
-    h.start();
+    h.start_with("@reboot echo booted\n");
     h.wait_for("@reboot run", |l| l.ends_with("| booted"));
     assert_eq!(h.stop(), Some(0));
     assert!(h.path("reboot-marker").exists());
@@ -55,11 +57,7 @@ fn reboot_jobs_run_once_per_boot_not_on_a_daemon_restart() {
 #[test]
 fn check_config_reports_unknown_keys_with_their_line() {
     let h = Harness::new("[jobs]\nshel = \"/bin/bash\"\n");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
-        .args(["--check-config", "--config"])
-        .arg(h.path("cronwright.toml"))
-        .output()
-        .unwrap();
+    let out = h.run_daemon(&["--check-config"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -71,19 +69,16 @@ fn check_config_reports_unknown_keys_with_their_line() {
 #[test]
 fn json_log_on_stdout_and_the_pid_file_come_and_go_with_the_daemon() {
     use std::io::{BufRead, BufReader};
-    let h = Harness::new("");
+    let mut h = Harness::new("");
     h.write("mine", "* * * * * * echo json\n");
     let pid_file = h.path("cronwrightd.pid");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
-        .arg("--config")
-        .arg(h.path("cronwright.toml"))
-        .args(["--log", "json", "--pid-file"])
+    let mut cmd = h.daemon_command();
+    cmd.args(["--log", "json", "--pid-file"])
         .arg(&pid_file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let stdout = h.spawn(cmd).stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
     let mut events = Vec::new();
     while !events
         .iter()
@@ -95,31 +90,22 @@ fn json_log_on_stdout_and_the_pid_file_come_and_go_with_the_daemon() {
     let out = events.iter().find(|e| e["event"] == "OUT").unwrap();
     assert_eq!(out["line"], "json", "{out}");
     let written = std::fs::read_to_string(&pid_file).unwrap();
-    assert_eq!(written.trim(), child.id().to_string());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert_eq!(written.trim(), h.pid().to_string());
+    assert_eq!(h.stop(), Some(0));
     assert!(!pid_file.exists());
 }
 
 #[test]
 fn systemd_hears_ready_reloading_and_stopping() {
     use std::os::unix::net::UnixDatagram;
-    let h = Harness::new("");
+    let mut h = Harness::new("");
     h.write("mine", "0 0 1 1 * echo yearly\n");
     let socket_path = h.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_read_timeout(Some(super::PATIENCE)).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
-        .arg("--config")
-        .arg(h.path("cronwright.toml"))
-        .env("NOTIFY_SOCKET", &socket_path)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = h.daemon_command();
+    cmd.env("NOTIFY_SOCKET", &socket_path).stderr(Stdio::null());
+    h.spawn(cmd);
     let recv = || {
         let mut buf = [0u8; 4096];
         let n = socket.recv(&mut buf).expect("a notification");
@@ -130,15 +116,14 @@ fn systemd_hears_ready_reloading_and_stopping() {
         ready.starts_with("READY=1\nSTATUS=loaded 1 crontabs, 1 jobs"),
         "{ready}"
     );
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    h.signal(Signal::SIGHUP);
     let reloading = recv();
     assert!(
         reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
         "{reloading}"
     );
     assert!(recv().starts_with("READY=1"));
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    h.signal(Signal::SIGTERM);
     assert_eq!(recv(), "STOPPING=1");
-    assert!(child.wait().unwrap().success());
+    assert_eq!(h.wait(), Some(0));
 }

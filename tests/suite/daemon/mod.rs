@@ -9,11 +9,13 @@ mod users;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::util::CRONWRIGHTD_BIN;
 
 /// How long a test waits for something to show up before failing. Generous on purpose: it
 /// bounds a failure, it does not measure speed.
@@ -146,19 +148,48 @@ reboot_marker = "{dir}/reboot-marker"
         std::fs::rename(&tmp, &path).unwrap();
     }
 
-    pub fn start(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
-            .arg("--foreground")
-            .arg("--config")
+    /// `cronwrightd --config <this harness's config>` with a fixed zone in its environment,
+    /// for the caller to add arguments and say where the output goes.
+    pub fn daemon_command(&self) -> Command {
+        let mut c = Command::new(CRONWRIGHTD_BIN);
+        c.arg("--config")
             .arg(self.path("cronwright.toml"))
-            .env("TZ", "UTC")
+            .env("TZ", "UTC");
+        c
+    }
+
+    /// Runs the daemon binary with `args` against this harness's config, to the end (a mode
+    /// that exits by itself, such as `--check-config`), and returns what it did.
+    pub fn run_daemon(&self, args: &[&str]) -> Output {
+        self.daemon_command()
+            .args(args)
+            .output()
+            .expect("run cronwrightd")
+    }
+
+    /// Starts the daemon as `cmd` (from `daemon_command`) says, and keeps it, so that it is
+    /// stopped when the harness goes, even when the test fails. Returns it for its pipes.
+    pub fn spawn(&mut self, mut cmd: Command) -> &mut Child {
+        let child = cmd.spawn().expect("start cronwrightd");
+        self.daemon.insert(child)
+    }
+
+    /// Starts the daemon with its output discarded (tests read the syslog instead) and waits
+    /// for its START line.
+    pub fn start(&mut self) {
+        let mut cmd = self.daemon_command();
+        cmd.arg("--foreground")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start cronwrightd");
-        self.daemon = Some(child);
+            .stderr(Stdio::null());
+        self.spawn(cmd);
         self.wait_for("START", |l| l.starts_with("START"));
+    }
+
+    /// Writes the user crontab `mine` and starts the daemon on it: most tests begin so.
+    pub fn start_with(&mut self, mine: &str) {
+        self.write("mine", mine);
+        self.start();
     }
 
     pub fn pid(&self) -> i32 {
@@ -171,18 +202,7 @@ reboot_marker = "{dir}/reboot-marker"
 
     /// Waits until a received message satisfies `done`, and returns it.
     pub fn wait_for(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(l) = self.lines().into_iter().find(|l| done(l)) {
-                return l;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "timed out waiting for {what}; syslog so far:\n{}",
-                self.lines().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(what, |lines| lines.into_iter().find(|l| done(l)))
     }
 
     /// Waits until `n` messages satisfy `pred`, and returns them.
@@ -192,19 +212,45 @@ reboot_marker = "{dir}/reboot-marker"
         n: usize,
         pred: impl Fn(&str) -> bool,
     ) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let found: Vec<String> = self.lines().into_iter().filter(|l| pred(l)).collect();
-            if found.len() >= n {
-                return found;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "timed out waiting for {n} x {what}; syslog so far:\n{}",
-                self.lines().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(&format!("{n} x {what}"), |lines| {
+            let found: Vec<String> = lines.into_iter().filter(|l| pred(l)).collect();
+            (found.len() >= n).then_some(found)
+        })
+    }
+
+    /// Looks at the messages received so far with `found` until it finds something, and
+    /// returns that; fails after PATIENCE, naming `what` it waited for and showing the log.
+    fn poll<T>(&self, what: &str, found: impl Fn(Vec<String>) -> Option<T>) -> T {
+        eventually(
+            || found(self.lines()),
+            || {
+                format!(
+                    "timed out waiting for {what}; syslog so far:\n{}",
+                    self.lines().join("\n")
+                )
+            },
+        )
+    }
+
+    /// How many of the messages received so far satisfy `pred`.
+    pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
+        self.lines().iter().filter(|l| pred(l)).count()
+    }
+
+    /// The `event` lines (CMD, END or OUT) received so far of the run with process id `pid`.
+    pub fn events(&self, event: &str, pid: &str) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| is_event_of(l, event, pid))
+            .collect()
+    }
+
+    /// Waits for the `event` line (CMD, END or OUT) of the run with process id `pid`, and
+    /// returns it.
+    pub fn wait_for_event(&mut self, event: &str, pid: &str) -> String {
+        self.wait_for(&format!("{event} of pid {pid}"), |l| {
+            is_event_of(l, event, pid)
+        })
     }
 
     /// Lets messages arrive for `d`.
@@ -214,11 +260,17 @@ reboot_marker = "{dir}/reboot-marker"
 
     /// SIGTERM, then the exit status code.
     pub fn stop(&mut self) -> Option<i32> {
-        let mut child = self.daemon.take()?;
+        let pid = self.daemon.as_ref()?.id() as i32;
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
+        self.wait()
+    }
+
+    /// Waits for the daemon to exit (after a signal the test sent), then the exit status code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let mut child = self.daemon.take()?;
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -226,7 +278,8 @@ reboot_marker = "{dir}/reboot-marker"
             }
             if start.elapsed() > PATIENCE {
                 let _ = child.kill();
-                panic!("cronwrightd did not stop after SIGTERM");
+                let _ = child.wait();
+                panic!("cronwrightd did not exit within {PATIENCE:?}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -252,6 +305,19 @@ impl Drop for Harness {
     }
 }
 
+/// Calls `found` until it returns something, and returns that; fails with `failure()` after
+/// PATIENCE. The daemon does everything in its own time, so tests wait for its effects.
+pub fn eventually<T>(mut found: impl FnMut() -> Option<T>, failure: impl FnOnce() -> String) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(t) = found() {
+            return t;
+        }
+        assert!(start.elapsed() < PATIENCE, "{}", failure());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The message of an RFC 3164 datagram: what follows `cronwrightd[PID]: `.
 pub fn message(datagram: &str) -> String {
     match datagram.find("]: ") {
@@ -266,8 +332,15 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[at..].split_whitespace().next()
 }
 
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+/// Whether `line` is a job's `event` line: `(user) CMD (command) …`, likewise END and OUT.
+pub fn is_event(line: &str, event: &str) -> bool {
+    line.contains(&format!(") {event} ("))
+}
+
+/// Whether `line` is the `event` line of the run with process id `pid`: the whole `pid=`
+/// value, so that pid 12 does not match pid 123.
+fn is_event_of(line: &str, event: &str, pid: &str) -> bool {
+    is_event(line, event) && field(line, "pid") == Some(pid)
 }
 
 /// Whether a process exists.

@@ -6,8 +6,7 @@ use super::Harness;
 #[test]
 fn editing_adding_renaming_over_and_deleting_take_effect_without_restart() {
     let mut h = Harness::new("");
-    h.write("mine", "* * * * * * echo first\n");
-    h.start();
+    h.start_with("* * * * * * echo first\n");
     h.wait_for("first", |l| l.ends_with("| first"));
     // Edit in place (not by rename).
     std::fs::write(h.path("mine"), "* * * * * * echo second\n").unwrap();
@@ -39,31 +38,22 @@ fn editing_adding_renaming_over_and_deleting_take_effect_without_restart() {
 #[test]
 fn a_file_with_a_bad_line_runs_its_good_lines_and_logs_the_error_once() {
     let mut h = Harness::new("");
-    h.write("mine", "0 0 1 jna * echo never\n* * * * * * echo good\n");
-    h.start();
+    h.start_with("0 0 1 jna * echo never\n* * * * * * echo good\n");
     let err = h.wait_for("ERROR", |l| l.starts_with("ERROR "));
     assert!(err.contains("/mine:1:7: unknown month name 'jna'"), "{err}");
     h.wait_for_count("good runs", 2, |l| l.ends_with("| good"));
-    assert_eq!(
-        h.lines().iter().filter(|l| l.starts_with("ERROR ")).count(),
-        1
-    );
+    assert_eq!(h.count(|l| l.starts_with("ERROR ")), 1);
     assert_eq!(h.stop(), Some(0));
 }
 
 #[test]
 fn sighup_reloads_everything() {
     let mut h = Harness::new("");
-    h.write("mine", "0 0 1 1 * echo yearly\n");
-    h.start();
+    h.start_with("0 0 1 1 * echo yearly\n");
     h.wait_for("first RELOAD", |l| {
         l.starts_with("RELOAD ") && l.contains("/mine")
     });
-    let before = h
-        .lines()
-        .iter()
-        .filter(|l| l.starts_with("RELOAD "))
-        .count();
+    let before = h.count(|l| l.starts_with("RELOAD "));
     h.signal(nix::sys::signal::Signal::SIGHUP);
     h.wait_for_count("RELOAD after SIGHUP", before + 1, |l| {
         l.starts_with("RELOAD ")
@@ -95,8 +85,7 @@ fn crlf_is_stripped_a_last_line_without_newline_runs_and_long_commands_run() {
 fn a_cron_d_file_ignored_by_the_name_rule_is_logged_once() {
     let mut h = Harness::new("");
     h.write("cron.d/backup.dpkg-old", "* * * * * root echo old\n");
-    h.write("mine", "0 0 1 1 * echo yearly\n");
-    h.start();
+    h.start_with("0 0 1 1 * echo yearly\n");
     h.wait_for("IGNORED", |l| {
         l.starts_with("IGNORED ") && l.contains("backup.dpkg-old")
     });
@@ -104,12 +93,7 @@ fn a_cron_d_file_ignored_by_the_name_rule_is_logged_once() {
     h.wait_for_count("RELOAD after SIGHUP", 2, |l| {
         l.starts_with("RELOAD ") && l.contains("/mine")
     });
-    let ignored = h
-        .lines()
-        .iter()
-        .filter(|l| l.starts_with("IGNORED "))
-        .count();
-    assert_eq!(ignored, 1);
+    assert_eq!(h.count(|l| l.starts_with("IGNORED ")), 1);
     assert_eq!(h.stop(), Some(0));
 }
 

@@ -1,23 +1,18 @@
 //! Jobs run at their second, log CMD/END/OUT, do not drift, and never wait on each other.
 
-use super::{Harness, field};
+use super::{Harness, field, is_event};
 
 #[test]
 fn jobs_run_at_their_second_and_log_cmd_end_and_output() {
     let mut h = Harness::new("");
-    h.write("mine", "*/2 * * * * * echo hello from $LOGNAME; exit 3\n");
-    h.start();
+    h.start_with("*/2 * * * * * echo hello from $LOGNAME; exit 3\n");
     let cmd = h.wait_for("CMD", |l| l.contains(") CMD (echo hello"));
     assert!(field(&cmd, "job").unwrap().ends_with("/mine:1"), "{cmd}");
     let pid = field(&cmd, "pid").unwrap().to_string();
-    let end = h.wait_for("END", |l| {
-        l.contains(") END (") && l.contains(&format!("pid={pid}"))
-    });
+    let end = h.wait_for_event("END", &pid);
     assert_eq!(field(&end, "status"), Some("3"), "{end}");
     assert!(field(&end, "duration").unwrap().ends_with('s'));
-    let out = h.wait_for("OUT", |l| {
-        l.contains(") OUT (") && l.contains(&format!("pid={pid}"))
-    });
+    let out = h.wait_for_event("OUT", &pid);
     assert!(out.contains("| hello from "), "{out}");
     assert_eq!(h.stop(), Some(0));
 }
@@ -31,7 +26,7 @@ fn runs_do_not_drift_each_start_falls_within_its_deadline_second() {
         &format!("* * * * * * date +\\%s.\\%N >> {}\n", log.display()),
     );
     h.start();
-    h.wait_for_count("END", 8, |l| l.contains(") END ("));
+    h.wait_for_count("END", 8, |l| is_event(l, "END"));
     assert_eq!(h.stop(), Some(0));
     let starts: Vec<f64> = std::fs::read_to_string(&log)
         .unwrap()
@@ -48,8 +43,7 @@ fn runs_do_not_drift_each_start_falls_within_its_deadline_second() {
 #[test]
 fn a_stuck_job_delays_nothing_else() {
     let mut h = Harness::new("[jobs]\ngrace_period = 1\n");
-    h.write("mine", "* * * * * * sleep 1000\n* * * * * * echo tick\n");
-    h.start();
+    h.start_with("* * * * * * sleep 1000\n* * * * * * echo tick\n");
     h.wait_for_count("tick", 4, |l| l.contains("| tick"));
     assert_eq!(h.stop(), Some(0));
 }
@@ -57,11 +51,9 @@ fn a_stuck_job_delays_nothing_else() {
 #[test]
 fn stdin_from_percent_and_environment_lines_reach_the_job() {
     let mut h = Harness::new("");
-    h.write(
-        "mine",
+    h.start_with(
         "GREETING = \"hi there\"\n* * * * * * cat; echo \"$GREETING\" $HOME%line one%line two\n",
     );
-    h.start();
     let one = h.wait_for("stdin", |l| l.ends_with("| line one"));
     let pid = field(&one, "pid").unwrap().to_string();
     h.wait_for("second stdin line", |l| {
@@ -76,14 +68,12 @@ fn a_job_sees_only_descriptors_0_1_and_2() {
     let mut h = Harness::new("");
     // `ls` lists the shell's descriptors (not its own directory handle); `; :` keeps the
     // shell from exec'ing ls in its place.
-    h.write("mine", "* * * * * * ls /proc/$$/fd; :\n");
-    h.start();
-    let end = h.wait_for("END", |l| l.contains(") END ("));
+    h.start_with("* * * * * * ls /proc/$$/fd; :\n");
+    let end = h.wait_for("END", |l| is_event(l, "END"));
     let pid = field(&end, "pid").unwrap().to_string();
     let fds: Vec<String> = h
-        .lines()
+        .events("OUT", &pid)
         .iter()
-        .filter(|l| l.contains(") OUT (") && l.contains(&format!("pid={pid} ")))
         .map(|l| l.rsplit("| ").next().unwrap().to_string())
         .collect();
     assert_eq!(fds, ["0", "1", "2"]);
@@ -105,7 +95,7 @@ fn a_dash_entry_runs_unlogged_but_its_failure_is_still_logged() {
     h.start();
     h.wait_for_count("loud", 3, |l| l.contains("| loud"));
     let failed = h.wait_for("END of the failing quiet job", |l| {
-        l.contains(") END (") && l.contains("status=4")
+        is_event(l, "END") && l.contains("status=4")
     });
     assert!(
         field(&failed, "job").unwrap().ends_with("/mine:2"),
@@ -113,7 +103,7 @@ fn a_dash_entry_runs_unlogged_but_its_failure_is_still_logged() {
     );
     assert_eq!(h.stop(), Some(0));
     let lines = h.lines();
-    let logged_run = |l: &&String| l.contains(") CMD (") || l.contains(") OUT (");
+    let logged_run = |l: &&String| is_event(l, "CMD") || is_event(l, "OUT");
     assert!(
         !lines
             .iter()

@@ -1,10 +1,11 @@
 //! As root: jobs run as their crontab's owner; unsafe files are refused with the reason.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 use std::process::Command;
 
-use super::{Harness, is_root};
-use crate::util::Account;
+use super::Harness;
+use crate::util::{Account, needs_root};
 
 /// A user with a home and an extra group, created for one test and removed afterwards.
 struct TempUser {
@@ -46,20 +47,33 @@ fn chown(path: &std::path::Path, user: &str) {
     );
 }
 
+/// Writes the crontab `name` in the harness's directory, owned by `owner`, and returns its
+/// path: a daemon running as root judges a file by its owner.
+fn write_owned(h: &Harness, name: &str, text: &str, owner: &str) -> PathBuf {
+    h.write(name, text);
+    let path = h.path(name);
+    chown(&path, owner);
+    path
+}
+
+/// The name of `user`'s crontab in the harness's spool.
+fn spool(user: &TempUser) -> String {
+    format!("spool/{}", user.name)
+}
+
 #[test]
 fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname") {
         return;
     }
     let user = TempUser::new("run");
     let mut h = Harness::new("");
-    let file = h.path(&format!("spool/{}", user.name));
-    h.write(
-        &format!("spool/{}", user.name),
+    write_owned(
+        &h,
+        &spool(&user),
         "* * * * * * echo \"ids $(id -u) $(id -g) $(id -G) $HOME $LOGNAME $(pwd)\"\n",
+        &user.name,
     );
-    chown(&file, &user.name);
     h.start();
     let out = h.wait_for("ids", |l| l.contains("| ids "));
     let expected = format!(
@@ -87,32 +101,34 @@ fn spool_crontab_runs_as_its_user_with_uid_gid_groups_home_and_logname() {
 
 #[test]
 fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("unsafe_crontabs_are_refused_with_the_reason_and_the_fix") {
         return;
     }
     let owner = TempUser::new("own");
     let other = TempUser::new("oth");
     let mut h = Harness::new("");
     // Owned by someone else.
-    let wrong = h.path(&format!("spool/{}", owner.name));
-    h.write(
-        &format!("spool/{}", owner.name),
+    let wrong = write_owned(
+        &h,
+        &spool(&owner),
         "* * * * * * echo wrong-owner\n",
+        &other.name,
     );
-    chown(&wrong, &other.name);
     // World-writable.
-    let writable = h.path(&format!("spool/{}", other.name));
-    h.write(
-        &format!("spool/{}", other.name),
+    let writable = write_owned(
+        &h,
+        &spool(&other),
         "* * * * * * echo writable\n",
+        &other.name,
     );
-    chown(&writable, &other.name);
     std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o666)).unwrap();
     // A system crontab not owned by root.
-    let system = h.path("cron.d/notroot");
-    h.write("cron.d/notroot", "* * * * * * root echo notroot\n");
-    chown(&system, &other.name);
+    let system = write_owned(
+        &h,
+        "cron.d/notroot",
+        "* * * * * * root echo notroot\n",
+        &other.name,
+    );
     h.start();
     for path in [&wrong, &writable, &system] {
         let line = h.wait_for("REFUSED", |l| {
@@ -135,15 +151,13 @@ fn unsafe_crontabs_are_refused_with_the_reason_and_the_fix() {
 
 #[test]
 fn symlink_in_the_spool_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !needs_root("symlink_in_the_spool_is_refused") {
         return;
     }
     let user = TempUser::new("lnk");
     let mut h = Harness::new("");
-    h.write("target", "* * * * * * echo via-link\n");
-    chown(&h.path("target"), &user.name);
-    std::os::unix::fs::symlink(h.path("target"), h.path(&format!("spool/{}", user.name))).unwrap();
+    let target = write_owned(&h, "target", "* * * * * * echo via-link\n", &user.name);
+    std::os::unix::fs::symlink(target, h.path(&spool(&user))).unwrap();
     h.start();
     h.wait_for("REFUSED symlink", |l| {
         l.starts_with("REFUSED ") && l.contains(&user.name)
