@@ -6,8 +6,8 @@
 //! defaults filled in, paths absolute, the zone looked up. Errors read like compiler messages,
 //! `file:line:column: what`, pointing at the offending key or value. A relative path in the file
 //! resolves against the directory holding the file, so a checked-in configuration (the demo's)
-//! can name files next to it. Nothing here keeps state: a reload is a fresh [`Config::load`], and
-//! the caller keeps the old `Config` when it fails.
+//! can name files next to it. Nothing here keeps state: a reload is a fresh
+//! [`Config::load_or_defaults`], and the caller keeps the old `Config` when it fails.
 
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::runner;
 use crate::system_zone::{self, ZoneError};
 
 /// Where the daemon looks without `--config`.
@@ -216,16 +217,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Table<T> {
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 impl Config {
-    /// Reads and validates the file at `path`; a missing file is [`ConfigError::NotFound`].
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Config::load_checked(path, false, |_| true)
-    }
-
-    /// As [`Config::load`], except that a missing file at [`DEFAULT_PATH`] means every key at
-    /// its default: a machine may run cronwright without writing a configuration, but a file
-    /// named on purpose must exist.
+    /// Reads and validates the file at `path`. A missing file at [`DEFAULT_PATH`] means every
+    /// key at its default: a machine may run cronwright without writing a configuration, but
+    /// a file named on purpose must exist ([`ConfigError::NotFound`]).
     pub fn load_or_defaults(path: &Path) -> Result<Config, ConfigError> {
-        Config::load_checked(path, true, |_| true)
+        Config::load_checked(path, |_| true)
     }
 
     /// As [`Config::load_or_defaults`], for a program running with privileges the user does
@@ -235,12 +231,11 @@ impl Config {
         path: &Path,
         trusted: impl FnOnce(&std::fs::Metadata) -> bool,
     ) -> Result<Config, ConfigError> {
-        Config::load_checked(path, true, trusted)
+        Config::load_checked(path, trusted)
     }
 
     fn load_checked(
         path: &Path,
-        default_if_missing: bool,
         trusted: impl FnOnce(&std::fs::Metadata) -> bool,
     ) -> Result<Config, ConfigError> {
         use std::io::Read;
@@ -251,7 +246,7 @@ impl Config {
         let file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if default_if_missing && path == Path::new(DEFAULT_PATH) {
+                if path == Path::new(DEFAULT_PATH) {
                     return Config::defaults();
                 }
                 return Err(ConfigError::NotFound {
@@ -327,7 +322,12 @@ impl Config {
                     }
                 },
                 path: j.path.unwrap_or_else(|| "/usr/bin:/bin".to_string()),
-                output_limit: c.number("output_limit", j.output_limit, 65536, 1)?,
+                output_limit: c.number(
+                    "output_limit",
+                    j.output_limit,
+                    runner::DEFAULT_OUTPUT_LIMIT,
+                    1,
+                )?,
                 max_command_length: c.number(
                     "max_command_length",
                     j.max_command_length,
@@ -738,14 +738,14 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             "[daemon]\ntimezone = \"UTC\"\n[sources]\nuser_spool = \"spool\"\n",
         )
         .unwrap();
-        let config = Config::load(&path).unwrap();
+        let config = Config::load_or_defaults(&path).unwrap();
         assert_eq!(config.sources.user_spool, Some(dir.path().join("spool")));
 
         let missing = dir.path().join("missing.toml");
         assert!(
-            matches!(Config::load(&missing), Err(ConfigError::NotFound { path }) if path == missing)
+            matches!(Config::load_or_defaults(&missing), Err(ConfigError::NotFound { path }) if path == missing)
         );
-        let err = Config::load(dir.path()).unwrap_err();
+        let err = Config::load_or_defaults(dir.path()).unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
         assert!(
             err.to_string()
@@ -753,7 +753,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
         );
 
         std::fs::write(&path, "[log]\nsyslog = 3\n").unwrap();
-        let err = Config::load(&path).unwrap_err().to_string();
+        let err = Config::load_or_defaults(&path).unwrap_err().to_string();
         assert_eq!(
             err,
             format!(

@@ -52,18 +52,18 @@
 //! ```
 
 pub mod cli;
-pub mod config;
+pub(crate) mod config;
 pub mod cron;
 pub mod daemon;
 pub mod log;
-pub mod mail;
-pub mod resolve;
-pub mod runner;
-pub mod scheduler;
-pub mod sd_notify;
-pub mod sources;
-pub mod system_zone;
-pub mod watch;
+pub(crate) mod mail;
+pub(crate) mod resolve;
+pub(crate) mod runner;
+pub(crate) mod scheduler;
+pub(crate) mod sd_notify;
+pub(crate) mod sources;
+pub(crate) mod system_zone;
+pub(crate) mod watch;
 
 /// The version every program prints: the package version and the compiled-in tz database,
 /// since fire times depend on both.

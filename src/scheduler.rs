@@ -141,10 +141,6 @@ impl<T> Scheduler<T> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Adds a job whose first run is its first fire time after `now`.
     pub fn insert(
         &mut self,
@@ -194,11 +190,6 @@ impl<T> Scheduler<T> {
 
     pub fn get(&self, key: JobKey) -> Option<&T> {
         self.slot(key).map(|s| &s.payload)
-    }
-
-    /// The job's next deadline (fire time plus its delay), if it has one.
-    pub fn deadline(&self, key: JobKey) -> Option<i64> {
-        self.slot(key).and_then(Slot::deadline)
     }
 
     fn slot(&self, key: JobKey) -> Option<&Slot<T>> {
@@ -300,6 +291,13 @@ mod tests {
     use super::*;
     use crate::cron::{Schedule, parse_expr};
     use chrono::{DateTime, TimeZone, Utc};
+
+    impl<T> Scheduler<T> {
+        /// The job's next deadline (fire time plus its delay), if it has one.
+        fn deadline(&self, key: JobKey) -> Option<i64> {
+            self.slot(key).and_then(Slot::deadline)
+        }
+    }
 
     fn times(expr: &str) -> Times {
         match parse_expr(expr).unwrap() {

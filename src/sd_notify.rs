@@ -65,10 +65,10 @@ pub fn notify_to(socket: &OsStr, state: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// `READY=1`: start-up is done (configuration and crontabs loaded); systemd considers the
-/// unit started and `systemctl start` returns.
-pub fn ready() -> io::Result<bool> {
-    notify("READY=1")
+/// `READY=1` with a `STATUS=` line: start-up (or a reload) is done; systemd considers the
+/// unit started and `systemctl start` returns, and `systemctl status` shows `status`.
+pub fn ready(status: &str) -> io::Result<bool> {
+    notify(&format!("READY=1\n{}", status_message(status)))
 }
 
 /// `RELOADING=1` with the `MONOTONIC_USEC=` systemd 253+ wants alongside it, so that it can
@@ -82,16 +82,12 @@ pub fn stopping() -> io::Result<bool> {
     notify("STOPPING=1")
 }
 
-/// `STATUS=text`, shown by `systemctl status`. Line breaks become spaces: one assignment
-/// per line is the protocol, and a status must not smuggle in another assignment.
-pub fn status(text: &str) -> io::Result<bool> {
-    notify(&status_message(text))
-}
-
 fn reloading_message(usec: u64) -> String {
     format!("RELOADING=1\nMONOTONIC_USEC={usec}")
 }
 
+/// `STATUS=text`. Line breaks become spaces: one assignment per line is the protocol, and a
+/// status must not smuggle in another assignment.
 fn status_message(text: &str) -> String {
     let one_line: String = text
         .chars()
@@ -226,9 +222,8 @@ mod tests {
         }
         let expect_sent = std::env::var_os("NOTIFY_SOCKET").is_some();
         // The variable stays set: each helper finds it again.
-        assert_eq!(ready().expect("ready"), expect_sent);
+        assert_eq!(ready("idle").expect("ready"), expect_sent);
         assert_eq!(reloading().expect("reloading"), expect_sent);
-        assert_eq!(status("idle").expect("status"), expect_sent);
         assert_eq!(stopping().expect("stopping"), expect_sent);
         assert_eq!(
             std::env::var_os("NOTIFY_SOCKET").is_some(),
@@ -243,13 +238,12 @@ mod tests {
         let path = dir.path().join("notify");
         let server = UnixDatagram::bind(&path).expect("bind");
         run_child(Some(path.to_str().expect("utf-8 temp path")));
-        assert_eq!(receive(&server), "READY=1");
+        assert_eq!(receive(&server), "READY=1\nSTATUS=idle");
         let reload = receive(&server);
         let usec = reload
             .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
             .unwrap_or_else(|| panic!("unexpected {reload:?}"));
         assert!(usec.parse::<u64>().is_ok(), "{reload:?}");
-        assert_eq!(receive(&server), "STATUS=idle");
         assert_eq!(receive(&server), "STOPPING=1");
     }
 

@@ -390,18 +390,8 @@ pub fn scan(cfg: &SourcesConfig) -> Scan {
     scan
 }
 
-/// Whether one path (as the watcher reports it, in the configuration's spelling) is a crontab
-/// of ours, and of which kind. Judged by name and place, so a path that was just deleted is
-/// still classified (loading it then says `NotFound`, and its jobs go). `None` for anything
-/// else, including names that [`scan`] reports as ignored and directories; [`judge`] says why.
-pub fn classify(path: &Path, cfg: &SourcesConfig) -> Option<Source> {
-    match judge(path, cfg) {
-        Verdict::Source(source) => Some(source),
-        Verdict::Ignored(_) | Verdict::NotOurs => None,
-    }
-}
-
-/// What one path is to the daemon; [`classify`] with the reason a file is left out.
+/// What one path is to the daemon. Judged by name and place, so a path that was just deleted
+/// is still a source (loading it then says `NotFound`, and its jobs go).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// A crontab of ours (it may have just been deleted).
@@ -647,6 +637,14 @@ fn read_capped(file: File) -> Result<String, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The source a path is, if it is one.
+    fn classify(path: &Path, cfg: &SourcesConfig) -> Option<Source> {
+        match judge(path, cfg) {
+            Verdict::Source(source) => Some(source),
+            Verdict::Ignored(_) | Verdict::NotOurs => None,
+        }
+    }
     use std::os::unix::fs::{PermissionsExt, symlink};
 
     use nix::sys::stat::Mode;

@@ -189,11 +189,6 @@ impl Watcher {
         Watcher::start(paths, None)
     }
 
-    /// Polls every path, never using inotify (for systems where it misbehaves, and tests).
-    pub fn polling(paths: &WatchPaths, why: &str) -> Watcher {
-        Watcher::start(paths, Some(why))
-    }
-
     fn start(paths: &WatchPaths, force_polling: Option<&str>) -> Watcher {
         let mut seen = BTreeSet::new();
         let mut targets = Vec::new();
@@ -479,6 +474,13 @@ fn dedup(mut paths: Vec<PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Watcher {
+        /// Polls every path, never using inotify, as when inotify fails.
+        fn polling(paths: &WatchPaths, why: &str) -> Watcher {
+            Watcher::start(paths, Some(why))
+        }
+    }
     use std::time::Instant;
 
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};

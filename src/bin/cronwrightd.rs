@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use clap::{Parser, ValueEnum};
-use cronwright::config::Config;
-use cronwright::daemon::{Daemon, Options};
-use cronwright::log::Target;
+use cronwright::daemon::{Daemon, Options, Target, check_config};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogTo {
@@ -57,7 +55,7 @@ fn main() -> ExitCode {
     };
     let _ = args.foreground;
     if args.check_config {
-        return match Config::load_or_defaults(&args.config) {
+        return match check_config(&args.config) {
             Ok(_) => {
                 println!("{}: ok", args.config.display());
                 ExitCode::SUCCESS

@@ -27,7 +27,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
-use crate::log::{Event, Logger, Target};
+use crate::log::{Event, Logger};
 use crate::resolve::sources_config;
 use crate::runner::{self, Credentials};
 use crate::sources::SourcesConfig;
@@ -36,6 +36,14 @@ use clock::{Timer, WallClock, wall_now};
 use running::Running;
 use signals::{Signals, StopSignal, Supervisor};
 use table::{Change, LoadContext, LoadNote, Table};
+
+pub use crate::log::Target;
+
+/// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
+pub fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+    Config::load_or_defaults(path)?;
+    Ok(())
+}
 
 /// After the grace period and SIGTERM to the jobs' groups, how long before SIGKILL.
 const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
@@ -380,7 +388,9 @@ impl Daemon {
             signal,
             since: Instant::now(),
         };
-        self.notify("STOPPING=1");
+        if let Some(e) = self.supervisor.stopping() {
+            self.supervisor_failed(e);
+        }
         let text = format!(
             "stopping: no new jobs; waiting up to {}s for {} running",
             self.config.jobs.grace_period.as_secs(),
@@ -527,12 +537,6 @@ impl Daemon {
     /// READY, with what is loaded, for the supervisor.
     fn notify_ready(&mut self) {
         if let Some(e) = self.supervisor.ready(self.table.files(), self.table.jobs()) {
-            self.supervisor_failed(e);
-        }
-    }
-
-    fn notify(&mut self, state: &str) {
-        if let Some(e) = self.supervisor.notify(state) {
             self.supervisor_failed(e);
         }
     }

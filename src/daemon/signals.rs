@@ -114,9 +114,9 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    /// Sends `state`; the error, the first time one happens.
-    pub fn notify(&mut self, state: &str) -> Option<std::io::Error> {
-        self.first_failure(sd_notify::notify(state))
+    /// `STOPPING=1`: waiting for the running jobs before exiting.
+    pub fn stopping(&mut self) -> Option<std::io::Error> {
+        self.first_failure(sd_notify::stopping())
     }
 
     /// `RELOADING=1` with the monotonic time systemd wants with it.
@@ -125,10 +125,11 @@ impl Supervisor {
     }
 
     /// READY with a status line naming what is loaded.
+    /// Each call returns the error only the first time one happens.
     pub fn ready(&mut self, files: usize, jobs: usize) -> Option<std::io::Error> {
-        self.notify(&format!(
-            "READY=1\nSTATUS=loaded {files} crontabs, {jobs} jobs"
-        ))
+        self.first_failure(sd_notify::ready(&format!(
+            "loaded {files} crontabs, {jobs} jobs"
+        )))
     }
 
     fn first_failure(&mut self, sent: std::io::Result<bool>) -> Option<std::io::Error> {

@@ -41,7 +41,7 @@
 //! # Using a job from the event loop
 //!
 //! - Poll [`Job::output_fd`] for `POLLIN` (`POLLHUP` arrives at EOF) and call
-//!   [`Job::read_output`] when it is ready; it reads at most [`MAX_READ_PER_CALL`] bytes per
+//!   [`Job::read_output`] when it is ready; it reads at most 256 KiB per
 //!   call so that one chatty job cannot starve the loop (poll reports it again). Once it
 //!   returns `Ok(false)` the pipe is at EOF: stop polling it (a pipe at EOF is always
 //!   readable).
@@ -86,9 +86,6 @@ pub const SETUP_FAILED_EXIT: i32 = 127;
 
 /// The output cap DESIGN.md asks for by default.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
-
-/// At most this much is read from one job per [`Job::read_output`] call.
-pub const MAX_READ_PER_CALL: usize = READ_CHUNK * READS_PER_CALL;
 
 /// The suggested wait, after a job's exit, for the background processes it started to let go
 /// of its output pipe before the job is logged as finished.
@@ -277,7 +274,7 @@ impl Job {
         self.output_fd.as_fd()
     }
 
-    /// Reads what the pipe holds now, up to [`MAX_READ_PER_CALL`] bytes, keeping the first
+    /// Reads what the pipe holds now, up to `READ_CHUNK * READS_PER_CALL` bytes (256 KiB), keeping the first
     /// `output_limit` bytes of the job's output and counting the rest. `Ok(true)`: the pipe
     /// is still open; `Ok(false)`: EOF (every holder of the write end has closed it), also on
     /// every later call. An error counts as EOF from then on. Never blocks.
