@@ -93,6 +93,7 @@ struct Ready {
     jobs: Vec<usize>,
 }
 
+/// The running daemon: everything the loop owns.
 pub struct Daemon {
     /// The command line.
     options: Options,
@@ -100,6 +101,7 @@ pub struct Daemon {
     config: Config,
     /// Where crontabs are, derived from `config` and who the daemon is; kept with it.
     sources: SourcesConfig,
+    /// Where log lines go; rebuilt when a reload changes the targets.
     logger: Logger,
     /// Whether the daemon can run jobs as other users.
     as_root: bool,
@@ -112,14 +114,19 @@ pub struct Daemon {
     table: Table,
     /// Jobs and sendmail runs in flight.
     running: Vec<Running>,
+    /// Reports changed crontab paths (inotify, or stamps once a minute when it cannot).
     watcher: Watcher,
     /// When the watcher has fallen back to polling: when it last looked.
     last_fallback_check: Instant,
+    /// Wakes the loop at the earliest deadline.
     timer: Timer,
     /// The wall clock at the last run of what was due, to tell clock steps from time passing.
     clock: WallClock,
+    /// SIGHUP, SIGTERM, SIGINT and SIGCHLD, seen as flags and a readable pipe.
     signals: Signals,
+    /// systemd, told of readiness, reloads and the stop.
     supervisor: Supervisor,
+    /// Running, or stopping and how far along.
     phase: Phase,
 }
 
