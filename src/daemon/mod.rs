@@ -105,8 +105,7 @@ pub struct Daemon {
     logger: Logger,
     /// Whether the daemon can run jobs as other users.
     as_root: bool,
-    /// The daemon's own identity: the jobs' when it is not root, and the home of a job whose
-    /// user has none of its own.
+    /// The daemon's own identity, which every job takes when the daemon is not root.
     own: Credentials,
     /// For the `From`/`Subject` of mailed output.
     hostname: String,
