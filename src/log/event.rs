@@ -1,0 +1,755 @@
+//! The wording of every log line: [`Event`], its tag, its syslog severity ([`Severity`]), its
+//! text line and its JSON object, and the escaping that keeps one event on one line. Pure:
+//! nothing here writes anywhere; the sinks take the finished text.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+/// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
+const FACILITY_CRON: u8 = 9 << 3;
+
+/// How many characters of a command a log line shows before cutting it with `…`.
+pub(crate) const COMMAND_LOG_CHARS: usize = 200;
+
+/// An exit status as waitpid reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl Status {
+    /// The `status=` value: `0`, `1`, … or `signal:9`.
+    pub fn text(&self) -> String {
+        match self {
+            Status::Exited(code) => code.to_string(),
+            Status::Signaled(sig) => format!("signal:{sig}"),
+        }
+    }
+
+    fn success(&self) -> bool {
+        matches!(self, Status::Exited(0))
+    }
+}
+
+/// A signal's name: `SIGKILL`, `SIGRTMIN+3`, or `SIG64` when the number has no name.
+pub fn signal_name(sig: i32) -> String {
+    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+        return s.as_str().to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    if (min..=max).contains(&sig) {
+        return format!("SIGRTMIN+{}", sig - min);
+    }
+    format!("SIG{sig}")
+}
+
+/// Syslog severities used by the daemon (RFC 5424 numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+}
+
+impl Severity {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The syslog PRI with facility cron: `78` for info, `75` for err.
+    pub fn pri(self) -> u8 {
+        FACILITY_CRON + self.code()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Err => "err",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// One thing worth a log line. Strings are borrowed from the caller; nothing is allocated
+/// until a sink needs the text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// The daemon started and loaded its crontabs. `runs_as` is `Some(user)` when the daemon
+    /// is not root and so runs every job as that user.
+    Start {
+        version: &'a str,
+        pid: u32,
+        zone: &'a str,
+        files: usize,
+        entries: usize,
+        runs_as: Option<&'a str>,
+    },
+    /// The daemon is exiting; `reason` is one word such as `SIGTERM`; `killed` counts the jobs
+    /// whose process groups got SIGTERM after the grace period.
+    Stop {
+        pid: u32,
+        reason: &'a str,
+        killed: usize,
+    },
+    /// A job started; `job` is `path:line`.
+    Cmd {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+    },
+    /// A job ended. `output_bytes` counts everything it wrote, `dropped_bytes` the part
+    /// beyond the capture cap that was not kept.
+    End {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+        status: Status,
+        duration: Duration,
+        output_bytes: u64,
+        dropped_bytes: u64,
+    },
+    /// One line of a job's output (without its newline).
+    Out {
+        user: &'a str,
+        command: &'a str,
+        pid: u32,
+        line: &'a str,
+    },
+    /// A crontab error, already worded with `file:line:col: message`.
+    Error { text: &'a str },
+    /// A crontab file was (re)loaded.
+    Reload {
+        file: &'a str,
+        entries: usize,
+        errors: usize,
+    },
+    /// A crontab file was refused (owner, mode, symlink…), with the command that fixes it.
+    Refused {
+        path: &'a str,
+        reason: &'a str,
+        fix: Option<&'a str>,
+    },
+    /// A file was skipped on purpose (for example by the `/etc/cron.d` name rule).
+    Ignored { path: &'a str, reason: &'a str },
+    /// Anything else worth saying.
+    Info { text: &'a str },
+    /// A job's output could not be mailed; `to` is the recipient list as given, `pid` the
+    /// job's pid.
+    MailFailed {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+        to: &'a str,
+        reason: &'a str,
+    },
+}
+
+impl Event<'_> {
+    /// The tag: `START`, `STOP`, `CMD`, `END`, `OUT`, `ERROR`, `RELOAD`, `REFUSED`, `IGNORED`,
+    /// `INFO` or `MAIL`; the JSON `event` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Start { .. } => "START",
+            Event::Stop { .. } => "STOP",
+            Event::Cmd { .. } => "CMD",
+            Event::End { .. } => "END",
+            Event::Out { .. } => "OUT",
+            Event::Error { .. } => "ERROR",
+            Event::Reload { .. } => "RELOAD",
+            Event::Refused { .. } => "REFUSED",
+            Event::Ignored { .. } => "IGNORED",
+            Event::Info { .. } => "INFO",
+            Event::MailFailed { .. } => "MAIL",
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            Event::Error { .. } | Event::Refused { .. } => Severity::Err,
+            Event::End { status, .. } if !status.success() => Severity::Warning,
+            Event::MailFailed { .. } => Severity::Warning,
+            Event::Ignored { .. } => Severity::Notice,
+            _ => Severity::Info,
+        }
+    }
+
+    /// The text line, without a newline and without the syslog header.
+    pub fn line(&self) -> String {
+        let mut s = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_line(&mut s);
+        s
+    }
+
+    fn write_line(&self, s: &mut String) -> std::fmt::Result {
+        let tag = self.kind();
+        match *self {
+            Event::Start {
+                version,
+                pid,
+                zone,
+                files,
+                entries,
+                runs_as,
+            } => {
+                write!(
+                    s,
+                    "{tag} version={} pid={pid} zone={} files={files} entries={entries}",
+                    kv(version),
+                    kv(zone)
+                )?;
+                if let Some(user) = runs_as {
+                    write!(
+                        s,
+                        " runs_as={} | not running as root: every job runs as {}",
+                        kv(user),
+                        escape_controls(user)
+                    )?;
+                }
+            }
+            Event::Stop {
+                pid,
+                reason,
+                killed,
+            } => write!(s, "{tag} pid={pid} reason={} killed={killed}", kv(reason))?,
+            Event::Cmd {
+                user,
+                command,
+                job,
+                pid,
+            } => write!(
+                s,
+                "({}) {tag} ({}) job={} pid={pid}",
+                escape_controls(user),
+                command_for_log(command),
+                kv(job)
+            )?,
+            Event::End {
+                user,
+                command,
+                job,
+                pid,
+                status,
+                duration,
+                output_bytes,
+                dropped_bytes,
+            } => {
+                write!(
+                    s,
+                    "({}) {tag} ({}) job={} pid={pid} status={}",
+                    escape_controls(user),
+                    command_for_log(command),
+                    kv(job),
+                    status.text()
+                )?;
+                if let Status::Signaled(sig) = status {
+                    write!(s, " signal={}", signal_name(sig))?;
+                }
+                write!(
+                    s,
+                    " duration={}.{:03}s output={output_bytes}B",
+                    duration.as_secs(),
+                    duration.subsec_millis()
+                )?;
+                if dropped_bytes > 0 {
+                    write!(s, " truncated={dropped_bytes}B")?;
+                }
+            }
+            Event::Out {
+                user,
+                command,
+                pid,
+                line,
+            } => write!(
+                s,
+                "({}) {tag} ({}) pid={pid} | {}",
+                escape_controls(user),
+                command_for_log(command),
+                escape_controls(line)
+            )?,
+            Event::Error { text } | Event::Info { text } => {
+                write!(s, "{tag} {}", escape_controls(text))?
+            }
+            Event::Reload {
+                file,
+                entries,
+                errors,
+            } => write!(
+                s,
+                "{tag} {} entries={entries} errors={errors}",
+                escape_controls(file)
+            )?,
+            Event::Refused { path, reason, fix } => {
+                write!(
+                    s,
+                    "{tag} {}: {}",
+                    escape_controls(path),
+                    escape_controls(reason)
+                )?;
+                if let Some(fix) = fix {
+                    write!(s, "; fix: {}", escape_controls(fix))?;
+                }
+            }
+            Event::Ignored { path, reason } => write!(
+                s,
+                "{tag} {}: {}",
+                escape_controls(path),
+                escape_controls(reason)
+            )?,
+            Event::MailFailed {
+                user,
+                command,
+                job,
+                pid,
+                to,
+                reason,
+            } => write!(
+                s,
+                "({}) {tag} ({}) job={} pid={pid} to={} | not sent: {}",
+                escape_controls(user),
+                command_for_log(command),
+                kv(job),
+                kv(to),
+                escape_controls(reason)
+            )?,
+        }
+        Ok(())
+    }
+
+    /// One JSON object (no newline): `time` (RFC 3339, UTC, milliseconds), `event` (the tag),
+    /// `severity`, then every field of the event. Commands are cut as in [`Event::line`];
+    /// other strings are given whole (JSON escapes control characters itself).
+    pub fn json(&self) -> String {
+        self.json_at(chrono::Utc::now())
+    }
+
+    fn json_at(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let mut m = Map::new();
+        m.insert(
+            "time".into(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        m.insert("event".into(), self.kind().into());
+        m.insert("severity".into(), self.severity().name().into());
+        let fields = match *self {
+            Event::Start {
+                version,
+                pid,
+                zone,
+                files,
+                entries,
+                runs_as,
+            } => json!({"version": version, "pid": pid, "zone": zone, "files": files,
+                        "entries": entries, "runs_as": runs_as}),
+            Event::Stop {
+                pid,
+                reason,
+                killed,
+            } => json!({"pid": pid, "reason": reason, "killed": killed}),
+            Event::Cmd {
+                user,
+                command,
+                job,
+                pid,
+            } => json!({"user": user, "command": cap_command(command), "job": job, "pid": pid}),
+            Event::End {
+                user,
+                command,
+                job,
+                pid,
+                status,
+                duration,
+                output_bytes,
+                dropped_bytes,
+            } => {
+                let mut v = json!({"user": user, "command": cap_command(command), "job": job,
+                    "pid": pid, "status": status.text(),
+                    "duration": duration.as_millis() as f64 / 1000.0,
+                    "output_bytes": output_bytes, "dropped_bytes": dropped_bytes});
+                if let Value::Object(o) = &mut v {
+                    match status {
+                        Status::Exited(code) => {
+                            o.insert("exit_code".into(), code.into());
+                        }
+                        Status::Signaled(sig) => {
+                            o.insert("signal".into(), sig.into());
+                            o.insert("signal_name".into(), signal_name(sig).into());
+                        }
+                    }
+                }
+                v
+            }
+            Event::Out {
+                user,
+                command,
+                pid,
+                line,
+            } => json!({"user": user, "command": cap_command(command), "pid": pid, "line": line}),
+            Event::Error { text } | Event::Info { text } => json!({ "text": text }),
+            Event::Reload {
+                file,
+                entries,
+                errors,
+            } => json!({"file": file, "entries": entries, "errors": errors}),
+            Event::Refused { path, reason, fix } => {
+                json!({"path": path, "reason": reason, "fix": fix})
+            }
+            Event::Ignored { path, reason } => json!({"path": path, "reason": reason}),
+            Event::MailFailed {
+                user,
+                command,
+                job,
+                pid,
+                to,
+                reason,
+            } => json!({"user": user, "command": cap_command(command), "job": job, "pid": pid,
+                        "to": to, "reason": reason}),
+        };
+        if let Value::Object(f) = fields {
+            m.extend(f);
+        }
+        Value::Object(m).to_string()
+    }
+}
+
+/// Escapes control characters (C0, DEL, C1, and the Unicode line and paragraph separators)
+/// so a value can never break a log line or a mail header. Backslashes are left alone so
+/// commands read as the crontab has them.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    let needs = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
+    if !s.chars().any(needs) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && needs(c) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if needs(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The first [`COMMAND_LOG_CHARS`] characters of a command, plus `…` when it was longer.
+fn cap_command(command: &str) -> Cow<'_, str> {
+    match command.char_indices().nth(COMMAND_LOG_CHARS) {
+        Some((at, _)) => Cow::Owned(format!("{}…", &command[..at])),
+        None => Cow::Borrowed(command),
+    }
+}
+
+/// A command as log lines show it: cut, then escaped.
+pub fn command_for_log(command: &str) -> String {
+    escape_controls(&cap_command(command)).into_owned()
+}
+
+/// A `key=value` value: escaped, and quoted when a plain split on spaces and `=` would
+/// misread it.
+fn kv(value: &str) -> Cow<'_, str> {
+    let v = escape_controls(value);
+    let plain = !v.is_empty()
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '=' || c == '\\');
+    if plain {
+        return v;
+    }
+    let mut q = String::with_capacity(v.len() + 2);
+    q.push('"');
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    Cow::Owned(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "/var/spool/cron/crontabs/alice:3";
+
+    fn cmd<'a>(command: &'a str) -> Event<'a> {
+        Event::Cmd {
+            user: "alice",
+            command,
+            job: JOB,
+            pid: 4242,
+        }
+    }
+
+    fn end(status: Status, output: u64, dropped: u64) -> Event<'static> {
+        Event::End {
+            user: "alice",
+            command: "backup.sh --all",
+            job: JOB,
+            pid: 4242,
+            status,
+            duration: Duration::from_millis(1532),
+            output_bytes: output,
+            dropped_bytes: dropped,
+        }
+    }
+
+    #[test]
+    fn design_document_line_shapes_are_exact() {
+        assert_eq!(
+            cmd("backup.sh --all").line(),
+            "(alice) CMD (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242"
+        );
+        assert_eq!(
+            end(Status::Exited(0), 312, 0).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=0 duration=1.532s output=312B"
+        );
+        let out = Event::Out {
+            user: "alice",
+            command: "backup.sh --all",
+            pid: 4242,
+            line: "copied 14 files",
+        };
+        assert_eq!(
+            out.line(),
+            "(alice) OUT (backup.sh --all) pid=4242 | copied 14 files"
+        );
+        let err = Event::Error {
+            text: "/etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)",
+        };
+        assert_eq!(
+            err.line(),
+            "ERROR /etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)"
+        );
+        let reload = Event::Reload {
+            file: "/etc/cron.d/web",
+            entries: 4,
+            errors: 1,
+        };
+        assert_eq!(reload.line(), "RELOAD /etc/cron.d/web entries=4 errors=1");
+    }
+
+    #[test]
+    fn end_line_names_the_signal_and_the_truncated_output() {
+        assert_eq!(
+            end(Status::Signaled(9), 0, 0).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=signal:9 signal=SIGKILL duration=1.532s output=0B"
+        );
+        assert_eq!(
+            end(Status::Exited(2), 1048576, 983040).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=2 duration=1.532s output=1048576B truncated=983040B"
+        );
+        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+    }
+
+    #[test]
+    fn refused_ignored_mail_start_stop_and_info_lines() {
+        let refused = Event::Refused {
+            path: "/var/spool/cron/crontabs/bob",
+            reason: "owned by uid 1001, not bob (uid 1002)",
+            fix: Some("chown bob /var/spool/cron/crontabs/bob"),
+        };
+        assert_eq!(
+            refused.line(),
+            "REFUSED /var/spool/cron/crontabs/bob: owned by uid 1001, not bob (uid 1002); \
+             fix: chown bob /var/spool/cron/crontabs/bob"
+        );
+        let no_fix = Event::Refused {
+            path: "/etc/crontab",
+            reason: "is a symlink",
+            fix: None,
+        };
+        assert_eq!(no_fix.line(), "REFUSED /etc/crontab: is a symlink");
+        let ignored = Event::Ignored {
+            path: "/etc/cron.d/web.dpkg-old",
+            reason: "name has characters other than letters, digits, '_' and '-'",
+        };
+        assert_eq!(
+            ignored.line(),
+            "IGNORED /etc/cron.d/web.dpkg-old: name has characters other than letters, \
+             digits, '_' and '-'"
+        );
+        let mail = Event::MailFailed {
+            user: "alice",
+            command: "backup.sh --all",
+            job: JOB,
+            pid: 4242,
+            to: "alice@example.com, ops@example.com",
+            reason: "/usr/sbin/sendmail: No such file or directory",
+        };
+        assert_eq!(
+            mail.line(),
+            "(alice) MAIL (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             to=\"alice@example.com, ops@example.com\" | not sent: /usr/sbin/sendmail: No such \
+             file or directory"
+        );
+        let start = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "Europe/Berlin",
+            files: 3,
+            entries: 12,
+            runs_as: None,
+        };
+        assert_eq!(
+            start.line(),
+            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12"
+        );
+        let start_user = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "Europe/Berlin",
+            files: 3,
+            entries: 12,
+            runs_as: Some("alice"),
+        };
+        assert_eq!(
+            start_user.line(),
+            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12 runs_as=alice \
+             | not running as root: every job runs as alice"
+        );
+        let stop = Event::Stop {
+            pid: 7,
+            reason: "SIGTERM",
+            killed: 1,
+        };
+        assert_eq!(stop.line(), "STOP pid=7 reason=SIGTERM killed=1");
+        assert_eq!(
+            Event::Info { text: "hello" }.line(),
+            "INFO hello".to_string()
+        );
+    }
+
+    #[test]
+    fn severities_follow_the_documented_table() {
+        assert_eq!(cmd("x").severity().pri(), 78);
+        assert_eq!(end(Status::Exited(0), 0, 0).severity(), Severity::Info);
+        assert_eq!(end(Status::Exited(1), 0, 0).severity().pri(), 76);
+        assert_eq!(
+            end(Status::Signaled(15), 0, 0).severity(),
+            Severity::Warning
+        );
+        assert_eq!(Event::Error { text: "x" }.severity().pri(), 75);
+        let refused = Event::Refused {
+            path: "p",
+            reason: "r",
+            fix: None,
+        };
+        assert_eq!(refused.severity(), Severity::Err);
+        let ignored = Event::Ignored {
+            path: "p",
+            reason: "r",
+        };
+        assert_eq!(ignored.severity().pri(), 77);
+    }
+
+    #[test]
+    fn commands_are_capped_and_control_characters_escaped() {
+        let long = "x".repeat(COMMAND_LOG_CHARS + 50);
+        let line = cmd(&long).line();
+        let shown = format!("({}…)", "x".repeat(COMMAND_LOG_CHARS));
+        assert!(line.contains(&shown), "{line}");
+        let exactly = "é".repeat(COMMAND_LOG_CHARS);
+        assert!(cmd(&exactly).line().contains(&format!("({exactly})")));
+
+        let nasty = "echo a\nb\r\tc\x1b[31m\u{85}d\u{2028} date +\\%Y";
+        let line = cmd(nasty).line();
+        assert_eq!(
+            line,
+            "(alice) CMD (echo a\\nb\\r\\tc\\x1b[31m\\u{85}d\\u{2028} date +\\%Y) \
+             job=/var/spool/cron/crontabs/alice:3 pid=4242"
+        );
+        assert!(!line.chars().any(char::is_control));
+
+        let out = Event::Out {
+            user: "al\nice",
+            command: "c",
+            pid: 1,
+            line: "a\0b",
+        };
+        assert_eq!(out.line(), "(al\\nice) OUT (c) pid=1 | a\\x00b");
+    }
+
+    #[test]
+    fn key_values_with_spaces_or_quotes_are_quoted() {
+        let e = Event::Cmd {
+            user: "alice",
+            command: "c",
+            job: "/etc/cron d/x \"y\":3",
+            pid: 1,
+        };
+        assert_eq!(
+            e.line(),
+            "(alice) CMD (c) job=\"/etc/cron d/x \\\"y\\\":3\" pid=1"
+        );
+    }
+
+    #[test]
+    fn json_lines_parse_and_carry_every_field() {
+        let v: Value = serde_json::from_str(&end(Status::Signaled(9), 10, 4).json()).unwrap();
+        assert_eq!(v["event"], "END");
+        assert_eq!(v["severity"], "warning");
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["command"], "backup.sh --all");
+        assert_eq!(v["job"], JOB);
+        assert_eq!(v["pid"], 4242);
+        assert_eq!(v["status"], "signal:9");
+        assert_eq!(v["signal"], 9);
+        assert_eq!(v["signal_name"], "SIGKILL");
+        assert_eq!(v["duration"], 1.532);
+        assert_eq!(v["output_bytes"], 10);
+        assert_eq!(v["dropped_bytes"], 4);
+        let time = v["time"].as_str().unwrap();
+        assert!(time.ends_with('Z'), "{time}");
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok());
+
+        let v: Value = serde_json::from_str(&end(Status::Exited(0), 0, 0).json()).unwrap();
+        assert_eq!(v["exit_code"], 0);
+        assert_eq!(v["status"], "0");
+
+        let nasty = "echo \"a\"\nb";
+        let v: Value = serde_json::from_str(&cmd(nasty).json()).unwrap();
+        assert_eq!(v["command"], nasty);
+
+        let refused = Event::Refused {
+            path: "p",
+            reason: "r",
+            fix: None,
+        };
+        let v: Value = serde_json::from_str(&refused.json()).unwrap();
+        assert_eq!(v["fix"], Value::Null);
+        assert_eq!(v["event"], "REFUSED");
+        let start = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "UTC",
+            files: 1,
+            entries: 2,
+            runs_as: Some("alice"),
+        };
+        let v: Value = serde_json::from_str(&start.json()).unwrap();
+        assert_eq!(v["runs_as"], "alice");
+        assert_eq!(v["files"], 1);
+    }
+}
