@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Number, Value};
 
 /// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
 const FACILITY_CRON: u8 = 9 << 3;
@@ -184,145 +184,7 @@ impl Event<'_> {
 
     /// The text line, without a newline and without the syslog header.
     pub fn line(&self) -> String {
-        let mut s = String::new();
-        // Writing to a String cannot fail.
-        let _ = self.write_line(&mut s);
-        s
-    }
-
-    fn write_line(&self, s: &mut String) -> std::fmt::Result {
-        let tag = self.kind();
-        match *self {
-            Event::Start {
-                version,
-                pid,
-                zone,
-                files,
-                entries,
-                runs_as,
-            } => {
-                write!(
-                    s,
-                    "{tag} version={} pid={pid} zone={} files={files} entries={entries}",
-                    kv(version),
-                    kv(zone)
-                )?;
-                if let Some(user) = runs_as {
-                    write!(
-                        s,
-                        " runs_as={} | not running as root: every job runs as {}",
-                        kv(user),
-                        escape_controls(user)
-                    )?;
-                }
-            }
-            Event::Stop {
-                pid,
-                reason,
-                killed,
-            } => write!(s, "{tag} pid={pid} reason={} killed={killed}", kv(reason))?,
-            Event::Cmd {
-                user,
-                command,
-                job,
-                pid,
-            } => write!(
-                s,
-                "({}) {tag} ({}) job={} pid={pid}",
-                escape_controls(user),
-                command_for_log(command),
-                kv(job)
-            )?,
-            Event::End {
-                user,
-                command,
-                job,
-                pid,
-                status,
-                duration,
-                output_bytes,
-                dropped_bytes,
-            } => {
-                write!(
-                    s,
-                    "({}) {tag} ({}) job={} pid={pid} status={}",
-                    escape_controls(user),
-                    command_for_log(command),
-                    kv(job),
-                    status.text()
-                )?;
-                if let Status::Signaled(sig) = status {
-                    write!(s, " signal={}", signal_name(sig))?;
-                }
-                write!(
-                    s,
-                    " duration={}.{:03}s output={output_bytes}B",
-                    duration.as_secs(),
-                    duration.subsec_millis()
-                )?;
-                if dropped_bytes > 0 {
-                    write!(s, " truncated={dropped_bytes}B")?;
-                }
-            }
-            Event::Out {
-                user,
-                command,
-                pid,
-                line,
-            } => write!(
-                s,
-                "({}) {tag} ({}) pid={pid} | {}",
-                escape_controls(user),
-                command_for_log(command),
-                escape_controls(line)
-            )?,
-            Event::Error { text } | Event::Info { text } => {
-                write!(s, "{tag} {}", escape_controls(text))?
-            }
-            Event::Reload {
-                file,
-                entries,
-                errors,
-            } => write!(
-                s,
-                "{tag} {} entries={entries} errors={errors}",
-                escape_controls(file)
-            )?,
-            Event::Refused { path, reason, fix } => {
-                write!(
-                    s,
-                    "{tag} {}: {}",
-                    escape_controls(path),
-                    escape_controls(reason)
-                )?;
-                if let Some(fix) = fix {
-                    write!(s, "; fix: {}", escape_controls(fix))?;
-                }
-            }
-            Event::Ignored { path, reason } => write!(
-                s,
-                "{tag} {}: {}",
-                escape_controls(path),
-                escape_controls(reason)
-            )?,
-            Event::MailFailed {
-                user,
-                command,
-                job,
-                pid,
-                to,
-                reason,
-            } => write!(
-                s,
-                "({}) {tag} ({}) job={} pid={pid} to={} | not sent: {}",
-                escape_controls(user),
-                command_for_log(command),
-                kv(job),
-                kv(to),
-                escape_controls(reason)
-            )?,
-        }
-        Ok(())
+        self.shape().line(self.kind())
     }
 
     /// One JSON object (no newline): `time` (RFC 3339, UTC, milliseconds), `event` (the tag),
@@ -341,7 +203,14 @@ impl Event<'_> {
         );
         m.insert("event".into(), self.kind().into());
         m.insert("severity".into(), self.severity().name().into());
-        let fields = match *self {
+        self.shape().fill_json(&mut m);
+        Value::Object(m).to_string()
+    }
+
+    /// What this event says, each field once; [`Shape::line`] and [`Shape::fill_json`] word
+    /// it for the two kinds of target.
+    fn shape(&self) -> Shape<'_> {
+        match *self {
             Event::Start {
                 version,
                 pid,
@@ -349,19 +218,45 @@ impl Event<'_> {
                 files,
                 entries,
                 runs_as,
-            } => json!({"version": version, "pid": pid, "zone": zone, "files": files,
-                        "entries": entries, "runs_as": runs_as}),
+            } => Shape {
+                fields: vec![
+                    both("version", version),
+                    both("pid", pid),
+                    both("zone", zone),
+                    both("files", files),
+                    both("entries", entries),
+                    both("runs_as", runs_as),
+                ],
+                tail: match runs_as {
+                    Some(user) => words(
+                        "not running as root: every job runs as {runs_as}",
+                        [("runs_as", user.into())],
+                    ),
+                    None => Vec::new(),
+                },
+                ..Shape::default()
+            },
             Event::Stop {
                 pid,
                 reason,
                 killed,
-            } => json!({"pid": pid, "reason": reason, "killed": killed}),
+            } => Shape {
+                fields: vec![
+                    both("pid", pid),
+                    both("reason", reason),
+                    both("killed", killed),
+                ],
+                ..Shape::default()
+            },
             Event::Cmd {
                 user,
                 command,
                 job,
                 pid,
-            } => json!({"user": user, "command": cap_command(command), "job": job, "pid": pid}),
+            } => Shape {
+                fields: vec![both("job", job), both("pid", pid)],
+                ..Shape::job(user, command)
+            },
             Event::End {
                 user,
                 command,
@@ -372,39 +267,83 @@ impl Event<'_> {
                 output_bytes,
                 dropped_bytes,
             } => {
-                let mut v = json!({"user": user, "command": cap_command(command), "job": job,
-                    "pid": pid, "status": status.text(),
-                    "duration": duration.as_millis() as f64 / 1000.0,
-                    "output_bytes": output_bytes, "dropped_bytes": dropped_bytes});
-                if let Value::Object(o) = &mut v {
-                    match status {
-                        Status::Exited(code) => {
-                            o.insert("exit_code".into(), code.into());
-                        }
-                        Status::Signaled(sig) => {
-                            o.insert("signal".into(), sig.into());
-                            o.insert("signal_name".into(), signal_name(sig).into());
-                        }
+                let mut fields = vec![
+                    both("job", job),
+                    both("pid", pid),
+                    both("status", status.text()),
+                ];
+                match status {
+                    Status::Exited(code) => fields.push(json_only("exit_code", code)),
+                    Status::Signaled(sig) => {
+                        let name = signal_name(sig);
+                        fields.push(line_only("signal", name.clone()));
+                        fields.push(json_only("signal", sig));
+                        fields.push(json_only("signal_name", name));
                     }
                 }
-                v
+                fields.extend([
+                    line_only(
+                        "duration",
+                        format!("{}.{:03}s", duration.as_secs(), duration.subsec_millis()),
+                    ),
+                    json_only("duration", duration.as_millis() as f64 / 1000.0),
+                    line_only("output", format!("{output_bytes}B")),
+                    json_only("output_bytes", output_bytes),
+                    json_only("dropped_bytes", dropped_bytes),
+                ]);
+                if dropped_bytes > 0 {
+                    fields.push(line_only("truncated", format!("{dropped_bytes}B")));
+                }
+                Shape {
+                    fields,
+                    ..Shape::job(user, command)
+                }
             }
             Event::Out {
                 user,
                 command,
                 pid,
                 line,
-            } => json!({"user": user, "command": cap_command(command), "pid": pid, "line": line}),
-            Event::Error { text } | Event::Info { text } => json!({ "text": text }),
+            } => Shape {
+                fields: vec![both("pid", pid)],
+                tail: words("{line}", [("line", line.into())]),
+                ..Shape::job(user, command)
+            },
+            Event::Error { text } | Event::Info { text } => {
+                Shape::sentence(words("{text}", [("text", text.into())]))
+            }
             Event::Reload {
                 file,
                 entries,
                 errors,
-            } => json!({"file": file, "entries": entries, "errors": errors}),
+            } => Shape {
+                sentence: words("{file}", [("file", file.into())]),
+                fields: vec![both("entries", entries), both("errors", errors)],
+                ..Shape::default()
+            },
             Event::Refused { path, reason, fix } => {
-                json!({"path": path, "reason": reason, "fix": fix})
+                let mut sentence = words(
+                    "{path}: {reason}",
+                    [("path", path.into()), ("reason", reason.into())],
+                );
+                let mut fields = Vec::new();
+                match fix {
+                    Some(fix) => sentence.extend(words("; fix: {fix}", [("fix", fix.into())])),
+                    None => fields.push(json_only("fix", Value::Null)),
+                }
+                Shape {
+                    sentence,
+                    fields,
+                    ..Shape::default()
+                }
             }
-            Event::Ignored { path, reason } => json!({"path": path, "reason": reason}),
+            Event::Ignored { path, reason } => Shape {
+                sentence: words(
+                    "{path}: {reason}",
+                    [("path", path.into()), ("reason", reason.into())],
+                ),
+                ..Shape::default()
+            },
             Event::MailFailed {
                 user,
                 command,
@@ -412,13 +351,12 @@ impl Event<'_> {
                 pid,
                 to,
                 reason,
-            } => json!({"user": user, "command": cap_command(command), "job": job, "pid": pid,
-                        "to": to, "reason": reason}),
-        };
-        if let Value::Object(f) = fields {
-            m.extend(f);
+            } => Shape {
+                fields: vec![both("job", job), both("pid", pid), both("to", to)],
+                tail: words("not sent: {reason}", [("reason", reason.into())]),
+                ..Shape::job(user, command)
+            },
         }
-        Value::Object(m).to_string()
     }
 }
 
@@ -483,6 +421,252 @@ fn kv(value: &str) -> Cow<'_, str> {
     q.push('"');
     Cow::Owned(q)
 }
+
+/// What one event says, each of its fields listed once, in line order. The text line is
+/// `[(user) ]TAG[ (command)][ sentence][ key=value…][ | tail]`; the JSON object carries the
+/// same values under their keys.
+#[derive(Default)]
+struct Shape<'a> {
+    /// The job's user, in parentheses before the tag (`user` in JSON).
+    user: Option<&'a str>,
+    /// The job's command, in parentheses after the tag (`command` in JSON); cut to
+    /// [`COMMAND_LOG_CHARS`] in both.
+    command: Option<&'a str>,
+    /// Free text right after the tag: `/etc/crontab: is a symlink`.
+    sentence: Vec<Seg<'a>>,
+    /// JSON also carries the sentence whole, as `text`.
+    sentence_is_text: bool,
+    /// The ` key=value` pairs, and the keys only JSON has.
+    fields: Vec<Field<'a>>,
+    /// Free text after ` | `, to the end of the line.
+    tail: Vec<Seg<'a>>,
+}
+
+/// A value of a line: a string (escaped in the text line, and quoted too in a `key=value`)
+/// or a number.
+#[derive(Clone)]
+enum Val<'a> {
+    Str(Cow<'a, str>),
+    Num(Number),
+    /// Left out of the text line; `null` in JSON.
+    Null,
+}
+
+/// A piece of free text: fixed wording, or a value JSON carries under its key.
+enum Seg<'a> {
+    Word(&'a str),
+    Value(&'a str, Val<'a>),
+}
+
+/// A ` key=value` of the text line, a key of the JSON object, or both.
+enum Field<'a> {
+    /// The same key and value in both; a [`Val::Null`] is left out of the line.
+    Both(&'static str, Val<'a>),
+    /// Only in the text line, already worded (`duration=1.532s`).
+    Line(&'static str, String),
+    /// Only in JSON.
+    Json(&'static str, Value),
+}
+
+fn both<'a>(key: &'static str, value: impl Into<Val<'a>>) -> Field<'a> {
+    Field::Both(key, value.into())
+}
+
+fn line_only(key: &'static str, worded: String) -> Field<'static> {
+    Field::Line(key, worded)
+}
+
+fn json_only(key: &'static str, value: impl Into<Value>) -> Field<'static> {
+    Field::Json(key, value.into())
+}
+
+/// Free text from a template whose `{key}` placeholders name the values. A placeholder with
+/// no value stays as it is written, so a slip in a template shows in its line rather than
+/// taking the daemon down.
+fn words<'a, const N: usize>(
+    template: &'static str,
+    values: [(&'static str, Val<'a>); N],
+) -> Vec<Seg<'a>> {
+    let mut segs = Vec::new();
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        let Some((key, after)) = after.split_once('}') else {
+            break;
+        };
+        let Some((key, value)) = values.iter().find(|(k, _)| *k == key) else {
+            debug_assert!(false, "no value for {{{key}}} in {template:?}");
+            segs.push(Seg::Word(&rest[..before.len() + key.len() + 2]));
+            rest = after;
+            continue;
+        };
+        if !before.is_empty() {
+            segs.push(Seg::Word(before));
+        }
+        segs.push(Seg::Value(key, value.clone()));
+        rest = after;
+    }
+    if !rest.is_empty() {
+        segs.push(Seg::Word(rest));
+    }
+    segs
+}
+
+impl<'a> Shape<'a> {
+    fn job(user: &'a str, command: &'a str) -> Shape<'a> {
+        Shape {
+            user: Some(user),
+            command: Some(command),
+            ..Shape::default()
+        }
+    }
+
+    /// A line that is all free text, carried whole in JSON as `text` too.
+    fn sentence(sentence: Vec<Seg<'a>>) -> Shape<'a> {
+        Shape {
+            sentence,
+            sentence_is_text: true,
+            ..Shape::default()
+        }
+    }
+
+    fn line(&self, tag: &str) -> String {
+        let mut s = String::new();
+        if let Some(user) = self.user {
+            s.push('(');
+            s.push_str(&escape_controls(user));
+            s.push_str(") ");
+        }
+        s.push_str(tag);
+        if let Some(command) = self.command {
+            s.push_str(" (");
+            s.push_str(&command_for_log(command));
+            s.push(')');
+        }
+        if !self.sentence.is_empty() {
+            s.push(' ');
+            write_segs(&mut s, &self.sentence, |v| v.escaped());
+        }
+        for field in &self.fields {
+            match field {
+                Field::Both(_, Val::Null) | Field::Json(..) => {}
+                Field::Both(key, value) => {
+                    let _ = write!(s, " {key}={}", value.key_value());
+                }
+                Field::Line(key, worded) => {
+                    let _ = write!(s, " {key}={worded}");
+                }
+            }
+        }
+        if !self.tail.is_empty() {
+            s.push_str(" | ");
+            write_segs(&mut s, &self.tail, |v| v.escaped());
+        }
+        s
+    }
+
+    fn fill_json(&self, m: &mut Map<String, Value>) {
+        if let Some(user) = self.user {
+            m.insert("user".into(), user.into());
+        }
+        if let Some(command) = self.command {
+            m.insert("command".into(), cap_command(command).into());
+        }
+        for seg in self.sentence.iter().chain(&self.tail) {
+            if let Seg::Value(key, value) = seg {
+                m.insert((*key).into(), value.json());
+            }
+        }
+        if self.sentence_is_text {
+            let mut text = String::new();
+            write_segs(&mut text, &self.sentence, |v| v.raw());
+            m.insert("text".into(), text.into());
+        }
+        for field in &self.fields {
+            match field {
+                Field::Both(key, value) => {
+                    m.insert((*key).into(), value.json());
+                }
+                Field::Json(key, value) => {
+                    m.insert((*key).into(), value.clone());
+                }
+                Field::Line(..) => {}
+            }
+        }
+    }
+}
+
+fn write_segs<'v>(s: &mut String, segs: &'v [Seg<'_>], show: impl Fn(&'v Val<'_>) -> Cow<'v, str>) {
+    for seg in segs {
+        match seg {
+            Seg::Word(w) => s.push_str(w),
+            Seg::Value(_, v) => s.push_str(&show(v)),
+        }
+    }
+}
+
+impl Val<'_> {
+    /// As the value is: what JSON's `text` shows.
+    fn raw(&self) -> Cow<'_, str> {
+        match self {
+            Val::Str(s) => Cow::Borrowed(s),
+            Val::Num(n) => Cow::Owned(n.to_string()),
+            Val::Null => Cow::Borrowed(""),
+        }
+    }
+
+    /// As free text in a line shows it.
+    fn escaped(&self) -> Cow<'_, str> {
+        match self {
+            Val::Str(s) => escape_controls(s),
+            v => v.raw(),
+        }
+    }
+
+    /// As the value of a ` key=value` shows it.
+    fn key_value(&self) -> Cow<'_, str> {
+        match self {
+            Val::Str(s) => kv(s),
+            v => v.raw(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Val::Str(s) => Value::String(s.to_string()),
+            Val::Num(n) => Value::Number(n.clone()),
+            Val::Null => Value::Null,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(s: &'a str) -> Val<'a> {
+        Val::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Val<'_> {
+    fn from(s: String) -> Self {
+        Val::Str(Cow::Owned(s))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Val<'a> {
+    fn from(s: Option<&'a str>) -> Val<'a> {
+        s.map_or(Val::Null, Val::from)
+    }
+}
+
+macro_rules! numbers_are_values {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Val<'_> {
+            fn from(n: $t) -> Self {
+                Val::Num(n.into())
+            }
+        }
+    )*};
+}
+numbers_are_values!(u32, u64, usize, i64);
 
 #[cfg(test)]
 mod tests {
