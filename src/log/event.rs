@@ -1,4 +1,4 @@
-//! The wording of every log line: [`Event`], its tag, its syslog severity ([`Severity`]), its
+//! The wording of every log line: [`Event`], its tag, its syslog severity ([`Level`]), its
 //! text line and its JSON object, and the escaping that keeps one event on one line. Pure:
 //! nothing here writes anywhere; the sinks take the finished text.
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 const FACILITY_CRON: u8 = 9 << 3;
 
 /// How many characters of a command a log line shows before cutting it with `…`.
-pub(crate) const COMMAND_LOG_CHARS: usize = 200;
+const COMMAND_LOG_CHARS: usize = 200;
 
 /// An exit status as waitpid reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Status {
 }
 
 /// A signal's name: `SIGKILL`, `SIGRTMIN+3`, or `SIG64` when the number has no name.
-pub fn signal_name(sig: i32) -> String {
+fn signal_name(sig: i32) -> String {
     if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
         return s.as_str().to_string();
     }
@@ -47,31 +47,29 @@ pub fn signal_name(sig: i32) -> String {
     format!("SIG{sig}")
 }
 
-/// Syslog severities used by the daemon (RFC 5424 numbers).
+/// The syslog severity of a line, as RFC 5424 numbers it. (Not to be confused with
+/// `cron::Severity`, which says whether a crontab diagnostic is a warning or an error.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
+pub(crate) enum Level {
     Err = 3,
     Warning = 4,
     Notice = 5,
     Info = 6,
 }
 
-impl Severity {
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-
+impl Level {
     /// The syslog PRI with facility cron: `78` for info, `75` for err.
-    pub fn pri(self) -> u8 {
-        FACILITY_CRON + self.code()
+    pub(crate) fn pri(self) -> u8 {
+        FACILITY_CRON + self as u8
     }
 
-    pub fn name(self) -> &'static str {
+    /// The name JSON lines give it, as syslog calls it.
+    pub(crate) fn name(self) -> &'static str {
         match self {
-            Severity::Err => "err",
-            Severity::Warning => "warning",
-            Severity::Notice => "notice",
-            Severity::Info => "info",
+            Level::Err => "err",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
         }
     }
 }
@@ -156,7 +154,7 @@ pub enum Event<'a> {
 impl Event<'_> {
     /// The tag: `START`, `STOP`, `CMD`, `END`, `OUT`, `ERROR`, `RELOAD`, `REFUSED`, `IGNORED`,
     /// `INFO` or `MAIL`; the JSON `event` field.
-    pub fn kind(&self) -> &'static str {
+    fn kind(&self) -> &'static str {
         match self {
             Event::Start { .. } => "START",
             Event::Stop { .. } => "STOP",
@@ -172,25 +170,26 @@ impl Event<'_> {
         }
     }
 
-    pub fn severity(&self) -> Severity {
+    /// The syslog severity, by the table in the module doc ("Severities").
+    pub(crate) fn severity(&self) -> Level {
         match self {
-            Event::Error { .. } | Event::Refused { .. } => Severity::Err,
-            Event::End { status, .. } if !status.success() => Severity::Warning,
-            Event::MailFailed { .. } => Severity::Warning,
-            Event::Ignored { .. } => Severity::Notice,
-            _ => Severity::Info,
+            Event::Error { .. } | Event::Refused { .. } => Level::Err,
+            Event::End { status, .. } if !status.success() => Level::Warning,
+            Event::MailFailed { .. } => Level::Warning,
+            Event::Ignored { .. } => Level::Notice,
+            _ => Level::Info,
         }
     }
 
     /// The text line, without a newline and without the syslog header.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         self.shape().line(self.kind())
     }
 
     /// One JSON object (no newline): `time` (RFC 3339, UTC, milliseconds), `event` (the tag),
     /// `severity`, then every field of the event. Commands are cut as in [`Event::line`];
     /// other strings are given whole (JSON escapes control characters itself).
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         self.json_at(chrono::Utc::now())
     }
 
@@ -395,7 +394,7 @@ fn cap_command(command: &str) -> Cow<'_, str> {
 }
 
 /// A command as log lines show it: cut, then escaped.
-pub fn command_for_log(command: &str) -> String {
+fn command_for_log(command: &str) -> String {
     escape_controls(&cap_command(command)).into_owned()
 }
 
@@ -828,19 +827,16 @@ mod tests {
     #[test]
     fn severities_follow_the_documented_table() {
         assert_eq!(cmd("x").severity().pri(), 78);
-        assert_eq!(end(Status::Exited(0), 0, 0).severity(), Severity::Info);
+        assert_eq!(end(Status::Exited(0), 0, 0).severity(), Level::Info);
         assert_eq!(end(Status::Exited(1), 0, 0).severity().pri(), 76);
-        assert_eq!(
-            end(Status::Signaled(15), 0, 0).severity(),
-            Severity::Warning
-        );
+        assert_eq!(end(Status::Signaled(15), 0, 0).severity(), Level::Warning);
         assert_eq!(Event::Error { text: "x" }.severity().pri(), 75);
         let refused = Event::Refused {
             path: "p",
             reason: "r",
             fix: None,
         };
-        assert_eq!(refused.severity(), Severity::Err);
+        assert_eq!(refused.severity(), Level::Err);
         let ignored = Event::Ignored {
             path: "p",
             reason: "r",

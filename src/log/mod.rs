@@ -33,7 +33,7 @@
 //!   `signal=NAME` (`SIGKILL`, `SIGRTMIN+3`, or `SIGn` when the number has no name).
 //! - `duration=` has millisecond precision; `output=` counts every byte the job wrote, and
 //!   `truncated=` (only present when nonzero) the part beyond the capture cap that was not kept.
-//! - Commands are shown as the crontab has them but cut to [`COMMAND_LOG_CHARS`] characters
+//! - Commands are shown as the crontab has them but cut to 200 characters
 //!   plus `…`. In every field, control characters are escaped (`\n`, `\r`, `\t`, `\x1b`,
 //!   `\u{85}`), so one event is always one line. A `key=value` value that contains spaces,
 //!   `"`, `=` or `\` is written in double quotes with `"` and `\` escaped.
@@ -58,7 +58,7 @@ mod sink;
 
 use std::path::PathBuf;
 
-pub use event::{Event, Severity, Status, escape_controls};
+pub use event::{Event, Status, escape_controls};
 use sink::{Stream, StreamFd, Syslog};
 
 /// Where log lines go.

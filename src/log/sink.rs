@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::Severity;
+use super::event::Level;
 
 /// The syslog identity.
 const IDENT: &str = "cronwrightd";
@@ -69,7 +69,7 @@ impl Syslog {
         }
     }
 
-    pub(super) fn send(&mut self, severity: Severity, msg: &str, notices: &mut Stream) {
+    pub(super) fn send(&mut self, level: Level, msg: &str, notices: &mut Stream) {
         if self.dropped_full > 0 {
             let report = format!(
                 "INFO syslog socket {} was full; {} log line{} dropped",
@@ -81,18 +81,18 @@ impl Syslog {
                     "s were"
                 }
             );
-            if let Outcome::Sent = self.try_send(Severity::Warning, &report, notices) {
+            if let Outcome::Sent = self.try_send(Level::Warning, &report, notices) {
                 self.dropped_full = 0;
             }
         }
-        match self.try_send(severity, msg, notices) {
+        match self.try_send(level, msg, notices) {
             Outcome::Sent => {}
             Outcome::Full => self.dropped_full += 1,
             Outcome::Down => self.dropped_down += 1,
         }
     }
 
-    fn try_send(&mut self, severity: Severity, msg: &str, notices: &mut Stream) -> Outcome {
+    fn try_send(&mut self, level: Level, msg: &str, notices: &mut Stream) -> Outcome {
         let sock = match self.sock.take() {
             Some(s) => s,
             None => match UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|()| s))
@@ -104,7 +104,7 @@ impl Syslog {
                 }
             },
         };
-        let outcome = self.send_on(&sock, severity, msg, notices);
+        let outcome = self.send_on(&sock, level, msg, notices);
         self.sock = Some(sock);
         outcome
     }
@@ -112,13 +112,13 @@ impl Syslog {
     fn send_on(
         &mut self,
         sock: &UnixDatagram,
-        severity: Severity,
+        level: Level,
         msg: &str,
         notices: &mut Stream,
     ) -> Outcome {
         let header = format!(
             "<{}>{} {IDENT}[{}]: ",
-            severity.pri(),
+            level.pri(),
             chrono::Local::now().format("%b %e %H:%M:%S"),
             std::process::id()
         );
@@ -357,7 +357,7 @@ pub(super) mod tests {
 
     /// Sends an info line, as the logger does for an INFO event.
     fn info(syslog: &mut Syslog, line: &str, notices: &mut Stream) {
-        syslog.send(Severity::Info, line, notices);
+        syslog.send(Level::Info, line, notices);
     }
 
     #[test]
