@@ -27,7 +27,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 
 use crate::config::{Config, ConfigError};
 use crate::cron::{Entry, Env, Schedule, Severity, Zone, parse_crontab_each};
-use crate::log::{Event, Logger, Status, Target};
+use crate::log::{Event, Logger, Target, status_text};
 use crate::mail::{JobMail, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
@@ -268,13 +268,6 @@ pub fn sources_config(
         as_root,
         own_user: own_user.to_string(),
         own_uid,
-    }
-}
-
-fn log_status(s: ExitStatus) -> Status {
-    match s {
-        ExitStatus::Exited(c) => Status::Exited(c),
-        ExitStatus::Signaled(n) => Status::Signaled(n),
     }
 }
 
@@ -699,7 +692,7 @@ impl Daemon {
             if status != ExitStatus::Exited(0) {
                 let text = String::from_utf8_lossy(output);
                 let reason = match text.trim() {
-                    "" => format!("sendmail ended with status {}", log_status(status).text()),
+                    "" => format!("sendmail ended with status {}", status_text(status)),
                     t => t.to_string(),
                 };
                 self.logger.log(&Event::MailFailed {
@@ -720,7 +713,7 @@ impl Daemon {
                 command: &r.command,
                 job: &r.job_ref,
                 pid,
-                status: log_status(status),
+                status,
                 duration: r.job.started().elapsed(),
                 output_bytes: r.job.output_bytes(),
                 dropped_bytes: r.job.dropped_bytes(),

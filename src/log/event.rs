@@ -8,30 +8,19 @@ use std::time::Duration;
 
 use serde_json::{Map, Number, Value};
 
+use crate::runner::ExitStatus;
+
 /// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
 const FACILITY_CRON: u8 = 9 << 3;
 
 /// How many characters of a command a log line shows before cutting it with `…`.
 const COMMAND_LOG_CHARS: usize = 200;
 
-/// An exit status as waitpid reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Exited(i32),
-    Signaled(i32),
-}
-
-impl Status {
-    /// The `status=` value: `0`, `1`, … or `signal:9`.
-    pub fn text(&self) -> String {
-        match self {
-            Status::Exited(code) => code.to_string(),
-            Status::Signaled(sig) => format!("signal:{sig}"),
-        }
-    }
-
-    fn success(&self) -> bool {
-        matches!(self, Status::Exited(0))
+/// The `status=` value: `0`, `1`, … or `signal:9`.
+pub(crate) fn status_text(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(code) => code.to_string(),
+        ExitStatus::Signaled(sig) => format!("signal:{sig}"),
     }
 }
 
@@ -109,7 +98,7 @@ pub enum Event<'a> {
         command: &'a str,
         job: &'a str,
         pid: u32,
-        status: Status,
+        status: ExitStatus,
         duration: Duration,
         output_bytes: u64,
         dropped_bytes: u64,
@@ -269,11 +258,11 @@ impl Event<'_> {
                 let mut fields = vec![
                     both("job", job),
                     both("pid", pid),
-                    both("status", status.text()),
+                    both("status", status_text(status)),
                 ];
                 match status {
-                    Status::Exited(code) => fields.push(json_only("exit_code", code)),
-                    Status::Signaled(sig) => {
+                    ExitStatus::Exited(code) => fields.push(json_only("exit_code", code)),
+                    ExitStatus::Signaled(sig) => {
                         let name = signal_name(sig);
                         fields.push(line_only("signal", name.clone()));
                         fields.push(json_only("signal", sig));
@@ -682,7 +671,7 @@ mod tests {
         }
     }
 
-    fn end(status: Status, output: u64, dropped: u64) -> Event<'static> {
+    fn end(status: ExitStatus, output: u64, dropped: u64) -> Event<'static> {
         Event::End {
             user: "alice",
             command: "backup.sh --all",
@@ -702,7 +691,7 @@ mod tests {
             "(alice) CMD (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242"
         );
         assert_eq!(
-            end(Status::Exited(0), 312, 0).line(),
+            end(ExitStatus::Exited(0), 312, 0).line(),
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
              status=0 duration=1.532s output=312B"
         );
@@ -734,12 +723,12 @@ mod tests {
     #[test]
     fn end_line_names_the_signal_and_the_truncated_output() {
         assert_eq!(
-            end(Status::Signaled(9), 0, 0).line(),
+            end(ExitStatus::Signaled(9), 0, 0).line(),
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
              status=signal:9 signal=SIGKILL duration=1.532s output=0B"
         );
         assert_eq!(
-            end(Status::Exited(2), 1048576, 983040).line(),
+            end(ExitStatus::Exited(2), 1048576, 983040).line(),
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
              status=2 duration=1.532s output=1048576B truncated=983040B"
         );
@@ -827,9 +816,12 @@ mod tests {
     #[test]
     fn severities_follow_the_documented_table() {
         assert_eq!(cmd("x").severity().pri(), 78);
-        assert_eq!(end(Status::Exited(0), 0, 0).severity(), Level::Info);
-        assert_eq!(end(Status::Exited(1), 0, 0).severity().pri(), 76);
-        assert_eq!(end(Status::Signaled(15), 0, 0).severity(), Level::Warning);
+        assert_eq!(end(ExitStatus::Exited(0), 0, 0).severity(), Level::Info);
+        assert_eq!(end(ExitStatus::Exited(1), 0, 0).severity().pri(), 76);
+        assert_eq!(
+            end(ExitStatus::Signaled(15), 0, 0).severity(),
+            Level::Warning
+        );
         assert_eq!(Event::Error { text: "x" }.severity().pri(), 75);
         let refused = Event::Refused {
             path: "p",
@@ -887,7 +879,7 @@ mod tests {
 
     #[test]
     fn json_lines_parse_and_carry_every_field() {
-        let v: Value = serde_json::from_str(&end(Status::Signaled(9), 10, 4).json()).unwrap();
+        let v: Value = serde_json::from_str(&end(ExitStatus::Signaled(9), 10, 4).json()).unwrap();
         assert_eq!(v["event"], "END");
         assert_eq!(v["severity"], "warning");
         assert_eq!(v["user"], "alice");
@@ -904,7 +896,7 @@ mod tests {
         assert!(time.ends_with('Z'), "{time}");
         assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok());
 
-        let v: Value = serde_json::from_str(&end(Status::Exited(0), 0, 0).json()).unwrap();
+        let v: Value = serde_json::from_str(&end(ExitStatus::Exited(0), 0, 0).json()).unwrap();
         assert_eq!(v["exit_code"], 0);
         assert_eq!(v["status"], "0");
 

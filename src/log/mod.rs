@@ -58,7 +58,8 @@ mod sink;
 
 use std::path::PathBuf;
 
-pub use event::{Event, Status, escape_controls};
+pub(crate) use event::status_text;
+pub use event::{Event, escape_controls};
 use sink::{Stream, StreamFd, Syslog};
 
 /// Where log lines go.
