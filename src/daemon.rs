@@ -351,9 +351,7 @@ impl Daemon {
         self.notify_supervisor(&status);
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
-            let text =
-                format!("watching files is not possible ({why}); checking them once a minute");
-            self.logger.log(&Event::Info { text: &text });
+            self.logger.log(&Event::WatchFallback { why });
         }
         let result = self.event_loop();
         if let Some(p) = &pid_file {
@@ -375,12 +373,10 @@ impl Daemon {
                 self.stopping = Some(Instant::now());
                 self.stop_reason = if term { "SIGTERM" } else { "SIGINT" };
                 self.notify_supervisor("STOPPING=1");
-                let text = format!(
-                    "stopping: no new jobs; waiting up to {}s for {} running",
-                    self.config.jobs.grace_period.as_secs(),
-                    self.running.len()
-                );
-                self.logger.log(&Event::Info { text: &text });
+                self.logger.log(&Event::Stopping {
+                    grace_secs: self.config.jobs.grace_period.as_secs(),
+                    running: self.running.len(),
+                });
             }
             if self.signals.hup.swap(false, Ordering::Relaxed) {
                 if let Err(e) = sd_notify::reloading() {
@@ -483,8 +479,9 @@ impl Daemon {
     fn supervisor_error(&mut self, e: std::io::Error) {
         if !self.supervisor_failed {
             self.supervisor_failed = true;
-            let text = format!("cannot notify systemd: {e}");
-            self.logger.log(&Event::Error { text: &text });
+            self.logger.log(&Event::NotifyFailed {
+                error: &e.to_string(),
+            });
         }
     }
 
@@ -495,11 +492,7 @@ impl Daemon {
         let marker = self.config.daemon.reboot_marker.clone();
         if marker.exists() {
             if !pending.is_empty() {
-                let text = format!(
-                    "{} exists: the machine did not boot since the last start, so @reboot jobs do not run",
-                    marker.display()
-                );
-                self.logger.log(&Event::Info { text: &text });
+                self.logger.log(&Event::RebootSkipped { marker: &marker });
             }
             return;
         }
@@ -507,11 +500,10 @@ impl Daemon {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(e) = std::fs::write(&marker, b"") {
-            let text = format!(
-                "cannot create {} ({e}): @reboot jobs would run again if the daemon restarts",
-                marker.display()
-            );
-            self.logger.log(&Event::Error { text: &text });
+            self.logger.log(&Event::RebootMarkerFailed {
+                marker: &marker,
+                error: &e.to_string(),
+            });
         }
         for info in pending {
             self.start(&info);
@@ -553,8 +545,9 @@ impl Daemon {
                 let flags = TimerSetTimeFlags::TFD_TIMER_ABSTIME
                     | TimerSetTimeFlags::TFD_TIMER_CANCEL_ON_SET;
                 if let Err(e) = self.timer.set(Expiration::OneShot(when), flags) {
-                    let text = format!("cannot arm the timer: {e}");
-                    self.logger.log(&Event::Error { text: &text });
+                    self.logger.log(&Event::TimerFailed {
+                        error: &e.to_string(),
+                    });
                 }
             }
             None => {
@@ -568,13 +561,13 @@ impl Daemon {
         let now = wall_now();
         let mono = self.last_mono.elapsed().as_secs() as i64;
         let step = ClockStep::classify(now - self.last_wall, mono);
-        if step != ClockStep::None {
-            let text = match step {
-                ClockStep::Forward(s) => format!("the clock moved forward by {s}s"),
-                ClockStep::Backward(s) => format!("the clock moved back by {s}s"),
-                ClockStep::None => String::new(),
-            };
-            self.logger.log(&Event::Info { text: &text });
+        let moved = match step {
+            ClockStep::Forward(secs) => Some((true, secs)),
+            ClockStep::Backward(secs) => Some((false, secs)),
+            ClockStep::None => None,
+        };
+        if let Some((forward, secs)) = moved {
+            self.logger.log(&Event::ClockMoved { forward, secs });
         }
         // Keep sub-second progress in the monotonic base so steps are measured fairly.
         self.last_wall = now;
@@ -645,8 +638,11 @@ impl Daemon {
                 });
             }
             Err(e) => {
-                let text = format!("{job_ref}: cannot start the job for {}: {e}", info.user());
-                self.logger.log(&Event::Error { text: &text });
+                self.logger.log(&Event::StartFailed {
+                    job: &job_ref,
+                    user: info.user(),
+                    error: &e.to_string(),
+                });
             }
         }
     }
@@ -851,8 +847,9 @@ impl Daemon {
                 self.config = config;
             }
             Err(e) => {
-                let text = format!("{e}; keeping the previous configuration");
-                self.logger.log(&Event::Error { text: &text });
+                self.logger.log(&Event::ConfigKept {
+                    error: &e.to_string(),
+                });
             }
         }
     }
@@ -1007,7 +1004,7 @@ impl Daemon {
         // The commands are part of the file, so its length is about theirs (`%` input gains
         // at most a final newline): one allocation, almost always.
         let mut text = String::with_capacity(loaded.text.len());
-        let mut messages: Vec<(bool, String)> = Vec::new();
+        let mut messages: Vec<(bool, u32, String)> = Vec::new();
         let file = Arc::new(FileText {
             path: source.path.clone(),
             text: std::sync::OnceLock::new(),
@@ -1033,16 +1030,15 @@ impl Daemon {
             users: &users,
         };
         parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
-            let at = || format!("{}:{}", path_text, entry.line);
             let resolved = match resolve_entry(source, &entry, &view) {
                 Ok(r) => r,
                 Err(why) => {
-                    messages.push((true, format!("{}: {why}", at())));
+                    messages.push((true, entry.line, why));
                     return;
                 }
             };
             if let Some(note) = &resolved.note {
-                messages.push((false, format!("{}: {note}", at())));
+                messages.push((false, entry.line, note.clone()));
             }
             // The file is at most MAX_CRONTAB_BYTES, so its commands fit u32 offsets.
             let start = text.len() as u32;
@@ -1086,15 +1082,27 @@ impl Daemon {
         let mut errors = 0;
         for d in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             errors += 1;
-            let text = format!("{}:{}:{}: {}", path_text, d.line, d.column, d.message);
-            self.logger.log(&Event::Error { text: &text });
+            self.logger.log(&Event::CrontabError {
+                file: &path_text,
+                line: d.line,
+                column: d.column,
+                message: &d.message,
+            });
         }
-        for (is_error, text) in &messages {
+        for (is_error, line, text) in &messages {
             if *is_error {
                 errors += 1;
-                self.logger.log(&Event::Error { text });
+                self.logger.log(&Event::EntrySkipped {
+                    file: &path_text,
+                    line: *line,
+                    reason: text,
+                });
             } else {
-                self.logger.log(&Event::Info { text });
+                self.logger.log(&Event::EntryNote {
+                    file: &path_text,
+                    line: *line,
+                    note: text,
+                });
             }
         }
         let entries = jobs.len() + infos.len();

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Number, Value};
@@ -110,8 +111,6 @@ pub enum Event<'a> {
         pid: u32,
         line: &'a str,
     },
-    /// A crontab error, already worded with `file:line:col: message`.
-    Error { text: &'a str },
     /// A crontab file was (re)loaded.
     Reload {
         file: &'a str,
@@ -126,8 +125,6 @@ pub enum Event<'a> {
     },
     /// A file was skipped on purpose (for example by the `/etc/cron.d` name rule).
     Ignored { path: &'a str, reason: &'a str },
-    /// Anything else worth saying.
-    Info { text: &'a str },
     /// A job's output could not be mailed; `to` is the recipient list as given, `pid` the
     /// job's pid.
     MailFailed {
@@ -137,6 +134,49 @@ pub enum Event<'a> {
         pid: u32,
         to: &'a str,
         reason: &'a str,
+    },
+    // The daemon's own news and troubles below are INFO and ERROR lines of free text; JSON
+    // carries that text as `text` and every value in it under its own key too.
+    /// The watcher cannot watch files (`why`), so the daemon checks them once a minute.
+    WatchFallback { why: &'a str },
+    /// SIGTERM or SIGINT: the daemon waits up to `grace_secs` for `running` jobs.
+    Stopping { grace_secs: u64, running: usize },
+    /// A new configuration was refused (SIGHUP); the old one goes on.
+    ConfigKept { error: &'a str },
+    /// Telling systemd about readiness or state failed (logged once).
+    NotifyFailed { error: &'a str },
+    /// The `@reboot` marker is there already: this is a restart, not a boot.
+    RebootSkipped { marker: &'a Path },
+    /// The `@reboot` marker could not be made, so a restart would run those jobs again.
+    RebootMarkerFailed { marker: &'a Path, error: &'a str },
+    /// The wall-clock timer could not be armed.
+    TimerFailed { error: &'a str },
+    /// The wall clock stepped by `secs` seconds, `forward` or back.
+    ClockMoved { forward: bool, secs: i64 },
+    /// A job (`path:line`) could not be started for `user`.
+    StartFailed {
+        job: &'a str,
+        user: &'a str,
+        error: &'a str,
+    },
+    /// A crontab error at `file:line:column`.
+    CrontabError {
+        file: &'a str,
+        line: u32,
+        column: u32,
+        message: &'a str,
+    },
+    /// An entry the daemon does not run (unknown user, command too long…): why.
+    EntrySkipped {
+        file: &'a str,
+        line: u32,
+        reason: &'a str,
+    },
+    /// Something worth knowing about an entry that still runs.
+    EntryNote {
+        file: &'a str,
+        line: u32,
+        note: &'a str,
     },
 }
 
@@ -150,19 +190,30 @@ impl Event<'_> {
             Event::Cmd { .. } => "CMD",
             Event::End { .. } => "END",
             Event::Out { .. } => "OUT",
-            Event::Error { .. } => "ERROR",
             Event::Reload { .. } => "RELOAD",
             Event::Refused { .. } => "REFUSED",
             Event::Ignored { .. } => "IGNORED",
-            Event::Info { .. } => "INFO",
             Event::MailFailed { .. } => "MAIL",
+            Event::WatchFallback { .. }
+            | Event::Stopping { .. }
+            | Event::RebootSkipped { .. }
+            | Event::ClockMoved { .. }
+            | Event::EntryNote { .. } => "INFO",
+            Event::ConfigKept { .. }
+            | Event::NotifyFailed { .. }
+            | Event::RebootMarkerFailed { .. }
+            | Event::TimerFailed { .. }
+            | Event::StartFailed { .. }
+            | Event::CrontabError { .. }
+            | Event::EntrySkipped { .. } => "ERROR",
         }
     }
 
     /// The syslog severity, by the table in the module doc ("Severities").
     pub(crate) fn severity(&self) -> Level {
         match self {
-            Event::Error { .. } | Event::Refused { .. } => Level::Err,
+            Event::Refused { .. } => Level::Err,
+            _ if self.kind() == "ERROR" => Level::Err,
             Event::End { status, .. } if !status.success() => Level::Warning,
             Event::MailFailed { .. } => Level::Warning,
             Event::Ignored { .. } => Level::Notice,
@@ -297,9 +348,6 @@ impl Event<'_> {
                 tail: words("{line}", [("line", line.into())]),
                 ..Shape::job(user, command)
             },
-            Event::Error { text } | Event::Info { text } => {
-                Shape::sentence(words("{text}", [("text", text.into())]))
-            }
             Event::Reload {
                 file,
                 entries,
@@ -344,6 +392,87 @@ impl Event<'_> {
                 tail: words("not sent: {reason}", [("reason", reason.into())]),
                 ..Shape::job(user, command)
             },
+            Event::WatchFallback { why } => Shape::sentence(words(
+                "watching files is not possible ({why}); checking them once a minute",
+                [("why", why.into())],
+            )),
+            Event::Stopping {
+                grace_secs,
+                running,
+            } => Shape::sentence(words(
+                "stopping: no new jobs; waiting up to {grace_secs}s for {running} running",
+                [
+                    ("grace_secs", grace_secs.into()),
+                    ("running", running.into()),
+                ],
+            )),
+            Event::ConfigKept { error } => Shape::sentence(words(
+                "{error}; keeping the previous configuration",
+                [("error", error.into())],
+            )),
+            Event::NotifyFailed { error } => Shape::sentence(words(
+                "cannot notify systemd: {error}",
+                [("error", error.into())],
+            )),
+            Event::RebootSkipped { marker } => Shape::sentence(words(
+                "{marker} exists: the machine did not boot since the last start, so @reboot \
+                 jobs do not run",
+                [("marker", marker.into())],
+            )),
+            Event::RebootMarkerFailed { marker, error } => Shape::sentence(words(
+                "cannot create {marker} ({error}): @reboot jobs would run again if the daemon \
+                 restarts",
+                [("marker", marker.into()), ("error", error.into())],
+            )),
+            Event::TimerFailed { error } => Shape::sentence(words(
+                "cannot arm the timer: {error}",
+                [("error", error.into())],
+            )),
+            Event::ClockMoved { forward, secs } => Shape::sentence(words(
+                "the clock moved {direction} by {secs}s",
+                [
+                    ("direction", if forward { "forward" } else { "back" }.into()),
+                    ("secs", secs.into()),
+                ],
+            )),
+            Event::StartFailed { job, user, error } => Shape::sentence(words(
+                "{job}: cannot start the job for {user}: {error}",
+                [
+                    ("job", job.into()),
+                    ("user", user.into()),
+                    ("error", error.into()),
+                ],
+            )),
+            Event::CrontabError {
+                file,
+                line,
+                column,
+                message,
+            } => Shape::sentence(words(
+                "{file}:{line}:{column}: {message}",
+                [
+                    ("file", file.into()),
+                    ("line", line.into()),
+                    ("column", column.into()),
+                    ("message", message.into()),
+                ],
+            )),
+            Event::EntrySkipped { file, line, reason } => Shape::sentence(words(
+                "{file}:{line}: {reason}",
+                [
+                    ("file", file.into()),
+                    ("line", line.into()),
+                    ("reason", reason.into()),
+                ],
+            )),
+            Event::EntryNote { file, line, note } => Shape::sentence(words(
+                "{file}:{line}: {note}",
+                [
+                    ("file", file.into()),
+                    ("line", line.into()),
+                    ("note", note.into()),
+                ],
+            )),
         }
     }
 }
@@ -639,6 +768,13 @@ impl From<String> for Val<'_> {
     }
 }
 
+/// A path as `Path::display` shows it.
+impl<'a> From<&'a Path> for Val<'a> {
+    fn from(p: &'a Path) -> Val<'a> {
+        Val::Str(p.to_string_lossy())
+    }
+}
+
 impl<'a> From<Option<&'a str>> for Val<'a> {
     fn from(s: Option<&'a str>) -> Val<'a> {
         s.map_or(Val::Null, Val::from)
@@ -659,6 +795,7 @@ numbers_are_values!(u32, u64, usize, i64);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const JOB: &str = "/var/spool/cron/crontabs/alice:3";
 
@@ -705,8 +842,11 @@ mod tests {
             out.line(),
             "(alice) OUT (backup.sh --all) pid=4242 | copied 14 files"
         );
-        let err = Event::Error {
-            text: "/etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)",
+        let err = Event::CrontabError {
+            file: "/etc/cron.d/web",
+            line: 7,
+            column: 12,
+            message: "unknown month name 'jna' (expected 1-12 or jan-dec)",
         };
         assert_eq!(
             err.line(),
@@ -807,10 +947,12 @@ mod tests {
             killed: 1,
         };
         assert_eq!(stop.line(), "STOP pid=7 reason=SIGTERM killed=1");
-        assert_eq!(
-            Event::Info { text: "hello" }.line(),
-            "INFO hello".to_string()
-        );
+        let note = Event::EntryNote {
+            file: "f",
+            line: 1,
+            note: "hello",
+        };
+        assert_eq!(note.line(), "INFO f:1: hello".to_string());
     }
 
     #[test]
@@ -822,7 +964,7 @@ mod tests {
             end(ExitStatus::Signaled(15), 0, 0).severity(),
             Level::Warning
         );
-        assert_eq!(Event::Error { text: "x" }.severity().pri(), 75);
+        assert_eq!(Event::TimerFailed { error: "x" }.severity().pri(), 75);
         let refused = Event::Refused {
             path: "p",
             reason: "r",
@@ -923,5 +1065,156 @@ mod tests {
         let v: Value = serde_json::from_str(&start.json()).unwrap();
         assert_eq!(v["runs_as"], "alice");
         assert_eq!(v["files"], 1);
+    }
+
+    /// The daemon's own INFO and ERROR lines read as they did when the daemon worded them,
+    /// and their JSON keeps that `text` and adds each value under its key.
+    #[test]
+    fn daemon_news_and_troubles_keep_their_lines_and_add_typed_json() {
+        let marker = std::path::Path::new("/run/cronwrightd.reboot");
+        let cases: Vec<(Event, &str, Value)> = vec![
+            (
+                Event::WatchFallback {
+                    why: "inotify limit reached",
+                },
+                "INFO watching files is not possible (inotify limit reached); checking them \
+                 once a minute",
+                json!({"why": "inotify limit reached"}),
+            ),
+            (
+                Event::Stopping {
+                    grace_secs: 30,
+                    running: 2,
+                },
+                "INFO stopping: no new jobs; waiting up to 30s for 2 running",
+                json!({"grace_secs": 30, "running": 2}),
+            ),
+            (
+                Event::ConfigKept {
+                    error: "/etc/cronwright.toml: bad value",
+                },
+                "ERROR /etc/cronwright.toml: bad value; keeping the previous configuration",
+                json!({"error": "/etc/cronwright.toml: bad value"}),
+            ),
+            (
+                Event::NotifyFailed {
+                    error: "Connection refused (os error 111)",
+                },
+                "ERROR cannot notify systemd: Connection refused (os error 111)",
+                json!({"error": "Connection refused (os error 111)"}),
+            ),
+            (
+                Event::RebootSkipped { marker },
+                "INFO /run/cronwrightd.reboot exists: the machine did not boot since the last \
+                 start, so @reboot jobs do not run",
+                json!({"marker": "/run/cronwrightd.reboot"}),
+            ),
+            (
+                Event::RebootMarkerFailed {
+                    marker,
+                    error: "Read-only file system (os error 30)",
+                },
+                "ERROR cannot create /run/cronwrightd.reboot (Read-only file system (os error \
+                 30)): @reboot jobs would run again if the daemon restarts",
+                json!({"marker": "/run/cronwrightd.reboot",
+                       "error": "Read-only file system (os error 30)"}),
+            ),
+            (
+                Event::TimerFailed {
+                    error: "EINVAL: Invalid argument",
+                },
+                "ERROR cannot arm the timer: EINVAL: Invalid argument",
+                json!({"error": "EINVAL: Invalid argument"}),
+            ),
+            (
+                Event::ClockMoved {
+                    forward: true,
+                    secs: 3600,
+                },
+                "INFO the clock moved forward by 3600s",
+                json!({"direction": "forward", "secs": 3600}),
+            ),
+            (
+                Event::ClockMoved {
+                    forward: false,
+                    secs: 90,
+                },
+                "INFO the clock moved back by 90s",
+                json!({"direction": "back", "secs": 90}),
+            ),
+            (
+                Event::StartFailed {
+                    job: JOB,
+                    user: "alice",
+                    error: "fork: Resource temporarily unavailable",
+                },
+                "ERROR /var/spool/cron/crontabs/alice:3: cannot start the job for alice: fork: \
+                 Resource temporarily unavailable",
+                json!({"job": JOB, "user": "alice",
+                       "error": "fork: Resource temporarily unavailable"}),
+            ),
+            (
+                Event::CrontabError {
+                    file: "/etc/cron.d/web",
+                    line: 7,
+                    column: 12,
+                    message: "unknown month name 'jna' (expected 1-12 or jan-dec)",
+                },
+                "ERROR /etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)",
+                json!({"file": "/etc/cron.d/web", "line": 7, "column": 12,
+                       "message": "unknown month name 'jna' (expected 1-12 or jan-dec)"}),
+            ),
+            (
+                Event::EntrySkipped {
+                    file: "/etc/crontab",
+                    line: 4,
+                    reason: "unknown user 'bob' (no such user); line skipped",
+                },
+                "ERROR /etc/crontab:4: unknown user 'bob' (no such user); line skipped",
+                json!({"file": "/etc/crontab", "line": 4,
+                       "reason": "unknown user 'bob' (no such user); line skipped"}),
+            ),
+            (
+                Event::EntryNote {
+                    file: "/etc/crontab",
+                    line: 5,
+                    note: "runs as bob, but the daemon is not root; running it as alice",
+                },
+                "INFO /etc/crontab:5: runs as bob, but the daemon is not root; running it as \
+                 alice",
+                json!({"file": "/etc/crontab", "line": 5,
+                       "note": "runs as bob, but the daemon is not root; running it as alice"}),
+            ),
+        ];
+        for (event, line, typed) in cases {
+            assert_eq!(event.line(), line);
+            let (tag, text) = line.split_once(' ').unwrap();
+            let v: Value = serde_json::from_str(&event.json()).unwrap();
+            assert_eq!(v["event"], tag, "{line}");
+            let severity = if tag == "ERROR" { "err" } else { "info" };
+            assert_eq!(v["severity"], severity, "{line}");
+            assert_eq!(v["text"], text, "{line}");
+            for (key, value) in typed.as_object().unwrap() {
+                assert_eq!(&v[key], value, "{key} of {line}");
+            }
+            // time, event, severity, text and the typed keys: nothing else.
+            assert_eq!(
+                v.as_object().unwrap().len(),
+                4 + typed.as_object().unwrap().len()
+            );
+        }
+    }
+
+    #[test]
+    fn free_text_values_are_escaped_in_the_line_and_whole_in_json() {
+        let e = Event::EntrySkipped {
+            file: "/etc/cron.d/a b",
+            line: 1,
+            reason: "bad\nthing",
+        };
+        assert_eq!(e.line(), "ERROR /etc/cron.d/a b:1: bad\\nthing");
+        let v: Value = serde_json::from_str(&e.json()).unwrap();
+        assert_eq!(v["text"], "/etc/cron.d/a b:1: bad\nthing");
+        assert_eq!(v["reason"], "bad\nthing");
     }
 }

@@ -161,7 +161,12 @@ mod tests {
             StreamFd::Stdout,
         );
         logger.log(&cmd("backup.sh --all"));
-        logger.log(&Event::Error { text: "f:1:1: bad" });
+        logger.log(&Event::CrontabError {
+            file: "f",
+            line: 1,
+            column: 1,
+            message: "bad",
+        });
         let (pri, tag, msg) = parse_datagram(&recv(&r));
         assert_eq!(pri, 78);
         assert_eq!(tag, format!("cronwrightd[{}]", std::process::id()));
@@ -181,11 +186,15 @@ mod tests {
             StreamFd::Owned(json.as_file().try_clone().unwrap().into()),
         );
         logger.log(&cmd("a\nb"));
-        logger.log(&Event::Info { text: "two" });
+        logger.log(&Event::EntryNote {
+            file: "f",
+            line: 2,
+            note: "two",
+        });
         let t = std::fs::read_to_string(text.path()).unwrap();
         assert_eq!(
             t,
-            format!("{}\nINFO two\n", cmd("a\nb").line()),
+            format!("{}\nINFO f:2: two\n", cmd("a\nb").line()),
             "text lines"
         );
         let j = std::fs::read_to_string(json.path()).unwrap();
@@ -195,6 +204,6 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["command"], "a\nb");
-        assert_eq!(lines[1]["text"], "two");
+        assert_eq!(lines[1]["text"], "f:2: two");
     }
 }
