@@ -72,14 +72,9 @@ impl Syslog {
     pub(super) fn send(&mut self, level: Level, msg: &str, notices: &mut Stream) {
         if self.dropped_full > 0 {
             let report = format!(
-                "INFO syslog socket {} was full; {} log line{} dropped",
+                "INFO syslog socket {} was full; {} dropped",
                 self.path.display(),
-                self.dropped_full,
-                if self.dropped_full == 1 {
-                    " was"
-                } else {
-                    "s were"
-                }
+                lines_were(self.dropped_full)
             );
             if let Outcome::Sent = self.try_send(Level::Warning, &report, notices) {
                 self.dropped_full = 0;
@@ -169,14 +164,9 @@ impl Syslog {
 
     fn came_back(&mut self, notices: &mut Stream) {
         notices.write_line(&format!(
-            "{IDENT}: syslog socket {} is back ({} log line{} not sent while it was unavailable)",
+            "{IDENT}: syslog socket {} is back ({} not sent while it was unavailable)",
             self.path.display(),
-            self.dropped_down,
-            if self.dropped_down == 1 {
-                " was"
-            } else {
-                "s were"
-            }
+            lines_were(self.dropped_down)
         ));
         self.down = false;
         self.dropped_down = 0;
@@ -195,6 +185,15 @@ impl Syslog {
             "{IDENT}: syslog socket {} unavailable ({why}); will retry",
             self.path.display()
         ));
+    }
+}
+
+/// `1 log line was` or `2 log lines were`: how the writers' reports count lost lines.
+fn lines_were(n: u64) -> String {
+    if n == 1 {
+        "1 log line was".to_string()
+    } else {
+        format!("{n} log lines were")
     }
 }
 
@@ -255,9 +254,8 @@ impl Stream {
         if self.dropped > 0 {
             let _ = writeln!(
                 buf,
-                "{IDENT}: {} log line{} dropped here because this output was not writable",
-                self.dropped,
-                if self.dropped == 1 { " was" } else { "s were" }
+                "{IDENT}: {} dropped here because this output was not writable",
+                lines_were(self.dropped)
             );
         }
         let report_end = buf.len();
