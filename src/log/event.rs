@@ -1,21 +1,17 @@
-//! The wording of every log line: [`Event`], its tag, its syslog severity ([`Level`]), its
-//! text line and its JSON object, and the escaping that keeps one event on one line. Pure:
-//! nothing here writes anywhere; the sinks take the finished text.
+//! What every log line says: [`Event`], its tag, its syslog severity ([`Level`]), and for each
+//! variant its wording and fields, listed once as a [`Shape`] that gives both the text line
+//! and the JSON object. Pure: nothing here writes anywhere; the sinks take the finished text.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use super::shape::{Shape, both, json_only, line_only, values, words};
 use crate::runner::ExitStatus;
 
 /// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
 const FACILITY_CRON: u8 = 9 << 3;
-
-/// How many characters of a command a log line shows before cutting it with `…`.
-const COMMAND_LOG_CHARS: usize = 200;
 
 /// The `status=` value: `0`, `1`, … or `signal:9`.
 pub(crate) fn status_text(status: ExitStatus) -> String {
@@ -267,9 +263,9 @@ impl Event<'_> {
                     both("runs_as", runs_as),
                 ],
                 tail: match runs_as {
-                    Some(user) => words(
+                    Some(runs_as) => words(
                         "not running as root: every job runs as {runs_as}",
-                        [("runs_as", user.into())],
+                        values![runs_as],
                     ),
                     None => Vec::new(),
                 },
@@ -345,7 +341,7 @@ impl Event<'_> {
                 line,
             } => Shape {
                 fields: vec![both("pid", pid)],
-                tail: words("{line}", [("line", line.into())]),
+                tail: words("{line}", values![line]),
                 ..Shape::job(user, command)
             },
             Event::Reload {
@@ -353,18 +349,15 @@ impl Event<'_> {
                 entries,
                 errors,
             } => Shape {
-                sentence: words("{file}", [("file", file.into())]),
+                sentence: words("{file}", values![file]),
                 fields: vec![both("entries", entries), both("errors", errors)],
                 ..Shape::default()
             },
             Event::Refused { path, reason, fix } => {
-                let mut sentence = words(
-                    "{path}: {reason}",
-                    [("path", path.into()), ("reason", reason.into())],
-                );
+                let mut sentence = words("{path}: {reason}", values![path, reason]);
                 let mut fields = Vec::new();
                 match fix {
-                    Some(fix) => sentence.extend(words("; fix: {fix}", [("fix", fix.into())])),
+                    Some(fix) => sentence.extend(words("; fix: {fix}", values![fix])),
                     None => fields.push(json_only("fix", Value::Null)),
                 }
                 Shape {
@@ -374,10 +367,7 @@ impl Event<'_> {
                 }
             }
             Event::Ignored { path, reason } => Shape {
-                sentence: words(
-                    "{path}: {reason}",
-                    [("path", path.into()), ("reason", reason.into())],
-                ),
+                sentence: words("{path}: {reason}", values![path, reason]),
                 ..Shape::default()
             },
             Event::MailFailed {
@@ -389,411 +379,73 @@ impl Event<'_> {
                 reason,
             } => Shape {
                 fields: vec![both("job", job), both("pid", pid), both("to", to)],
-                tail: words("not sent: {reason}", [("reason", reason.into())]),
+                tail: words("not sent: {reason}", values![reason]),
                 ..Shape::job(user, command)
             },
-            Event::WatchFallback { why } => Shape::sentence(words(
+            Event::WatchFallback { why } => Shape::sentence(
                 "watching files is not possible ({why}); checking them once a minute",
-                [("why", why.into())],
-            )),
+                values![why],
+            ),
             Event::Stopping {
                 grace_secs,
                 running,
-            } => Shape::sentence(words(
+            } => Shape::sentence(
                 "stopping: no new jobs; waiting up to {grace_secs}s for {running} running",
-                [
-                    ("grace_secs", grace_secs.into()),
-                    ("running", running.into()),
-                ],
-            )),
-            Event::ConfigKept { error } => Shape::sentence(words(
+                values![grace_secs, running],
+            ),
+            Event::ConfigKept { error } => Shape::sentence(
                 "{error}; keeping the previous configuration",
-                [("error", error.into())],
-            )),
-            Event::NotifyFailed { error } => Shape::sentence(words(
-                "cannot notify systemd: {error}",
-                [("error", error.into())],
-            )),
-            Event::RebootSkipped { marker } => Shape::sentence(words(
+                values![error],
+            ),
+            Event::NotifyFailed { error } => {
+                Shape::sentence("cannot notify systemd: {error}", values![error])
+            }
+            Event::RebootSkipped { marker } => Shape::sentence(
                 "{marker} exists: the machine did not boot since the last start, so @reboot \
                  jobs do not run",
-                [("marker", marker.into())],
-            )),
-            Event::RebootMarkerFailed { marker, error } => Shape::sentence(words(
+                values![marker],
+            ),
+            Event::RebootMarkerFailed { marker, error } => Shape::sentence(
                 "cannot create {marker} ({error}): @reboot jobs would run again if the daemon \
                  restarts",
-                [("marker", marker.into()), ("error", error.into())],
-            )),
-            Event::TimerFailed { error } => Shape::sentence(words(
-                "cannot arm the timer: {error}",
-                [("error", error.into())],
-            )),
-            Event::ClockMoved { forward, secs } => Shape::sentence(words(
-                "the clock moved {direction} by {secs}s",
-                [
-                    ("direction", if forward { "forward" } else { "back" }.into()),
-                    ("secs", secs.into()),
-                ],
-            )),
-            Event::StartFailed { job, user, error } => Shape::sentence(words(
+                values![marker, error],
+            ),
+            Event::TimerFailed { error } => {
+                Shape::sentence("cannot arm the timer: {error}", values![error])
+            }
+            Event::ClockMoved { forward, secs } => {
+                let direction = if forward { "forward" } else { "back" };
+                Shape::sentence(
+                    "the clock moved {direction} by {secs}s",
+                    values![direction, secs],
+                )
+            }
+            Event::StartFailed { job, user, error } => Shape::sentence(
                 "{job}: cannot start the job for {user}: {error}",
-                [
-                    ("job", job.into()),
-                    ("user", user.into()),
-                    ("error", error.into()),
-                ],
-            )),
+                values![job, user, error],
+            ),
             Event::CrontabError {
                 file,
                 line,
                 column,
                 message,
-            } => Shape::sentence(words(
+            } => Shape::sentence(
                 "{file}:{line}:{column}: {message}",
-                [
-                    ("file", file.into()),
-                    ("line", line.into()),
-                    ("column", column.into()),
-                    ("message", message.into()),
-                ],
-            )),
-            Event::EntrySkipped { file, line, reason } => Shape::sentence(words(
-                "{file}:{line}: {reason}",
-                [
-                    ("file", file.into()),
-                    ("line", line.into()),
-                    ("reason", reason.into()),
-                ],
-            )),
-            Event::EntryNote { file, line, note } => Shape::sentence(words(
-                "{file}:{line}: {note}",
-                [
-                    ("file", file.into()),
-                    ("line", line.into()),
-                    ("note", note.into()),
-                ],
-            )),
-        }
-    }
-}
-
-/// Escapes control characters (C0, DEL, C1, and the Unicode line and paragraph separators)
-/// so a value can never break a log line or a mail header. Backslashes are left alone so
-/// commands read as the crontab has them.
-pub fn escape_controls(s: &str) -> Cow<'_, str> {
-    let needs = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
-    if !s.chars().any(needs) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x80 && needs(c) => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
+                values![file, line, column, message],
+            ),
+            Event::EntrySkipped { file, line, reason } => {
+                Shape::sentence("{file}:{line}: {reason}", values![file, line, reason])
             }
-            c if needs(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// The first [`COMMAND_LOG_CHARS`] characters of a command, plus `…` when it was longer.
-fn cap_command(command: &str) -> Cow<'_, str> {
-    match command.char_indices().nth(COMMAND_LOG_CHARS) {
-        Some((at, _)) => Cow::Owned(format!("{}…", &command[..at])),
-        None => Cow::Borrowed(command),
-    }
-}
-
-/// A command as log lines show it: cut, then escaped.
-fn command_for_log(command: &str) -> String {
-    escape_controls(&cap_command(command)).into_owned()
-}
-
-/// A `key=value` value: escaped, and quoted when a plain split on spaces and `=` would
-/// misread it.
-fn kv(value: &str) -> Cow<'_, str> {
-    let v = escape_controls(value);
-    let plain = !v.is_empty()
-        && !v
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '=' || c == '\\');
-    if plain {
-        return v;
-    }
-    let mut q = String::with_capacity(v.len() + 2);
-    q.push('"');
-    for c in v.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
-        }
-        q.push(c);
-    }
-    q.push('"');
-    Cow::Owned(q)
-}
-
-/// What one event says, each of its fields listed once, in line order. The text line is
-/// `[(user) ]TAG[ (command)][ sentence][ key=value…][ | tail]`; the JSON object carries the
-/// same values under their keys.
-#[derive(Default)]
-struct Shape<'a> {
-    /// The job's user, in parentheses before the tag (`user` in JSON).
-    user: Option<&'a str>,
-    /// The job's command, in parentheses after the tag (`command` in JSON); cut to
-    /// [`COMMAND_LOG_CHARS`] in both.
-    command: Option<&'a str>,
-    /// Free text right after the tag: `/etc/crontab: is a symlink`.
-    sentence: Vec<Seg<'a>>,
-    /// JSON also carries the sentence whole, as `text`.
-    sentence_is_text: bool,
-    /// The ` key=value` pairs, and the keys only JSON has.
-    fields: Vec<Field<'a>>,
-    /// Free text after ` | `, to the end of the line.
-    tail: Vec<Seg<'a>>,
-}
-
-/// A value of a line: a string (escaped in the text line, and quoted too in a `key=value`)
-/// or a number.
-#[derive(Clone)]
-enum Val<'a> {
-    Str(Cow<'a, str>),
-    Num(Number),
-    /// Left out of the text line; `null` in JSON.
-    Null,
-}
-
-/// A piece of free text: fixed wording, or a value JSON carries under its key.
-enum Seg<'a> {
-    Word(&'a str),
-    Value(&'a str, Val<'a>),
-}
-
-/// A ` key=value` of the text line, a key of the JSON object, or both.
-enum Field<'a> {
-    /// The same key and value in both; a [`Val::Null`] is left out of the line.
-    Both(&'static str, Val<'a>),
-    /// Only in the text line, already worded (`duration=1.532s`).
-    Line(&'static str, String),
-    /// Only in JSON.
-    Json(&'static str, Value),
-}
-
-fn both<'a>(key: &'static str, value: impl Into<Val<'a>>) -> Field<'a> {
-    Field::Both(key, value.into())
-}
-
-fn line_only(key: &'static str, worded: String) -> Field<'static> {
-    Field::Line(key, worded)
-}
-
-fn json_only(key: &'static str, value: impl Into<Value>) -> Field<'static> {
-    Field::Json(key, value.into())
-}
-
-/// Free text from a template whose `{key}` placeholders name the values. A placeholder with
-/// no value stays as it is written, so a slip in a template shows in its line rather than
-/// taking the daemon down.
-fn words<'a, const N: usize>(
-    template: &'static str,
-    values: [(&'static str, Val<'a>); N],
-) -> Vec<Seg<'a>> {
-    let mut segs = Vec::new();
-    let mut rest = template;
-    while let Some((before, after)) = rest.split_once('{') {
-        let Some((key, after)) = after.split_once('}') else {
-            break;
-        };
-        let Some((key, value)) = values.iter().find(|(k, _)| *k == key) else {
-            debug_assert!(false, "no value for {{{key}}} in {template:?}");
-            segs.push(Seg::Word(&rest[..before.len() + key.len() + 2]));
-            rest = after;
-            continue;
-        };
-        if !before.is_empty() {
-            segs.push(Seg::Word(before));
-        }
-        segs.push(Seg::Value(key, value.clone()));
-        rest = after;
-    }
-    if !rest.is_empty() {
-        segs.push(Seg::Word(rest));
-    }
-    segs
-}
-
-impl<'a> Shape<'a> {
-    fn job(user: &'a str, command: &'a str) -> Shape<'a> {
-        Shape {
-            user: Some(user),
-            command: Some(command),
-            ..Shape::default()
-        }
-    }
-
-    /// A line that is all free text, carried whole in JSON as `text` too.
-    fn sentence(sentence: Vec<Seg<'a>>) -> Shape<'a> {
-        Shape {
-            sentence,
-            sentence_is_text: true,
-            ..Shape::default()
-        }
-    }
-
-    fn line(&self, tag: &str) -> String {
-        let mut s = String::new();
-        if let Some(user) = self.user {
-            s.push('(');
-            s.push_str(&escape_controls(user));
-            s.push_str(") ");
-        }
-        s.push_str(tag);
-        if let Some(command) = self.command {
-            s.push_str(" (");
-            s.push_str(&command_for_log(command));
-            s.push(')');
-        }
-        if !self.sentence.is_empty() {
-            s.push(' ');
-            write_segs(&mut s, &self.sentence, |v| v.escaped());
-        }
-        for field in &self.fields {
-            match field {
-                Field::Both(_, Val::Null) | Field::Json(..) => {}
-                Field::Both(key, value) => {
-                    let _ = write!(s, " {key}={}", value.key_value());
-                }
-                Field::Line(key, worded) => {
-                    let _ = write!(s, " {key}={worded}");
-                }
-            }
-        }
-        if !self.tail.is_empty() {
-            s.push_str(" | ");
-            write_segs(&mut s, &self.tail, |v| v.escaped());
-        }
-        s
-    }
-
-    fn fill_json(&self, m: &mut Map<String, Value>) {
-        if let Some(user) = self.user {
-            m.insert("user".into(), user.into());
-        }
-        if let Some(command) = self.command {
-            m.insert("command".into(), cap_command(command).into());
-        }
-        for seg in self.sentence.iter().chain(&self.tail) {
-            if let Seg::Value(key, value) = seg {
-                m.insert((*key).into(), value.json());
-            }
-        }
-        if self.sentence_is_text {
-            let mut text = String::new();
-            write_segs(&mut text, &self.sentence, |v| v.raw());
-            m.insert("text".into(), text.into());
-        }
-        for field in &self.fields {
-            match field {
-                Field::Both(key, value) => {
-                    m.insert((*key).into(), value.json());
-                }
-                Field::Json(key, value) => {
-                    m.insert((*key).into(), value.clone());
-                }
-                Field::Line(..) => {}
+            Event::EntryNote { file, line, note } => {
+                Shape::sentence("{file}:{line}: {note}", values![file, line, note])
             }
         }
     }
 }
-
-fn write_segs<'v>(s: &mut String, segs: &'v [Seg<'_>], show: impl Fn(&'v Val<'_>) -> Cow<'v, str>) {
-    for seg in segs {
-        match seg {
-            Seg::Word(w) => s.push_str(w),
-            Seg::Value(_, v) => s.push_str(&show(v)),
-        }
-    }
-}
-
-impl Val<'_> {
-    /// As the value is: what JSON's `text` shows.
-    fn raw(&self) -> Cow<'_, str> {
-        match self {
-            Val::Str(s) => Cow::Borrowed(s),
-            Val::Num(n) => Cow::Owned(n.to_string()),
-            Val::Null => Cow::Borrowed(""),
-        }
-    }
-
-    /// As free text in a line shows it.
-    fn escaped(&self) -> Cow<'_, str> {
-        match self {
-            Val::Str(s) => escape_controls(s),
-            v => v.raw(),
-        }
-    }
-
-    /// As the value of a ` key=value` shows it.
-    fn key_value(&self) -> Cow<'_, str> {
-        match self {
-            Val::Str(s) => kv(s),
-            v => v.raw(),
-        }
-    }
-
-    fn json(&self) -> Value {
-        match self {
-            Val::Str(s) => Value::String(s.to_string()),
-            Val::Num(n) => Value::Number(n.clone()),
-            Val::Null => Value::Null,
-        }
-    }
-}
-
-impl<'a> From<&'a str> for Val<'a> {
-    fn from(s: &'a str) -> Val<'a> {
-        Val::Str(Cow::Borrowed(s))
-    }
-}
-
-impl From<String> for Val<'_> {
-    fn from(s: String) -> Self {
-        Val::Str(Cow::Owned(s))
-    }
-}
-
-/// A path as `Path::display` shows it.
-impl<'a> From<&'a Path> for Val<'a> {
-    fn from(p: &'a Path) -> Val<'a> {
-        Val::Str(p.to_string_lossy())
-    }
-}
-
-impl<'a> From<Option<&'a str>> for Val<'a> {
-    fn from(s: Option<&'a str>) -> Val<'a> {
-        s.map_or(Val::Null, Val::from)
-    }
-}
-
-macro_rules! numbers_are_values {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Val<'_> {
-            fn from(n: $t) -> Self {
-                Val::Num(n.into())
-            }
-        }
-    )*};
-}
-numbers_are_values!(u32, u64, usize, i64);
 
 #[cfg(test)]
 mod tests {
+    use super::super::escape::COMMAND_LOG_CHARS;
     use super::*;
     use serde_json::json;
 

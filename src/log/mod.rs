@@ -6,11 +6,16 @@
 //! daemon: a missing, vanished or full syslog socket and a stuck stderr cost at most a few
 //! milliseconds and some dropped lines, which are counted and reported once things work again.
 //!
+//! Here are the targets ([`Target`]) and the fan-out to them ([`Logger`]). What each event
+//! says is in `event.rs`, how that becomes a text line and a JSON object in `shape.rs`, the
+//! escaping in `escape.rs`, and the writers (syslog socket, stderr, stdout) in `sink.rs`.
+//!
 //! # Line shapes
 //!
-//! A line is a tag, then for job events the user in parentheses before the tag and the
-//! command in parentheses after it (as cron writes them), then a `key=value` tail, and for
-//! some events ` | ` and free text that runs to the end of the line:
+//! A line is a tag, with for job events the user in parentheses before it and the command in
+//! parentheses after it (as cron writes them); then for some events free text (a path, or
+//! the whole message of an INFO or ERROR line), then `key=value` pairs, and for some events
+//! ` | ` and free text that runs to the end of the line:
 //!
 //! ```text
 //! START version=0.1.0 pid=4242 zone=Europe/Berlin files=3 entries=12
@@ -26,7 +31,8 @@
 //! RELOAD /etc/cron.d/web entries=4 errors=1
 //! REFUSED /var/spool/cron/crontabs/bob: owned by uid 1001, not bob (uid 1002); fix: chown bob /var/spool/cron/crontabs/bob
 //! IGNORED /etc/cron.d/web.dpkg-old: name has characters other than letters, digits, '_' and '-'
-//! INFO free text
+//! INFO the clock moved forward by 3600s
+//! ERROR /etc/crontab:4: unknown user 'bob' (no such user); line skipped
 //! ```
 //!
 //! - `status=` is the exit code, or `signal:N` for a job killed by signal N, always followed by
@@ -37,6 +43,12 @@
 //!   plus `…`. In every field, control characters are escaped (`\n`, `\r`, `\t`, `\x1b`,
 //!   `\u{85}`), so one event is always one line. A `key=value` value that contains spaces,
 //!   `"`, `=` or `\` is written in double quotes with `"` and `\` escaped.
+//!
+//! # JSON lines
+//!
+//! One object per event: `time` (RFC 3339, UTC, milliseconds), `event` (the tag), `severity`
+//! (the name below), then the event's values under their own keys (`user`, `command`, `job`,
+//! `pid`, `status`, …). An INFO or ERROR line also carries its message whole as `text`.
 //!
 //! # Severities (facility cron)
 //!
@@ -49,17 +61,20 @@
 //! Datagrams have glibc's local shape, `<PRI>Mmm dd hh:mm:ss cronwrightd[PID]: MSG`, with the
 //! timestamp in the local zone. They are sent with `send_to(path)` from one unbound,
 //! non-blocking socket, so a syslog daemon that restarts and binds a new socket at the same
-//! path is picked up on the very next line. This is ~100 lines of our own rather than the
+//! path is picked up on the very next line. This is ~170 lines of our own rather than the
 //! `syslog` crate: that crate connects once and has no non-blocking mode, no notion of a
 //! socket that comes back, and no truncation on EMSGSIZE, which are exactly the parts needed.
 
+mod escape;
 mod event;
+mod shape;
 mod sink;
 
 use std::path::PathBuf;
 
+pub use escape::escape_controls;
+pub use event::Event;
 pub(crate) use event::status_text;
-pub use event::{Event, escape_controls};
 use sink::{Stream, StreamFd, Syslog};
 
 /// Where log lines go.
