@@ -55,7 +55,7 @@ pub mod cli;
 pub(crate) mod config;
 pub mod cron;
 pub mod daemon;
-pub mod log;
+pub(crate) mod log;
 pub(crate) mod mail;
 pub(crate) mod resolve;
 pub(crate) mod runner;

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::log::{Event, Logger};
 use crate::resolve::sources_config;
 use crate::runner::{self, Credentials};
+use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
 use clock::{Timer, WallClock, wall_now};
@@ -198,9 +199,7 @@ impl Daemon {
         self.notify_ready();
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
-            let text =
-                format!("watching files is not possible ({why}); checking them once a minute");
-            self.logger.log(&Event::Info { text: &text });
+            self.logger.log(&Event::WatchFallback { why });
         }
         let result = self.event_loop();
         if let Some(p) = &pid_file {
@@ -334,21 +333,22 @@ impl Daemon {
     /// Arms the timer for the earliest deadline.
     fn arm_timer(&mut self) {
         if let Err(e) = self.timer.arm(self.table.next_wake()) {
-            let text = format!("cannot arm the timer: {e}");
-            self.logger.log(&Event::Error { text: &text });
+            self.logger.log(&Event::TimerFailed {
+                error: &e.to_string(),
+            });
         }
     }
 
     /// Asks the table what is due now, given how the clock moved, and starts it.
     fn run_due(&mut self) {
         let (now, step) = self.clock.advance();
-        let text = match step {
-            crate::scheduler::ClockStep::Forward(s) => format!("the clock moved forward by {s}s"),
-            crate::scheduler::ClockStep::Backward(s) => format!("the clock moved back by {s}s"),
-            crate::scheduler::ClockStep::None => String::new(),
+        let moved = match step {
+            ClockStep::Forward(secs) => Some((true, secs)),
+            ClockStep::Backward(secs) => Some((false, secs)),
+            ClockStep::None => None,
         };
-        if !text.is_empty() {
-            self.logger.log(&Event::Info { text: &text });
+        if let Some((forward, secs)) = moved {
+            self.logger.log(&Event::ClockMoved { forward, secs });
         }
         for info in self.table.due(now, step) {
             self.start(&info);
@@ -362,11 +362,7 @@ impl Daemon {
         let marker = self.config.daemon.reboot_marker.clone();
         if marker.exists() {
             if !pending.is_empty() {
-                let text = format!(
-                    "{} exists: the machine did not boot since the last start, so @reboot jobs do not run",
-                    marker.display()
-                );
-                self.logger.log(&Event::Info { text: &text });
+                self.logger.log(&Event::RebootSkipped { marker: &marker });
             }
             return;
         }
@@ -374,11 +370,10 @@ impl Daemon {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(e) = std::fs::write(&marker, b"") {
-            let text = format!(
-                "cannot create {} ({e}): @reboot jobs would run again if the daemon restarts",
-                marker.display()
-            );
-            self.logger.log(&Event::Error { text: &text });
+            self.logger.log(&Event::RebootMarkerFailed {
+                marker: &marker,
+                error: &e.to_string(),
+            });
         }
         for info in pending {
             self.start(&info);
@@ -397,12 +392,10 @@ impl Daemon {
         if let Some(e) = self.supervisor.stopping() {
             self.supervisor_failed(e);
         }
-        let text = format!(
-            "stopping: no new jobs; waiting up to {}s for {} running",
-            self.config.jobs.grace_period.as_secs(),
-            self.running.len()
-        );
-        self.logger.log(&Event::Info { text: &text });
+        self.logger.log(&Event::Stopping {
+            grace_secs: self.config.jobs.grace_period.as_secs(),
+            running: self.running.len(),
+        });
     }
 
     /// On stop: after the grace period, SIGTERM every job's process group; later, SIGKILL.
@@ -446,8 +439,9 @@ impl Daemon {
                 self.config = config;
             }
             Err(e) => {
-                let text = format!("{e}; keeping the previous configuration");
-                self.logger.log(&Event::Error { text: &text });
+                self.logger.log(&Event::ConfigKept {
+                    error: &e.to_string(),
+                });
             }
         }
     }
@@ -489,18 +483,25 @@ impl Daemon {
                 Change::Loaded(report) => {
                     let file = report.path.display().to_string();
                     for note in &report.notes {
-                        let text = match note {
-                            LoadNote::Invalid(d) => {
-                                format!("{file}:{}:{}: {}", d.line, d.column, d.message)
-                            }
-                            LoadNote::Skipped { line, skip } => format!("{file}:{line}: {skip}"),
-                            LoadNote::Note { line, note } => format!("{file}:{line}: {note}"),
+                        let event = match note {
+                            LoadNote::Invalid(d) => Event::CrontabError {
+                                file: &file,
+                                line: d.line,
+                                column: d.column,
+                                message: &d.message,
+                            },
+                            LoadNote::Skipped { line, skip } => Event::EntrySkipped {
+                                file: &file,
+                                line: *line,
+                                reason: &skip.to_string(),
+                            },
+                            LoadNote::Note { line, note } => Event::EntryNote {
+                                file: &file,
+                                line: *line,
+                                note: &note.to_string(),
+                            },
                         };
-                        if matches!(note, LoadNote::Note { .. }) {
-                            self.logger.log(&Event::Info { text: &text });
-                        } else {
-                            self.logger.log(&Event::Error { text: &text });
-                        }
+                        self.logger.log(&event);
                     }
                     self.logger.log(&Event::Reload {
                         file: &file,
@@ -548,7 +549,8 @@ impl Daemon {
     }
 
     fn supervisor_failed(&mut self, e: std::io::Error) {
-        let text = format!("cannot notify systemd: {e}");
-        self.logger.log(&Event::Error { text: &text });
+        self.logger.log(&Event::NotifyFailed {
+            error: &e.to_string(),
+        });
     }
 }

@@ -14,7 +14,7 @@ use super::Daemon;
 use super::table::JobInfo;
 use crate::config::Jobs;
 use crate::cron::Env;
-use crate::log::{Event, Logger};
+use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 
@@ -128,18 +128,6 @@ fn shell_words(argv: &[String]) -> String {
         .join(" ")
 }
 
-// TEMP until the log takes runner's status.
-fn log_status(s: ExitStatus) -> crate::log::Status {
-    match s {
-        ExitStatus::Exited(c) => crate::log::Status::Exited(c),
-        ExitStatus::Signaled(n) => crate::log::Status::Signaled(n),
-    }
-}
-
-fn status_text(s: ExitStatus) -> String {
-    log_status(s).text()
-}
-
 /// The MAIL line for a failed mail of `info`'s output.
 fn mail_failed(logger: &mut Logger, info: &JobInfo, pid: u32, to: &str, reason: &str) {
     logger.log(&Event::MailFailed {
@@ -172,12 +160,11 @@ impl Daemon {
                 });
             }
             Err(e) => {
-                let text = format!(
-                    "{}: cannot start the job for {}: {e}",
-                    info.job_ref(),
-                    info.user()
-                );
-                self.logger.log(&Event::Error { text: &text });
+                self.logger.log(&Event::StartFailed {
+                    job: &info.job_ref(),
+                    user: info.user(),
+                    error: &e.to_string(),
+                });
             }
         }
     }
@@ -240,7 +227,7 @@ impl Daemon {
                 command: info.command(),
                 job: &info.job_ref(),
                 pid,
-                status: log_status(status),
+                status,
                 duration,
                 output_bytes: r.job.output_bytes(),
                 dropped_bytes: r.job.dropped_bytes(),

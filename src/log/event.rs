@@ -1,0 +1,872 @@
+//! What every log line says: [`Event`], its tag, its syslog severity ([`Level`]), and for each
+//! variant its wording and fields, listed once as a [`Shape`] that gives both the text line
+//! and the JSON object. Pure: nothing here writes anywhere; the sinks take the finished text.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::shape::{Shape, both, json_only, line_only, values, words};
+use crate::runner::ExitStatus;
+
+/// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
+const FACILITY_CRON: u8 = 9 << 3;
+
+/// The `status=` value: `0`, `1`, … or `signal:9`.
+pub(crate) fn status_text(status: ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(code) => code.to_string(),
+        ExitStatus::Signaled(sig) => format!("signal:{sig}"),
+    }
+}
+
+/// A signal's name: `SIGKILL`, `SIGRTMIN+3`, or `SIG64` when the number has no name.
+fn signal_name(sig: i32) -> String {
+    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+        return s.as_str().to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    if (min..=max).contains(&sig) {
+        return format!("SIGRTMIN+{}", sig - min);
+    }
+    format!("SIG{sig}")
+}
+
+/// The syslog severity of a line, as RFC 5424 numbers it. (Not to be confused with
+/// `cron::Severity`, which says whether a crontab diagnostic is a warning or an error.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+}
+
+impl Level {
+    /// The syslog PRI with facility cron: `78` for info, `75` for err.
+    pub(crate) fn pri(self) -> u8 {
+        FACILITY_CRON + self as u8
+    }
+
+    /// The name JSON lines give it, as syslog calls it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Level::Err => "err",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
+        }
+    }
+}
+
+/// One thing worth a log line. Strings are borrowed from the caller; nothing is allocated
+/// until a sink needs the text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// The daemon started and loaded its crontabs. `runs_as` is `Some(user)` when the daemon
+    /// is not root and so runs every job as that user.
+    Start {
+        version: &'a str,
+        pid: u32,
+        zone: &'a str,
+        files: usize,
+        entries: usize,
+        runs_as: Option<&'a str>,
+    },
+    /// The daemon is exiting; `reason` is one word such as `SIGTERM`; `killed` counts the jobs
+    /// whose process groups got SIGTERM after the grace period.
+    Stop {
+        pid: u32,
+        reason: &'a str,
+        killed: usize,
+    },
+    /// A job started; `job` is `path:line`.
+    Cmd {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+    },
+    /// A job ended. `output_bytes` counts everything it wrote, `dropped_bytes` the part
+    /// beyond the capture cap that was not kept.
+    End {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+        status: ExitStatus,
+        duration: Duration,
+        output_bytes: u64,
+        dropped_bytes: u64,
+    },
+    /// One line of a job's output (without its newline).
+    Out {
+        user: &'a str,
+        command: &'a str,
+        pid: u32,
+        line: &'a str,
+    },
+    /// A crontab file was (re)loaded.
+    Reload {
+        file: &'a str,
+        entries: usize,
+        errors: usize,
+    },
+    /// A crontab file was refused (owner, mode, symlink…), with the command that fixes it.
+    Refused {
+        path: &'a str,
+        reason: &'a str,
+        fix: Option<&'a str>,
+    },
+    /// A file was skipped on purpose (for example by the `/etc/cron.d` name rule).
+    Ignored { path: &'a str, reason: &'a str },
+    /// A job's output could not be mailed; `to` is the recipient list as given, `pid` the
+    /// job's pid.
+    MailFailed {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        pid: u32,
+        to: &'a str,
+        reason: &'a str,
+    },
+    // The daemon's own news and troubles below are INFO and ERROR lines of free text; JSON
+    // carries that text as `text` and every value in it under its own key too.
+    /// The watcher cannot watch files (`why`), so the daemon checks them once a minute.
+    WatchFallback { why: &'a str },
+    /// SIGTERM or SIGINT: the daemon waits up to `grace_secs` for `running` jobs.
+    Stopping { grace_secs: u64, running: usize },
+    /// A new configuration was refused (SIGHUP); the old one goes on.
+    ConfigKept { error: &'a str },
+    /// Telling systemd about readiness or state failed (logged once).
+    NotifyFailed { error: &'a str },
+    /// The `@reboot` marker is there already: this is a restart, not a boot.
+    RebootSkipped { marker: &'a Path },
+    /// The `@reboot` marker could not be made, so a restart would run those jobs again.
+    RebootMarkerFailed { marker: &'a Path, error: &'a str },
+    /// The wall-clock timer could not be armed.
+    TimerFailed { error: &'a str },
+    /// The wall clock stepped by `secs` seconds, `forward` or back.
+    ClockMoved { forward: bool, secs: i64 },
+    /// A job (`path:line`) could not be started for `user`.
+    StartFailed {
+        job: &'a str,
+        user: &'a str,
+        error: &'a str,
+    },
+    /// A crontab error at `file:line:column`.
+    CrontabError {
+        file: &'a str,
+        line: u32,
+        column: u32,
+        message: &'a str,
+    },
+    /// An entry the daemon does not run (unknown user, command too long…): why.
+    EntrySkipped {
+        file: &'a str,
+        line: u32,
+        reason: &'a str,
+    },
+    /// Something worth knowing about an entry that still runs.
+    EntryNote {
+        file: &'a str,
+        line: u32,
+        note: &'a str,
+    },
+}
+
+impl Event<'_> {
+    /// The tag: `START`, `STOP`, `CMD`, `END`, `OUT`, `ERROR`, `RELOAD`, `REFUSED`, `IGNORED`,
+    /// `INFO` or `MAIL`; the JSON `event` field.
+    fn kind(&self) -> &'static str {
+        match self {
+            Event::Start { .. } => "START",
+            Event::Stop { .. } => "STOP",
+            Event::Cmd { .. } => "CMD",
+            Event::End { .. } => "END",
+            Event::Out { .. } => "OUT",
+            Event::Reload { .. } => "RELOAD",
+            Event::Refused { .. } => "REFUSED",
+            Event::Ignored { .. } => "IGNORED",
+            Event::MailFailed { .. } => "MAIL",
+            Event::WatchFallback { .. }
+            | Event::Stopping { .. }
+            | Event::RebootSkipped { .. }
+            | Event::ClockMoved { .. }
+            | Event::EntryNote { .. } => "INFO",
+            Event::ConfigKept { .. }
+            | Event::NotifyFailed { .. }
+            | Event::RebootMarkerFailed { .. }
+            | Event::TimerFailed { .. }
+            | Event::StartFailed { .. }
+            | Event::CrontabError { .. }
+            | Event::EntrySkipped { .. } => "ERROR",
+        }
+    }
+
+    /// The syslog severity, by the table in the module doc ("Severities").
+    pub(crate) fn severity(&self) -> Level {
+        match self {
+            Event::Refused { .. } => Level::Err,
+            _ if self.kind() == "ERROR" => Level::Err,
+            Event::End { status, .. } if !status.success() => Level::Warning,
+            Event::MailFailed { .. } => Level::Warning,
+            Event::Ignored { .. } => Level::Notice,
+            _ => Level::Info,
+        }
+    }
+
+    /// The text line, without a newline and without the syslog header.
+    pub(crate) fn line(&self) -> String {
+        self.shape().line(self.kind())
+    }
+
+    /// One JSON object (no newline): `time` (RFC 3339, UTC, milliseconds), `event` (the tag),
+    /// `severity`, then every field of the event. Commands are cut as in [`Event::line`];
+    /// other strings are given whole (JSON escapes control characters itself).
+    pub(crate) fn json(&self) -> String {
+        self.json_at(chrono::Utc::now())
+    }
+
+    fn json_at(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let mut m = Map::new();
+        m.insert(
+            "time".into(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        m.insert("event".into(), self.kind().into());
+        m.insert("severity".into(), self.severity().name().into());
+        self.shape().fill_json(&mut m);
+        Value::Object(m).to_string()
+    }
+
+    /// What this event says, each field once; [`Shape::line`] and [`Shape::fill_json`] word
+    /// it for the two kinds of target.
+    fn shape(&self) -> Shape<'_> {
+        match *self {
+            Event::Start {
+                version,
+                pid,
+                zone,
+                files,
+                entries,
+                runs_as,
+            } => Shape {
+                fields: vec![
+                    both("version", version),
+                    both("pid", pid),
+                    both("zone", zone),
+                    both("files", files),
+                    both("entries", entries),
+                    both("runs_as", runs_as),
+                ],
+                tail: match runs_as {
+                    Some(runs_as) => words(
+                        "not running as root: every job runs as {runs_as}",
+                        values![runs_as],
+                    ),
+                    None => Vec::new(),
+                },
+                ..Shape::default()
+            },
+            Event::Stop {
+                pid,
+                reason,
+                killed,
+            } => Shape {
+                fields: vec![
+                    both("pid", pid),
+                    both("reason", reason),
+                    both("killed", killed),
+                ],
+                ..Shape::default()
+            },
+            Event::Cmd {
+                user,
+                command,
+                job,
+                pid,
+            } => Shape {
+                fields: vec![both("job", job), both("pid", pid)],
+                ..Shape::job(user, command)
+            },
+            Event::End {
+                user,
+                command,
+                job,
+                pid,
+                status,
+                duration,
+                output_bytes,
+                dropped_bytes,
+            } => {
+                let mut fields = vec![
+                    both("job", job),
+                    both("pid", pid),
+                    both("status", status_text(status)),
+                ];
+                match status {
+                    ExitStatus::Exited(code) => fields.push(json_only("exit_code", code)),
+                    ExitStatus::Signaled(sig) => {
+                        let name = signal_name(sig);
+                        fields.push(line_only("signal", name.clone()));
+                        fields.push(json_only("signal", sig));
+                        fields.push(json_only("signal_name", name));
+                    }
+                }
+                fields.extend([
+                    line_only(
+                        "duration",
+                        format!("{}.{:03}s", duration.as_secs(), duration.subsec_millis()),
+                    ),
+                    json_only("duration", duration.as_millis() as f64 / 1000.0),
+                    line_only("output", format!("{output_bytes}B")),
+                    json_only("output_bytes", output_bytes),
+                    json_only("dropped_bytes", dropped_bytes),
+                ]);
+                if dropped_bytes > 0 {
+                    fields.push(line_only("truncated", format!("{dropped_bytes}B")));
+                }
+                Shape {
+                    fields,
+                    ..Shape::job(user, command)
+                }
+            }
+            Event::Out {
+                user,
+                command,
+                pid,
+                line,
+            } => Shape {
+                fields: vec![both("pid", pid)],
+                tail: words("{line}", values![line]),
+                ..Shape::job(user, command)
+            },
+            Event::Reload {
+                file,
+                entries,
+                errors,
+            } => Shape {
+                sentence: words("{file}", values![file]),
+                fields: vec![both("entries", entries), both("errors", errors)],
+                ..Shape::default()
+            },
+            Event::Refused { path, reason, fix } => {
+                let mut sentence = words("{path}: {reason}", values![path, reason]);
+                let mut fields = Vec::new();
+                match fix {
+                    Some(fix) => sentence.extend(words("; fix: {fix}", values![fix])),
+                    None => fields.push(json_only("fix", Value::Null)),
+                }
+                Shape {
+                    sentence,
+                    fields,
+                    ..Shape::default()
+                }
+            }
+            Event::Ignored { path, reason } => Shape {
+                sentence: words("{path}: {reason}", values![path, reason]),
+                ..Shape::default()
+            },
+            Event::MailFailed {
+                user,
+                command,
+                job,
+                pid,
+                to,
+                reason,
+            } => Shape {
+                fields: vec![both("job", job), both("pid", pid), both("to", to)],
+                tail: words("not sent: {reason}", values![reason]),
+                ..Shape::job(user, command)
+            },
+            Event::WatchFallback { why } => Shape::sentence(
+                "watching files is not possible ({why}); checking them once a minute",
+                values![why],
+            ),
+            Event::Stopping {
+                grace_secs,
+                running,
+            } => Shape::sentence(
+                "stopping: no new jobs; waiting up to {grace_secs}s for {running} running",
+                values![grace_secs, running],
+            ),
+            Event::ConfigKept { error } => Shape::sentence(
+                "{error}; keeping the previous configuration",
+                values![error],
+            ),
+            Event::NotifyFailed { error } => {
+                Shape::sentence("cannot notify systemd: {error}", values![error])
+            }
+            Event::RebootSkipped { marker } => Shape::sentence(
+                "{marker} exists: the machine did not boot since the last start, so @reboot \
+                 jobs do not run",
+                values![marker],
+            ),
+            Event::RebootMarkerFailed { marker, error } => Shape::sentence(
+                "cannot create {marker} ({error}): @reboot jobs would run again if the daemon \
+                 restarts",
+                values![marker, error],
+            ),
+            Event::TimerFailed { error } => {
+                Shape::sentence("cannot arm the timer: {error}", values![error])
+            }
+            Event::ClockMoved { forward, secs } => {
+                let direction = if forward { "forward" } else { "back" };
+                Shape::sentence(
+                    "the clock moved {direction} by {secs}s",
+                    values![direction, secs],
+                )
+            }
+            Event::StartFailed { job, user, error } => Shape::sentence(
+                "{job}: cannot start the job for {user}: {error}",
+                values![job, user, error],
+            ),
+            Event::CrontabError {
+                file,
+                line,
+                column,
+                message,
+            } => Shape::sentence(
+                "{file}:{line}:{column}: {message}",
+                values![file, line, column, message],
+            ),
+            Event::EntrySkipped { file, line, reason } => {
+                Shape::sentence("{file}:{line}: {reason}", values![file, line, reason])
+            }
+            Event::EntryNote { file, line, note } => {
+                Shape::sentence("{file}:{line}: {note}", values![file, line, note])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::escape::COMMAND_LOG_CHARS;
+    use super::*;
+    use serde_json::json;
+
+    const JOB: &str = "/var/spool/cron/crontabs/alice:3";
+
+    fn cmd<'a>(command: &'a str) -> Event<'a> {
+        Event::Cmd {
+            user: "alice",
+            command,
+            job: JOB,
+            pid: 4242,
+        }
+    }
+
+    fn end(status: ExitStatus, output: u64, dropped: u64) -> Event<'static> {
+        Event::End {
+            user: "alice",
+            command: "backup.sh --all",
+            job: JOB,
+            pid: 4242,
+            status,
+            duration: Duration::from_millis(1532),
+            output_bytes: output,
+            dropped_bytes: dropped,
+        }
+    }
+
+    #[test]
+    fn design_document_line_shapes_are_exact() {
+        assert_eq!(
+            cmd("backup.sh --all").line(),
+            "(alice) CMD (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242"
+        );
+        assert_eq!(
+            end(ExitStatus::Exited(0), 312, 0).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=0 duration=1.532s output=312B"
+        );
+        let out = Event::Out {
+            user: "alice",
+            command: "backup.sh --all",
+            pid: 4242,
+            line: "copied 14 files",
+        };
+        assert_eq!(
+            out.line(),
+            "(alice) OUT (backup.sh --all) pid=4242 | copied 14 files"
+        );
+        let err = Event::CrontabError {
+            file: "/etc/cron.d/web",
+            line: 7,
+            column: 12,
+            message: "unknown month name 'jna' (expected 1-12 or jan-dec)",
+        };
+        assert_eq!(
+            err.line(),
+            "ERROR /etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)"
+        );
+        let reload = Event::Reload {
+            file: "/etc/cron.d/web",
+            entries: 4,
+            errors: 1,
+        };
+        assert_eq!(reload.line(), "RELOAD /etc/cron.d/web entries=4 errors=1");
+    }
+
+    #[test]
+    fn end_line_names_the_signal_and_the_truncated_output() {
+        assert_eq!(
+            end(ExitStatus::Signaled(9), 0, 0).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=signal:9 signal=SIGKILL duration=1.532s output=0B"
+        );
+        assert_eq!(
+            end(ExitStatus::Exited(2), 1048576, 983040).line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=2 duration=1.532s output=1048576B truncated=983040B"
+        );
+        assert_eq!(signal_name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+    }
+
+    #[test]
+    fn refused_ignored_mail_start_stop_and_info_lines() {
+        let refused = Event::Refused {
+            path: "/var/spool/cron/crontabs/bob",
+            reason: "owned by uid 1001, not bob (uid 1002)",
+            fix: Some("chown bob /var/spool/cron/crontabs/bob"),
+        };
+        assert_eq!(
+            refused.line(),
+            "REFUSED /var/spool/cron/crontabs/bob: owned by uid 1001, not bob (uid 1002); \
+             fix: chown bob /var/spool/cron/crontabs/bob"
+        );
+        let no_fix = Event::Refused {
+            path: "/etc/crontab",
+            reason: "is a symlink",
+            fix: None,
+        };
+        assert_eq!(no_fix.line(), "REFUSED /etc/crontab: is a symlink");
+        let ignored = Event::Ignored {
+            path: "/etc/cron.d/web.dpkg-old",
+            reason: "name has characters other than letters, digits, '_' and '-'",
+        };
+        assert_eq!(
+            ignored.line(),
+            "IGNORED /etc/cron.d/web.dpkg-old: name has characters other than letters, \
+             digits, '_' and '-'"
+        );
+        let mail = Event::MailFailed {
+            user: "alice",
+            command: "backup.sh --all",
+            job: JOB,
+            pid: 4242,
+            to: "alice@example.com, ops@example.com",
+            reason: "/usr/sbin/sendmail: No such file or directory",
+        };
+        assert_eq!(
+            mail.line(),
+            "(alice) MAIL (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             to=\"alice@example.com, ops@example.com\" | not sent: /usr/sbin/sendmail: No such \
+             file or directory"
+        );
+        let start = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "Europe/Berlin",
+            files: 3,
+            entries: 12,
+            runs_as: None,
+        };
+        assert_eq!(
+            start.line(),
+            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12"
+        );
+        let start_user = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "Europe/Berlin",
+            files: 3,
+            entries: 12,
+            runs_as: Some("alice"),
+        };
+        assert_eq!(
+            start_user.line(),
+            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12 runs_as=alice \
+             | not running as root: every job runs as alice"
+        );
+        let stop = Event::Stop {
+            pid: 7,
+            reason: "SIGTERM",
+            killed: 1,
+        };
+        assert_eq!(stop.line(), "STOP pid=7 reason=SIGTERM killed=1");
+        let note = Event::EntryNote {
+            file: "f",
+            line: 1,
+            note: "hello",
+        };
+        assert_eq!(note.line(), "INFO f:1: hello".to_string());
+    }
+
+    #[test]
+    fn severities_follow_the_documented_table() {
+        assert_eq!(cmd("x").severity().pri(), 78);
+        assert_eq!(end(ExitStatus::Exited(0), 0, 0).severity(), Level::Info);
+        assert_eq!(end(ExitStatus::Exited(1), 0, 0).severity().pri(), 76);
+        assert_eq!(
+            end(ExitStatus::Signaled(15), 0, 0).severity(),
+            Level::Warning
+        );
+        assert_eq!(Event::TimerFailed { error: "x" }.severity().pri(), 75);
+        let refused = Event::Refused {
+            path: "p",
+            reason: "r",
+            fix: None,
+        };
+        assert_eq!(refused.severity(), Level::Err);
+        let ignored = Event::Ignored {
+            path: "p",
+            reason: "r",
+        };
+        assert_eq!(ignored.severity().pri(), 77);
+    }
+
+    #[test]
+    fn commands_are_capped_and_control_characters_escaped() {
+        let long = "x".repeat(COMMAND_LOG_CHARS + 50);
+        let line = cmd(&long).line();
+        let shown = format!("({}…)", "x".repeat(COMMAND_LOG_CHARS));
+        assert!(line.contains(&shown), "{line}");
+        let exactly = "é".repeat(COMMAND_LOG_CHARS);
+        assert!(cmd(&exactly).line().contains(&format!("({exactly})")));
+
+        let nasty = "echo a\nb\r\tc\x1b[31m\u{85}d\u{2028} date +\\%Y";
+        let line = cmd(nasty).line();
+        assert_eq!(
+            line,
+            "(alice) CMD (echo a\\nb\\r\\tc\\x1b[31m\\u{85}d\\u{2028} date +\\%Y) \
+             job=/var/spool/cron/crontabs/alice:3 pid=4242"
+        );
+        assert!(!line.chars().any(char::is_control));
+
+        let out = Event::Out {
+            user: "al\nice",
+            command: "c",
+            pid: 1,
+            line: "a\0b",
+        };
+        assert_eq!(out.line(), "(al\\nice) OUT (c) pid=1 | a\\x00b");
+    }
+
+    #[test]
+    fn key_values_with_spaces_or_quotes_are_quoted() {
+        let e = Event::Cmd {
+            user: "alice",
+            command: "c",
+            job: "/etc/cron d/x \"y\":3",
+            pid: 1,
+        };
+        assert_eq!(
+            e.line(),
+            "(alice) CMD (c) job=\"/etc/cron d/x \\\"y\\\":3\" pid=1"
+        );
+    }
+
+    #[test]
+    fn json_lines_parse_and_carry_every_field() {
+        let v: Value = serde_json::from_str(&end(ExitStatus::Signaled(9), 10, 4).json()).unwrap();
+        assert_eq!(v["event"], "END");
+        assert_eq!(v["severity"], "warning");
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["command"], "backup.sh --all");
+        assert_eq!(v["job"], JOB);
+        assert_eq!(v["pid"], 4242);
+        assert_eq!(v["status"], "signal:9");
+        assert_eq!(v["signal"], 9);
+        assert_eq!(v["signal_name"], "SIGKILL");
+        assert_eq!(v["duration"], 1.532);
+        assert_eq!(v["output_bytes"], 10);
+        assert_eq!(v["dropped_bytes"], 4);
+        let time = v["time"].as_str().unwrap();
+        assert!(time.ends_with('Z'), "{time}");
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok());
+
+        let v: Value = serde_json::from_str(&end(ExitStatus::Exited(0), 0, 0).json()).unwrap();
+        assert_eq!(v["exit_code"], 0);
+        assert_eq!(v["status"], "0");
+
+        let nasty = "echo \"a\"\nb";
+        let v: Value = serde_json::from_str(&cmd(nasty).json()).unwrap();
+        assert_eq!(v["command"], nasty);
+
+        let refused = Event::Refused {
+            path: "p",
+            reason: "r",
+            fix: None,
+        };
+        let v: Value = serde_json::from_str(&refused.json()).unwrap();
+        assert_eq!(v["fix"], Value::Null);
+        assert_eq!(v["event"], "REFUSED");
+        let start = Event::Start {
+            version: "0.1.0",
+            pid: 7,
+            zone: "UTC",
+            files: 1,
+            entries: 2,
+            runs_as: Some("alice"),
+        };
+        let v: Value = serde_json::from_str(&start.json()).unwrap();
+        assert_eq!(v["runs_as"], "alice");
+        assert_eq!(v["files"], 1);
+    }
+
+    /// The daemon's own INFO and ERROR lines read as they did when the daemon worded them,
+    /// and their JSON keeps that `text` and adds each value under its key.
+    #[test]
+    fn daemon_news_and_troubles_keep_their_lines_and_add_typed_json() {
+        let marker = std::path::Path::new("/run/cronwrightd.reboot");
+        let cases: Vec<(Event, &str, Value)> = vec![
+            (
+                Event::WatchFallback {
+                    why: "inotify limit reached",
+                },
+                "INFO watching files is not possible (inotify limit reached); checking them \
+                 once a minute",
+                json!({"why": "inotify limit reached"}),
+            ),
+            (
+                Event::Stopping {
+                    grace_secs: 30,
+                    running: 2,
+                },
+                "INFO stopping: no new jobs; waiting up to 30s for 2 running",
+                json!({"grace_secs": 30, "running": 2}),
+            ),
+            (
+                Event::ConfigKept {
+                    error: "/etc/cronwright.toml: bad value",
+                },
+                "ERROR /etc/cronwright.toml: bad value; keeping the previous configuration",
+                json!({"error": "/etc/cronwright.toml: bad value"}),
+            ),
+            (
+                Event::NotifyFailed {
+                    error: "Connection refused (os error 111)",
+                },
+                "ERROR cannot notify systemd: Connection refused (os error 111)",
+                json!({"error": "Connection refused (os error 111)"}),
+            ),
+            (
+                Event::RebootSkipped { marker },
+                "INFO /run/cronwrightd.reboot exists: the machine did not boot since the last \
+                 start, so @reboot jobs do not run",
+                json!({"marker": "/run/cronwrightd.reboot"}),
+            ),
+            (
+                Event::RebootMarkerFailed {
+                    marker,
+                    error: "Read-only file system (os error 30)",
+                },
+                "ERROR cannot create /run/cronwrightd.reboot (Read-only file system (os error \
+                 30)): @reboot jobs would run again if the daemon restarts",
+                json!({"marker": "/run/cronwrightd.reboot",
+                       "error": "Read-only file system (os error 30)"}),
+            ),
+            (
+                Event::TimerFailed {
+                    error: "EINVAL: Invalid argument",
+                },
+                "ERROR cannot arm the timer: EINVAL: Invalid argument",
+                json!({"error": "EINVAL: Invalid argument"}),
+            ),
+            (
+                Event::ClockMoved {
+                    forward: true,
+                    secs: 3600,
+                },
+                "INFO the clock moved forward by 3600s",
+                json!({"direction": "forward", "secs": 3600}),
+            ),
+            (
+                Event::ClockMoved {
+                    forward: false,
+                    secs: 90,
+                },
+                "INFO the clock moved back by 90s",
+                json!({"direction": "back", "secs": 90}),
+            ),
+            (
+                Event::StartFailed {
+                    job: JOB,
+                    user: "alice",
+                    error: "fork: Resource temporarily unavailable",
+                },
+                "ERROR /var/spool/cron/crontabs/alice:3: cannot start the job for alice: fork: \
+                 Resource temporarily unavailable",
+                json!({"job": JOB, "user": "alice",
+                       "error": "fork: Resource temporarily unavailable"}),
+            ),
+            (
+                Event::CrontabError {
+                    file: "/etc/cron.d/web",
+                    line: 7,
+                    column: 12,
+                    message: "unknown month name 'jna' (expected 1-12 or jan-dec)",
+                },
+                "ERROR /etc/cron.d/web:7:12: unknown month name 'jna' (expected 1-12 or jan-dec)",
+                json!({"file": "/etc/cron.d/web", "line": 7, "column": 12,
+                       "message": "unknown month name 'jna' (expected 1-12 or jan-dec)"}),
+            ),
+            (
+                Event::EntrySkipped {
+                    file: "/etc/crontab",
+                    line: 4,
+                    reason: "unknown user 'bob' (no such user); line skipped",
+                },
+                "ERROR /etc/crontab:4: unknown user 'bob' (no such user); line skipped",
+                json!({"file": "/etc/crontab", "line": 4,
+                       "reason": "unknown user 'bob' (no such user); line skipped"}),
+            ),
+            (
+                Event::EntryNote {
+                    file: "/etc/crontab",
+                    line: 5,
+                    note: "runs as bob, but the daemon is not root; running it as alice",
+                },
+                "INFO /etc/crontab:5: runs as bob, but the daemon is not root; running it as \
+                 alice",
+                json!({"file": "/etc/crontab", "line": 5,
+                       "note": "runs as bob, but the daemon is not root; running it as alice"}),
+            ),
+        ];
+        for (event, line, typed) in cases {
+            assert_eq!(event.line(), line);
+            let (tag, text) = line.split_once(' ').unwrap();
+            let v: Value = serde_json::from_str(&event.json()).unwrap();
+            assert_eq!(v["event"], tag, "{line}");
+            let severity = if tag == "ERROR" { "err" } else { "info" };
+            assert_eq!(v["severity"], severity, "{line}");
+            assert_eq!(v["text"], text, "{line}");
+            for (key, value) in typed.as_object().unwrap() {
+                assert_eq!(&v[key], value, "{key} of {line}");
+            }
+            // time, event, severity, text and the typed keys: nothing else.
+            assert_eq!(
+                v.as_object().unwrap().len(),
+                4 + typed.as_object().unwrap().len()
+            );
+        }
+    }
+
+    #[test]
+    fn free_text_values_are_escaped_in_the_line_and_whole_in_json() {
+        let e = Event::EntrySkipped {
+            file: "/etc/cron.d/a b",
+            line: 1,
+            reason: "bad\nthing",
+        };
+        assert_eq!(e.line(), "ERROR /etc/cron.d/a b:1: bad\\nthing");
+        let v: Value = serde_json::from_str(&e.json()).unwrap();
+        assert_eq!(v["text"], "/etc/cron.d/a b:1: bad\nthing");
+        assert_eq!(v["reason"], "bad\nthing");
+    }
+}
