@@ -8,7 +8,8 @@
 //! - `scheduler`: the job table and deadline heap: what is due at a given time and what a
 //!   clock step means; "now" is a value.
 //! - `mail`: whether a job's output is mailed, and the message and sendmail command for it.
-//! - `log/event.rs`: the wording of every log line, as text and as JSON.
+//! - `log/event.rs`: the wording of every log line; `log/shape.rs` renders it as text and as
+//!   JSON from one list of each event's fields.
 //!
 //! The system around it:
 //! - `config`: the TOML configuration, validated into resolved values; `system_zone`: which

@@ -4,8 +4,8 @@
 //! expression, an unknown zone, an unreadable file), 2 for a usage error (clap's own code).
 //!
 //! `cronwright crontab ...`, and the binary run under the name `crontab` (a symbolic link),
-//! are [`crontab`]'s command with cronie's exit codes. Since the binary is installed
-//! set-group-ID for that command, every other subcommand gives the group up first.
+//! are the `crontab` command (`cli/crontab/`) with cronie's exit codes. Since the binary is
+//! installed set-group-ID for that command, every other subcommand gives the group up first.
 
 mod check;
 mod crontab;
@@ -41,7 +41,7 @@ enum Command {
 }
 
 /// What a subcommand concluded, before it becomes an exit code.
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Invalid,
 }
@@ -99,7 +99,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// The environment variable naming the configuration when `--config` is not given.
-pub const CONFIG_ENV: &str = "CRONWRIGHT_CONFIG";
+const CONFIG_ENV: &str = "CRONWRIGHT_CONFIG";
 
 /// The configuration path: `--config`, then `$CRONWRIGHT_CONFIG`, then the default.
 fn config_path(arg: Option<PathBuf>) -> PathBuf {

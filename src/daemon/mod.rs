@@ -1,17 +1,17 @@
 //! `cronwrightd`'s event loop: it ties sources, the cron parser, the scheduler, the runner,
 //! the log and mail together.
 //!
-//! One `poll(2)` on the loop's thread over: the deadline timer ([`clock`]), the self-pipe the
-//! signal handlers write to ([`signals`]), the watcher's wake descriptor, and every running
-//! job's output pipe ([`running`]). `notify` delivers inotify events on a thread of its own,
+//! One `poll(2)` on the loop's thread over: the deadline timer (`clock.rs`), the self-pipe the
+//! signal handlers write to (`signals.rs`), the watcher's wake descriptor, and every running
+//! job's output pipe (`running.rs`). `notify` delivers inotify events on a thread of its own,
 //! which only queues paths and wakes the loop; everything else happens here. Nothing sleeps
 //! for an interval or polls the clock: between deadlines, file changes and job output the
 //! daemon does not wake at all.
 //!
 //! Each turn of the loop acts on the signals that came, finishes the jobs that are done, runs
-//! what is due, arms the timer, then waits ([`Daemon::wait`]) and handles what is ready
-//! ([`Daemon::dispatch`]). The crontabs and their jobs are the [`table`]; its operations return
-//! what happened and this module logs it.
+//! what is due, arms the timer, then waits (`wait` returns what is ready) and handles what is
+//! ready (`dispatch`). The crontabs and their jobs are the table (`table.rs`); its operations
+//! return what happened, and this module logs it.
 
 mod clock;
 mod running;
