@@ -5,8 +5,6 @@
 //!
 //! # Command line
 //!
-//! # Command line
-//!
 //! `crontab FILE` and `crontab -` install (validated first with [`crate::cron::parse_crontab`]:
 //! on errors the diagnostics are printed with their caret and nothing is installed); `-l` lists,
 //! `-r` removes (`-i` asks first), `-e` edits with `$VISUAL`, `$EDITOR`, `/usr/bin/editor` or
