@@ -59,6 +59,15 @@ pub struct Options {
     pub pid_file: Option<PathBuf>,
 }
 
+/// What the table needs to load now (a free function: the table is borrowed mutably beside it).
+fn load_context<'a>(config: &'a Config, sources: &'a SourcesConfig) -> LoadContext<'a> {
+    LoadContext {
+        config,
+        sources,
+        now: wall_now(),
+    }
+}
+
 /// Adds `fd` to a poll set; its slot there.
 fn slot<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>) -> usize {
     fds.push(PollFd::new(fd, PollFlags::POLLIN));
@@ -448,11 +457,7 @@ impl Daemon {
 
     /// Scans every source and loads every crontab (see [`Table::load_all`]).
     fn load_all(&mut self, force: bool) {
-        let cx = LoadContext {
-            config: &self.config,
-            sources: &self.sources,
-            now: wall_now(),
-        };
+        let cx = load_context(&self.config, &self.sources);
         let changes = self.table.load_all(&cx, force);
         self.log_changes(changes);
     }
@@ -462,11 +467,7 @@ impl Daemon {
         if changed.is_empty() {
             return;
         }
-        let cx = LoadContext {
-            config: &self.config,
-            sources: &self.sources,
-            now: wall_now(),
-        };
+        let cx = load_context(&self.config, &self.sources);
         let changes = self.table.reload_paths(changed, &cx);
         self.log_changes(changes);
     }
