@@ -71,6 +71,10 @@ pub struct Jobs {
     pub max_command_length: usize,
     /// How long running jobs get on stop before their process groups get SIGTERM.
     pub grace_period: Duration,
+    /// How long after a job's exit its output is still logged and mailed while a process it
+    /// left in the background holds the output pipe; the pipe is read (and what comes later
+    /// discarded) until it closes, so such a process is never killed by a closed pipe.
+    pub output_wait: Duration,
 }
 
 /// The `[daemon]` table (named apart from `crate::daemon::Daemon`, the running daemon).
@@ -173,6 +177,7 @@ struct RawJobs {
     output_limit: Number,
     max_command_length: Number,
     grace_period: Number,
+    output_wait: Number,
 }
 
 #[derive(Deserialize, Default)]
@@ -338,6 +343,12 @@ impl Config {
                     "grace_period",
                     j.grace_period,
                     30,
+                    0,
+                )?),
+                output_wait: Duration::from_secs(c.number(
+                    "output_wait",
+                    j.output_wait,
+                    3600,
                     0,
                 )?),
             },
@@ -568,6 +579,7 @@ mod tests {
                 output_limit: 65536,
                 max_command_length: 65536,
                 grace_period: Duration::from_secs(30),
+                output_wait: Duration::from_secs(3600),
             },
             daemon: DaemonSettings {
                 timezone: Tz::UTC,
@@ -645,6 +657,7 @@ mod tests {
                 output_limit: 1,
                 max_command_length: 4096,
                 grace_period: Duration::ZERO,
+                output_wait: Duration::from_secs(3600),
             },
             daemon: DaemonSettings {
                 timezone: chrono_tz::Europe::Berlin,
@@ -778,7 +791,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 20, "{keys:?}");
+        assert_eq!(keys.len(), 21, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

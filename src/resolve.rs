@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::cron::Entry;
-use crate::runner::{self, Credentials};
+use crate::runner;
 use crate::sources::{Kind, Source, SourcesConfig};
 
 /// Where the daemon looks for crontabs, for a daemon running as `own_user`.
@@ -32,12 +32,12 @@ pub fn sources_config(
     }
 }
 
-/// Who a job runs as: one per user and load, shared by that user's entries.
+/// Who a job runs as: one per user and load, shared by that user's entries. Only the name:
+/// a daemon running as root looks the user and their groups up again at each start, so what
+/// changed since the load (a group, a deleted account) is what the job gets.
 #[derive(Debug)]
 pub struct RunAs {
     pub user: String,
-    /// Looked up when the daemon is root; `None` means "as the daemon's own user".
-    pub credentials: Option<Credentials>,
 }
 
 /// Who one entry runs as, in which zone, per the daemon's rules.
@@ -121,23 +121,22 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// `user` as a job's identity: looked up when the daemon is root, otherwise a name for
-    /// the daemon's own identity.
+    /// `user` as a job's identity: when the daemon is root, a user who exists now (so that a
+    /// typo is reported at load); otherwise a name for the daemon's own identity.
     fn run_as(&self, user: &str) -> Result<Arc<RunAs>, String> {
         if let Some(known) = self.users.borrow().get(user) {
             return known.clone();
         }
-        let credentials = if self.as_root {
+        let exists = if self.as_root {
             runner::lookup_user(user)
-                .map(Some)
+                .map(|_| ())
                 .map_err(|e| e.to_string())
         } else {
-            Ok(None)
+            Ok(())
         };
-        let made = credentials.map(|credentials| {
+        let made = exists.map(|()| {
             Arc::new(RunAs {
                 user: user.to_string(),
-                credentials,
             })
         });
         self.users
@@ -198,7 +197,6 @@ mod tests {
         let e = entry("* * * * * alice true", Format::System);
         let got = r.resolve(&source(Kind::SystemDir, None), &e).unwrap();
         assert_eq!(got.run_as.user, "alice");
-        assert!(got.run_as.credentials.is_none());
         assert_eq!(
             got.note.unwrap().to_string(),
             "runs as alice, but the daemon is not root; running it as me"

@@ -238,12 +238,17 @@ impl Daemon {
             if self.signals.take_chld() {
                 self.collect_exits();
             }
-            self.finish_jobs();
+            self.finish_jobs(false);
             if self.phase == Phase::Running {
                 self.run_due();
                 self.arm_timer();
-            } else if self.running.is_empty() {
-                return Ok(());
+            } else if self.alive() == 0 {
+                // Output still held by background processes is logged (and mailed) now;
+                // the mails are waited for like jobs.
+                self.finish_jobs(true);
+                if self.running.is_empty() {
+                    return Ok(());
+                }
             } else {
                 self.enforce_grace();
             }
@@ -327,7 +332,7 @@ impl Daemon {
         let next = self
             .running
             .iter()
-            .filter_map(Running::drain_deadline)
+            .filter_map(|r| r.output_deadline(self.config.jobs.output_wait))
             .chain(grace_end)
             .map(|at| at.saturating_duration_since(now))
             .chain(self.watcher.fallback().map(|(every, _)| every))
@@ -403,7 +408,7 @@ impl Daemon {
         }
         self.logger.log(&Event::Stopping {
             grace_secs: self.config.jobs.grace_period.as_secs(),
-            running: self.running.len(),
+            running: self.alive(),
         });
     }
 
@@ -417,7 +422,7 @@ impl Daemon {
                 self.phase = Phase::Terminating {
                     signal,
                     at: Instant::now(),
-                    killed: self.running.len(),
+                    killed: self.alive(),
                 };
             }
             Phase::Terminating { at, .. } if at.elapsed() >= KILL_AFTER_TERM => {

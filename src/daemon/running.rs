@@ -1,9 +1,16 @@
-//! The jobs in flight: starting a due job (its environment, shell and directory, as cronie
-//! builds them), following its output and exit, and when it is done, its END and OUT lines
-//! and the mail of its output, which is one more run (of sendmail) followed the same way.
+//! The jobs in flight: starting a due job (its user looked up afresh, its environment, shell
+//! and directory as cronie builds them), following its output and exit, and logging it.
 //!
-//! The runner's [`runner::Job`] keeps the state of a process (status, exit time, output at
-//! EOF); this module only adds what the run was for ([`Run`]).
+//! A run has two ends. Its END line is logged when its own process exits, with that process's
+//! duration. Its output is logged (OUT lines) and mailed when the pipe reaches EOF, when the
+//! kept output is full, or `[jobs] output_wait` after the exit, whichever comes first: a
+//! process the job left in the background (`server &`) can hold the pipe for as long as it
+//! lives. The pipe is read until EOF in every case, what comes after the output was logged
+//! being discarded, because closing it would kill such a process with SIGPIPE at its next
+//! write; cron reads to EOF too. Mail is one more run (of sendmail), followed the same way.
+//!
+//! The runner's [`runner::Job`] keeps the state of the process (status, exit time, output at
+//! EOF); this module adds what the run was for ([`Run`]) and which of its ends are logged.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -18,17 +25,20 @@ use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 
-/// After a job's process exits, how long its output pipe may stay open (held by a child it
-/// left in the background) before the daemon stops reading and logs the end.
-pub(crate) const DRAIN_AFTER_EXIT: Duration = runner::OUTPUT_GRACE_AFTER_EXIT;
-
 /// The output kept of a sendmail run: only its complaint, if it fails, is worth logging.
 const MAIL_OUTPUT_LIMIT: usize = 4096;
 
-/// A process the daemon started and follows until it is done.
+/// A process the daemon started and follows until its output pipe closes.
 pub(crate) struct Running {
     pub job: runner::Job,
     pub run: Run,
+    /// The identity the process was started with (`None`: the daemon's own), which its mail
+    /// is sent with too.
+    credentials: Option<Credentials>,
+    /// The process exited and its END line was dealt with.
+    ended: bool,
+    /// The output was logged and mailed; the pipe is only read until it closes.
+    output_done: bool,
 }
 
 /// What a process was started for.
@@ -41,10 +51,26 @@ pub(crate) enum Run {
 }
 
 impl Running {
+    fn new(job: runner::Job, run: Run, credentials: Option<Credentials>) -> Running {
+        Running {
+            job,
+            run,
+            credentials,
+            ended: false,
+            output_done: false,
+        }
+    }
+
     fn info(&self) -> &JobInfo {
         match &self.run {
             Run::Job(info) | Run::Mail { info, .. } => info,
         }
+    }
+
+    /// Whether the process itself is still running (a job's background children do not
+    /// count: they are not the daemon's to wait for).
+    pub fn alive(&self) -> bool {
+        self.job.status().is_none()
     }
 
     /// Reads what the output pipe holds now. A read error ends the reading as EOF would: the
@@ -53,13 +79,23 @@ impl Running {
         let _ = self.job.read_output();
     }
 
-    /// When the loop must look at this job again although nothing arrives: the end of the
-    /// drain after its exit.
-    pub fn drain_deadline(&self) -> Option<Instant> {
+    /// When the loop must look at this run again although nothing arrives: `output_wait`
+    /// after its exit, if its output is not logged by then.
+    pub fn output_deadline(&self, output_wait: Duration) -> Option<Instant> {
         match self.job.exited_at() {
-            Some(at) if !self.job.output_eof() => Some(at + DRAIN_AFTER_EXIT),
+            Some(at) if !self.output_done && !self.job.output_eof() => Some(at + output_wait),
             _ => None,
         }
+    }
+
+    /// Whether the output can be logged now, and whether that is because `output_wait` ran
+    /// out with the pipe still open.
+    fn output_ready(&self, now: Instant, output_wait: Duration) -> Option<bool> {
+        let at = self.job.exited_at()?;
+        if self.job.output_eof() || self.job.output_capped() {
+            return Some(false);
+        }
+        (now.saturating_duration_since(at) >= output_wait).then_some(true)
     }
 }
 
@@ -83,11 +119,16 @@ fn environment(jobs: &Jobs, crontab: &Env, user: &str, home: &Path) -> Vec<(Stri
     env
 }
 
-/// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them.
-/// `own` is the daemon's identity, whose home serves a job without credentials of its own.
-fn job_spec(info: &JobInfo, jobs: &Jobs, own: &Credentials) -> Spec {
-    let creds = info.credentials().unwrap_or(own);
-    let env = environment(jobs, info.env(), info.user(), &creds.home);
+/// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them,
+/// with `credentials` (`None`: as the daemon, whose identity is `own`).
+fn job_spec(
+    info: &JobInfo,
+    jobs: &Jobs,
+    credentials: Option<&Credentials>,
+    own: &Credentials,
+) -> Spec {
+    let home = &credentials.unwrap_or(own).home;
+    let env = environment(jobs, info.env(), info.user(), home);
     let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| jobs.shell.clone()));
     let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
@@ -97,26 +138,32 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, own: &Credentials) -> Spec {
         env,
         cwd,
         stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
-        credentials: info.credentials().cloned(),
+        credentials: credentials.cloned(),
     }
 }
 
 /// How to run sendmail for `info`'s output: as the job's user, with a minimal environment,
 /// the message on its standard input.
-fn mail_spec(info: &JobInfo, request: &MailRequest, jobs: &Jobs, own: &Credentials) -> Spec {
-    let creds = info.credentials().unwrap_or(own);
+fn mail_spec(
+    info: &JobInfo,
+    request: &MailRequest,
+    jobs: &Jobs,
+    credentials: Option<&Credentials>,
+    own: &Credentials,
+) -> Spec {
+    let home = &credentials.unwrap_or(own).home;
     Spec {
         shell: PathBuf::from("/bin/sh"),
         command: shell_words(&request.argv),
         env: vec![
             ("PATH".into(), jobs.path.clone()),
-            ("HOME".into(), creds.home.display().to_string()),
+            ("HOME".into(), home.display().to_string()),
             ("LOGNAME".into(), info.user().to_string()),
             ("USER".into(), info.user().to_string()),
         ],
-        cwd: creds.home.clone(),
+        cwd: home.clone(),
         stdin: Some(request.message.clone()),
-        credentials: info.credentials().cloned(),
+        credentials: credentials.cloned(),
     }
 }
 
@@ -140,10 +187,51 @@ fn mail_failed(logger: &mut Logger, info: &JobInfo, pid: u32, to: &str, reason: 
     });
 }
 
+/// The END line of a job whose process exited (sendmail runs have none).
+fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
+    let Run::Job(info) = &r.run else {
+        return;
+    };
+    if info.log() || !status.success() {
+        let duration = match r.job.exited_at() {
+            Some(at) => at.saturating_duration_since(r.job.started()),
+            None => r.job.started().elapsed(),
+        };
+        logger.log(&Event::End {
+            user: info.user(),
+            command: info.command(),
+            job: &info.job_ref(),
+            pid: r.job.pid().as_raw() as u32,
+            status,
+            duration,
+            output_bytes: r.job.output_bytes(),
+            dropped_bytes: r.job.dropped_bytes(),
+        });
+    }
+}
+
 impl Daemon {
-    /// Starts a due job and logs its CMD line (unless the entry asked for silence).
+    /// Starts a due job and logs its CMD line (unless the entry asked for silence). As root,
+    /// the user and their groups are looked up now, as Debian's cron does for every run, so
+    /// a user removed from a group or deleted since the crontab was loaded never runs with
+    /// what they had.
     pub(super) fn start(&mut self, info: &JobInfo) {
-        let spec = job_spec(info, &self.config.jobs, &self.own);
+        let credentials = if self.as_root {
+            match runner::lookup_user(info.user()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.logger.log(&Event::StartFailed {
+                        job: &info.job_ref(),
+                        user: info.user(),
+                        error: &e.to_string(),
+                    });
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let spec = job_spec(info, &self.config.jobs, credentials.as_ref(), &self.own);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
             Ok(job) => {
                 if info.log() {
@@ -154,10 +242,8 @@ impl Daemon {
                         pid: job.pid().as_raw() as u32,
                     });
                 }
-                self.running.push(Running {
-                    job,
-                    run: Run::Job(info.clone()),
-                });
+                let run = Run::Job(info.clone());
+                self.running.push(Running::new(job, run, credentials));
             }
             Err(e) => {
                 self.logger.log(&Event::StartFailed {
@@ -178,10 +264,12 @@ impl Daemon {
         runner::reap_unknown();
     }
 
-    /// Ends every job that has exited and whose output is closed (or drained long enough):
-    /// reads the rest, logs END and OUT, and mails the output if MAILTO asks for it.
-    pub(super) fn finish_jobs(&mut self) {
+    /// Logs what is due of every run: END once its process exited; OUT and the mail once its
+    /// output is complete (see the module doc), or at once with `flush` (the daemon is about
+    /// to exit). A run is forgotten when its pipe is at EOF.
+    pub(super) fn finish_jobs(&mut self, flush: bool) {
         let now = Instant::now();
+        let output_wait = self.config.jobs.output_wait;
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
@@ -189,52 +277,59 @@ impl Daemon {
                 i += 1;
                 continue;
             };
-            if !r.job.is_finished(now, DRAIN_AFTER_EXIT) {
+            if !r.ended {
+                r.ended = true;
                 // Take what is there now; the pipe may close on this read.
                 r.read();
-                if !r.job.output_eof() {
-                    i += 1;
-                    continue;
+                log_end(&mut self.logger, &self.running[i], status);
+            }
+            let r = &mut self.running[i];
+            if !r.output_done {
+                let ready = r.output_ready(now, output_wait).or(flush.then_some(false));
+                if let Some(cut) = ready {
+                    r.output_done = true;
+                    let r = &self.running[i];
+                    if cut {
+                        self.logger.log(&Event::OutputCut {
+                            job: &r.info().job_ref(),
+                            pid: r.job.pid().as_raw() as u32,
+                            secs: output_wait.as_secs(),
+                        });
+                    }
+                    self.log_output(i, status);
                 }
             }
-            let r = self.running.swap_remove(i);
-            self.log_end(&r, status);
+            if self.running[i].job.output_eof() || flush {
+                self.running.swap_remove(i);
+            } else {
+                i += 1;
+            }
         }
     }
 
-    fn log_end(&mut self, r: &Running, status: ExitStatus) {
+    /// The output of run `i`, complete: OUT lines and the mail of a job, or the complaint of
+    /// a sendmail that failed.
+    fn log_output(&mut self, i: usize, status: ExitStatus) {
+        let r = &self.running[i];
         let pid = r.job.pid().as_raw() as u32;
-        let output = r.job.output();
-        let info = r.info();
+        let output = r.job.output().to_vec();
+        let dropped = r.job.dropped_bytes();
+        let info = r.info().clone();
+        let credentials = r.credentials.clone();
         if let Run::Mail { to, .. } = &r.run {
             if !status.success() {
-                let text = String::from_utf8_lossy(output);
+                let text = String::from_utf8_lossy(&output);
                 let reason = match text.trim() {
                     "" => format!("sendmail ended with status {}", status_text(status)),
                     t => t.to_string(),
                 };
-                mail_failed(&mut self.logger, info, pid, to, &reason);
+                let to = to.clone();
+                mail_failed(&mut self.logger, &info, pid, &to, &reason);
             }
             return;
         }
-        if info.log() || !status.success() {
-            let duration = match r.job.exited_at() {
-                Some(at) => at.saturating_duration_since(r.job.started()),
-                None => r.job.started().elapsed(),
-            };
-            self.logger.log(&Event::End {
-                user: info.user(),
-                command: info.command(),
-                job: &info.job_ref(),
-                pid,
-                status,
-                duration,
-                output_bytes: r.job.output_bytes(),
-                dropped_bytes: r.job.dropped_bytes(),
-            });
-        }
         if info.log() {
-            for line in String::from_utf8_lossy(output).lines() {
+            for line in String::from_utf8_lossy(&output).lines() {
                 self.logger.log(&Event::Out {
                     user: info.user(),
                     command: info.command(),
@@ -243,12 +338,19 @@ impl Daemon {
                 });
             }
         }
-        self.mail(info, pid, output, r.job.dropped_bytes());
+        self.mail(&info, credentials, pid, &output, dropped);
     }
 
     /// Mails a job's output as cronie does, by running sendmail as the job's user through the
     /// runner, so the loop never waits on it.
-    fn mail(&mut self, info: &JobInfo, pid: u32, output: &[u8], dropped: u64) {
+    fn mail(
+        &mut self,
+        info: &JobInfo,
+        credentials: Option<Credentials>,
+        pid: u32,
+        output: &[u8],
+        dropped: u64,
+    ) {
         if !self.config.mail.enabled {
             return;
         }
@@ -285,22 +387,35 @@ impl Daemon {
             mail_failed(&mut self.logger, info, pid, &request.to, &reason);
             return;
         }
-        let spec = mail_spec(info, &request, &self.config.jobs, &self.own);
+        let spec = mail_spec(
+            info,
+            &request,
+            &self.config.jobs,
+            credentials.as_ref(),
+            &self.own,
+        );
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {
-            Ok(job) => self.running.push(Running {
-                job,
-                run: Run::Mail {
+            Ok(job) => {
+                let run = Run::Mail {
                     info: info.clone(),
                     to: request.to,
-                },
-            }),
+                };
+                self.running.push(Running::new(job, run, credentials));
+            }
             Err(e) => mail_failed(&mut self.logger, info, pid, &request.to, &e.to_string()),
         }
     }
 
-    /// Signals every running job's process group (on stop, after the grace period).
+    /// How many processes the daemon started are still running.
+    pub(super) fn alive(&self) -> usize {
+        self.running.iter().filter(|r| r.alive()).count()
+    }
+
+    /// Signals the process group of every process still running (on stop, after the grace
+    /// period). Runs whose process has exited are left alone: their group may be gone and its
+    /// number reused.
     pub(super) fn signal_all(&self, signal: Signal) {
-        for r in &self.running {
+        for r in self.running.iter().filter(|r| r.alive()) {
             let _ = r.job.signal_group(signal);
         }
     }

@@ -16,7 +16,6 @@ use chrono_tz::Tz;
 use crate::config::Config;
 use crate::cron::{Diagnostic, Env, Schedule, Zone, parse_crontab_each};
 use crate::resolve::{Note, Resolver, RunAs, Skip};
-use crate::runner::Credentials;
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
 
@@ -93,11 +92,6 @@ impl JobInfo {
 
     pub(crate) fn user(&self) -> &str {
         &self.entry.run_as.user
-    }
-
-    /// `None` when the job runs as the daemon's own user.
-    pub(crate) fn credentials(&self) -> Option<&Credentials> {
-        self.entry.run_as.credentials.as_ref()
     }
 
     /// The crontab's variables in force at the entry's line.
@@ -567,7 +561,6 @@ mod tests {
         assert!(poll[0].log());
         assert_eq!(poll[0].job_ref(), format!("{}:2", f.tab().display()));
         assert_eq!(poll[0].env().get("A"), Some("1"));
-        assert!(poll[0].credentials().is_none());
         let quiet = table.due(f.cx().now + 3600, ClockStep::None);
         let quiet = quiet.iter().find(|j| j.command() == "quiet ").unwrap();
         assert_eq!(quiet.stdin(), Some("in\nput\n"));

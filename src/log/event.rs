@@ -155,6 +155,9 @@ pub enum Event<'a> {
         user: &'a str,
         error: &'a str,
     },
+    /// `secs` after a job's exit a process it left running still held its output pipe: the
+    /// output logged and mailed is what came until then; the rest is read and discarded.
+    OutputCut { job: &'a str, pid: u32, secs: u64 },
     /// A crontab error at `file:line:column`.
     CrontabError {
         file: &'a str,
@@ -194,6 +197,7 @@ impl Event<'_> {
             | Event::Stopping { .. }
             | Event::RebootSkipped { .. }
             | Event::ClockMoved { .. }
+            | Event::OutputCut { .. }
             | Event::EntryNote { .. } => "INFO",
             Event::ConfigKept { .. }
             | Event::NotifyFailed { .. }
@@ -423,6 +427,11 @@ impl Event<'_> {
             Event::StartFailed { job, user, error } => Shape::sentence(
                 "{job}: cannot start the job for {user}: {error}",
                 values![job, user, error],
+            ),
+            Event::OutputCut { job, pid, secs } => Shape::sentence(
+                "{job}: output of pid {pid} cut {secs}s after its exit: a process it left \
+                 running still holds the pipe; what it writes from now on is discarded",
+                values![job, pid, secs],
             ),
             Event::CrontabError {
                 file,
@@ -804,6 +813,17 @@ mod tests {
                  Resource temporarily unavailable",
                 json!({"job": JOB, "user": "alice",
                        "error": "fork: Resource temporarily unavailable"}),
+            ),
+            (
+                Event::OutputCut {
+                    job: JOB,
+                    pid: 4242,
+                    secs: 3600,
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: output of pid 4242 cut 3600s after its \
+                 exit: a process it left running still holds the pipe; what it writes from now \
+                 on is discarded",
+                json!({"job": JOB, "pid": 4242, "secs": 3600}),
             ),
             (
                 Event::CrontabError {

@@ -48,13 +48,11 @@
 //! - On `SIGCHLD` call [`Job::try_wait`] on every running job. Never call `waitpid(-1)`
 //!   elsewhere in the daemon: it would take the status of a job the loop still tracks.
 //! - A job is finished when its status is known and its pipe is at EOF. Something the job
-//!   started in the background can hold the pipe open long after the job exited, so the rule
-//!   is [`Job::is_finished`]: status known, and EOF or `grace` (suggested:
-//!   [`OUTPUT_GRACE_AFTER_EXIT`]) since the exit, whichever comes first (the loop needs a
-//!   wakeup at [`Job::exited_at`] + grace for a job whose pipe stays open). Dropping a job closes
-//!   the pipe; a background process that writes to it afterwards gets `SIGPIPE`, as it would
-//!   from any closed reader. The daemon drops a job as soon as it has logged its end, so
-//!   the output a job's background processes write after the grace is not read.
+//!   started in the background can hold the pipe open long after the job exited; dropping the
+//!   job closes the read end, and a background process that writes to the pipe afterwards
+//!   gets `SIGPIPE`, as from any closed reader. So keep reading a job until EOF, however long
+//!   after its exit that comes: the cap keeps memory bounded, and [`Job::output_capped`] says
+//!   when what is kept can no longer change.
 //! - The job keeps what the loop has seen of it: [`Job::status`], [`Job::exited_at`] and
 //!   [`Job::output_eof`] answer from the last [`Job::try_wait`] and [`Job::read_output`], so
 //!   the loop needs no state of its own beside the job.
@@ -69,7 +67,7 @@ use std::io::{self, Seek, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SealFlag, fcntl};
@@ -86,10 +84,6 @@ pub const SETUP_FAILED_EXIT: i32 = 127;
 
 /// The output cap DESIGN.md asks for by default.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 64 * 1024;
-
-/// The suggested wait, after a job's exit, for the background processes it started to let go
-/// of its output pipe before the job is logged as finished.
-pub const OUTPUT_GRACE_AFTER_EXIT: Duration = Duration::from_secs(5);
 
 const READ_CHUNK: usize = 16 * 1024;
 const READS_PER_CALL: usize = 16;
@@ -328,6 +322,11 @@ impl Job {
         self.total - self.output.len() as u64
     }
 
+    /// Whether the kept output is full: later output is only counted.
+    pub fn output_capped(&self) -> bool {
+        self.output.len() >= self.limit
+    }
+
     /// Whether [`Job::read_output`] has seen EOF.
     pub fn output_eof(&self) -> bool {
         self.eof
@@ -346,16 +345,6 @@ impl Job {
     /// When [`Job::try_wait`] first saw the job's exit; the job's duration ends here.
     pub fn exited_at(&self) -> Option<Instant> {
         self.exited_at
-    }
-
-    /// The job's process has exited and either its output is at EOF or `grace` has passed
-    /// since the exit was seen. `now` comes from the loop so that one clock read serves all
-    /// jobs.
-    pub fn is_finished(&self, now: Instant, grace: Duration) -> bool {
-        match self.exited_at {
-            Some(at) => self.eof || now.saturating_duration_since(at) >= grace,
-            None => false,
-        }
     }
 
     /// Sends `sig` to the job's process group: the job and everything it started that did
@@ -489,6 +478,7 @@ mod tests {
     use super::*;
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use nix::unistd::{getpgid, getsid};
+    use std::time::Duration;
 
     /// A guard against a hung test, not a measurement: generous and never asserted on.
     const HANG_GUARD: Duration = Duration::from_secs(120);
@@ -619,7 +609,6 @@ mod tests {
         let mut job = spawn(&spec("sleep 100"), 1024).expect("spawn");
         assert!(job.read_output().expect("read"));
         assert_eq!(job.try_wait(), Ok(None));
-        assert!(!job.is_finished(Instant::now(), Duration::ZERO));
         job.signal_group(Signal::SIGKILL).expect("killpg");
         assert_eq!(finish(&mut job), ExitStatus::Signaled(libc::SIGKILL));
     }
@@ -640,7 +629,7 @@ mod tests {
         assert_eq!(finish(&mut job), ExitStatus::Exited(0));
         assert_eq!(job.try_wait(), Ok(Some(ExitStatus::Exited(0))));
         assert!(job.exited_at().is_some());
-        assert!(job.is_finished(Instant::now(), OUTPUT_GRACE_AFTER_EXIT));
+        assert!(job.output_eof());
         assert_eq!(
             waitpid(job.pid(), Some(WaitPidFlag::WNOHANG)),
             Err(Errno::ECHILD)

@@ -3,9 +3,14 @@
 //! broke again. Each test drives the smallest input that showed the bug, through the library
 //! or the binaries like the other modules, with the helpers in `util`.
 
+use std::process::Command;
+use std::time::Duration;
+
 use cronwright::cron::{Format, parse_crontab};
 
-use crate::util::{cronwright, run, text};
+use crate::daemon::users::{TempUser, spool, write_owned};
+use crate::daemon::{Harness, field, is_event};
+use crate::util::{cronwright, needs_root, run, text};
 
 /// `CRON_TZ=:Europe/Berlin` (the `TZ` spelling glibc and cronie accept) used to be refused
 /// as an unknown zone, dropping every entry below it, while `--tz :Europe/Berlin` worked.
@@ -28,4 +33,141 @@ fn cron_tz_accepts_every_spelling_tz_accepts() {
         let out = run(cronwright().args(["check", "-"]), &source);
         assert!(out.status.success(), "{spelling}: {}", text(&out.stdout));
     }
+}
+
+/// A job that left `(sleep 6; …) &` behind had its output pipe closed 5 s after it exited, so
+/// the background process died of SIGPIPE at its next write. The pipe is now read until it
+/// closes.
+#[test]
+fn background_child_keeps_its_output_pipe_until_it_closes() {
+    let mut h = Harness::new("");
+    let survived = h.path("survived");
+    h.start_with(&format!(
+        "@reboot (sleep 6; echo late; touch {}) & echo early\n",
+        survived.display()
+    ));
+    let end = h.wait_for("END", |l| is_event(l, "END"));
+    let pid = field(&end, "pid").unwrap().to_string();
+    h.wait_for("the late line", |l| l.ends_with("| late"));
+    assert!(survived.exists(), "the background process was killed");
+    let outs = h.events("OUT", &pid);
+    assert!(outs.iter().any(|l| l.ends_with("| early")), "{outs:?}");
+    assert_eq!(h.stop(), Some(0));
+}
+
+/// END used to wait for the output pipe to close (or 5 s), so a job whose background child
+/// held the pipe was logged late, with that wait in its duration. END now comes when the
+/// job's own process exits; its output follows when the pipe closes.
+#[test]
+fn end_is_logged_when_the_job_exits_not_when_its_pipe_closes() {
+    let mut h = Harness::new("");
+    let marker = h.path("slept");
+    h.start_with(&format!(
+        "@reboot (sleep 3; touch {}; echo late) & echo early\n",
+        marker.display()
+    ));
+    let end = h.wait_for("END", |l| is_event(l, "END"));
+    assert!(
+        !marker.exists(),
+        "END came only after the background process finished: {end}"
+    );
+    h.wait_for("the late line", |l| l.ends_with("| late"));
+    let lines = h.lines();
+    let end_at = lines.iter().position(|l| is_event(l, "END")).unwrap();
+    let out_at = lines.iter().position(|l| is_event(l, "OUT")).unwrap();
+    assert!(end_at < out_at, "{lines:?}");
+    assert_eq!(h.stop(), Some(0));
+}
+
+/// With `output_wait`, output held open by a background process is logged as it stands and
+/// said to be cut; the process is not killed, and what it writes later is read and dropped.
+#[test]
+fn output_held_past_output_wait_is_cut_and_the_holder_survives() {
+    let mut h = Harness::new("[jobs]\noutput_wait = 1\n");
+    let survived = h.path("survived");
+    h.start_with(&format!(
+        "@reboot (sleep 4; echo late; touch {}) & echo early\n",
+        survived.display()
+    ));
+    let cut = h.wait_for("the cut", |l| {
+        l.starts_with("INFO ") && l.contains("output of pid")
+    });
+    assert!(cut.contains("cut 1s after its exit"), "{cut}");
+    h.wait_for("the early line", |l| l.ends_with("| early"));
+    crate::daemon::eventually(
+        || survived.exists().then_some(()),
+        || "the background process did not survive".to_string(),
+    );
+    h.gather(Duration::from_millis(300));
+    assert!(
+        h.lines().iter().all(|l| !l.ends_with("| late")),
+        "{:?}",
+        h.lines()
+    );
+    assert_eq!(h.stop(), Some(0));
+}
+
+/// Credentials were looked up once, when the crontab was loaded: a user removed from a group
+/// kept it in their jobs until the file changed. They are looked up at each start now.
+#[test]
+fn group_removed_after_load_is_gone_from_the_next_run() {
+    if !needs_root("group_removed_after_load_is_gone_from_the_next_run") {
+        return;
+    }
+    let user = TempUser::new("grp");
+    let mut h = Harness::new("");
+    write_owned(
+        &h,
+        &spool(&user),
+        "* * * * * * echo \"groups $(id -Gn)\"\n",
+        &user.name,
+    );
+    h.start();
+    let first = h.wait_for("a run", |l| l.contains("| groups "));
+    assert!(first.contains(user.group()), "{first}");
+    let removed = Command::new("gpasswd")
+        .args(["-d", &user.name, user.group()])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    h.clear_lines();
+    let later = h.wait_for_count("two more runs", 2, |l| l.contains("| groups "));
+    assert!(!later[1].contains(user.group()), "{later:?}");
+    assert_eq!(h.stop(), Some(0));
+}
+
+/// A deleted user's jobs kept running under the old uid until the file changed; now the run
+/// is refused with an ERROR naming the user.
+#[test]
+fn deleted_user_gets_an_error_and_no_run() {
+    if !needs_root("deleted_user_gets_an_error_and_no_run") {
+        return;
+    }
+    let user = TempUser::new("del");
+    let mut h = Harness::new("");
+    write_owned(
+        &h,
+        &spool(&user),
+        "* * * * * * echo still-here\n",
+        &user.name,
+    );
+    h.start();
+    h.wait_for("a run", |l| l.ends_with("| still-here"));
+    let deleted = Command::new("userdel").arg(&user.name).output().unwrap();
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    h.clear_lines();
+    let error = h.wait_for("the refusal", |l| {
+        l.starts_with("ERROR ") && l.contains("unknown user")
+    });
+    assert!(
+        error.contains(&format!("cannot start the job for {}", user.name)),
+        "{error}"
+    );
+    h.gather(Duration::from_millis(1500));
+    assert!(
+        h.lines().iter().all(|l| !l.ends_with("| still-here")),
+        "{:?}",
+        h.lines()
+    );
+    assert_eq!(h.stop(), Some(0));
 }

@@ -5,7 +5,7 @@ mod lifecycle;
 mod logging;
 mod reload;
 mod running;
-mod users;
+pub(crate) mod users;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};

@@ -8,26 +8,27 @@ use super::Harness;
 use crate::util::{Account, needs_root};
 
 /// A user with a home and an extra group, created for one test and removed afterwards.
-struct TempUser {
+pub(crate) struct TempUser {
     // Dropped in this order: the user, then its group.
     user: Account,
-    _group: Account,
-    name: String,
+    group: Account,
+    pub name: String,
 }
 
 impl TempUser {
-    fn new(tag: &str) -> TempUser {
+    pub fn new(tag: &str) -> TempUser {
         let name = format!("cwt{tag}{}", std::process::id() % 100_000);
         let group = Account::group(&format!("{name}g"));
         let user = Account::user(&name, true, Some(&group.name));
-        TempUser {
-            user,
-            _group: group,
-            name,
-        }
+        TempUser { user, group, name }
     }
 
-    fn id(&self, flag: &str) -> String {
+    /// The name of the user's extra group.
+    pub fn group(&self) -> &str {
+        &self.group.name
+    }
+
+    pub fn id(&self, flag: &str) -> String {
         let out = Command::new("id")
             .args([flag, &self.user.name])
             .output()
@@ -49,7 +50,7 @@ fn chown(path: &std::path::Path, user: &str) {
 
 /// Writes the crontab `name` in the harness's directory, owned by `owner`, and returns its
 /// path: a daemon running as root judges a file by its owner.
-fn write_owned(h: &Harness, name: &str, text: &str, owner: &str) -> PathBuf {
+pub(crate) fn write_owned(h: &Harness, name: &str, text: &str, owner: &str) -> PathBuf {
     h.write(name, text);
     let path = h.path(name);
     chown(&path, owner);
@@ -57,7 +58,7 @@ fn write_owned(h: &Harness, name: &str, text: &str, owner: &str) -> PathBuf {
 }
 
 /// The name of `user`'s crontab in the harness's spool.
-fn spool(user: &TempUser) -> String {
+pub(crate) fn spool(user: &TempUser) -> String {
     format!("spool/{}", user.name)
 }
 
