@@ -3,9 +3,9 @@
 //! broke again. Each test drives the smallest input that showed the bug, through the library
 //! or the binaries like the other modules, with the helpers in `util`.
 
-use cronwright::cron::{Format, parse_crontab};
+use cronwright::cron::{Format, Zone, parse_crontab, parse_expr};
 
-use crate::util::{cronwright, run, text};
+use crate::util::{cronwright, run, text, utc};
 
 /// `CRON_TZ=:Europe/Berlin` (the `TZ` spelling glibc and cronie accept) used to be refused
 /// as an unknown zone, dropping every entry below it, while `--tz :Europe/Berlin` worked.
@@ -28,4 +28,19 @@ fn cron_tz_accepts_every_spelling_tz_accepts() {
         let out = run(cronwright().args(["check", "-"]), &source);
         assert!(out.status.success(), "{spelling}: {}", text(&out.stdout));
     }
+}
+
+/// A range with equal ends and a step (`5-5/10`) covers just its one value, as in cronie. It
+/// used to be read like `5/10` (from 5 to the end of the field), running every ten minutes
+/// from 00:05 instead of once at 00:05.
+#[test]
+fn range_with_equal_ends_and_a_step_fires_once() {
+    let zone = Zone::new(chrono_tz::UTC);
+    let schedule = parse_expr("5-5/10 0 * * *").unwrap();
+    let first = schedule
+        .next_after(utc("2026-01-01T00:00:00Z"), &zone)
+        .unwrap();
+    assert_eq!(first, utc("2026-01-01T00:05:00Z"));
+    let second = schedule.next_after(first, &zone).unwrap();
+    assert_eq!(second, utc("2026-01-02T00:05:00Z"));
 }
