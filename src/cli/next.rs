@@ -4,12 +4,15 @@
 use std::io::Write;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
 use super::Outcome;
 use crate::cron::{Schedule, Zone, parse_expr};
 use crate::system_zone::{parse_zone, system_zone};
+
+/// The last year RFC 3339 can write: `next` stops before a fire time after it.
+const LAST_YEAR: i32 = 9999;
 
 #[derive(Debug, clap::Args)]
 pub struct NextArgs {
@@ -60,6 +63,20 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let mut t = from;
     for i in 0..args.count {
         match schedule.next_after(t, &zone) {
+            // RFC 3339 has four-digit years only (chrono would write `+10000-...`), and the
+            // year that must fit is the one written, in `tz`, not the one in UTC.
+            Some(next) if next.with_timezone(&tz).year() > LAST_YEAR => {
+                let none = if i == 0 {
+                    "no fire time"
+                } else {
+                    "no more fire times"
+                };
+                eprintln!(
+                    "'{expr}' has {none} before year {}: RFC 3339 cannot write later years",
+                    LAST_YEAR + 1
+                );
+                break;
+            }
             Some(next) => {
                 writeln!(
                     out,

@@ -1,10 +1,11 @@
 //! One time field of a cron expression, parsed from text into a bit set.
 //!
-//! The grammar is cronie's (`entry.c`): a field is a comma list of `*`, `N`, `A-B`, each with
-//! an optional `/STEP`, plus `N/STEP` meaning `N-max/STEP`. Months and weekdays also take
-//! three-letter names in any case; day of week 7 is Sunday. Values out of the field's range,
-//! backward ranges and a zero step are errors, as in cronie; a step wider than the field is
-//! legal but reported as a warning, since only the first value can match.
+//! The grammar is cronie's (`entry.c`): a field is a comma list of values `N` and of `*` and
+//! `A-B`, each with an optional `/STEP`. cronwright also takes `N/STEP`, meaning `N-max/STEP`,
+//! which cronie refuses. Months and weekdays also take three-letter names in any case; day of
+//! week 7 is Sunday. Values out of the field's range, backward ranges and a zero step are
+//! errors, as in cronie; a step wider than the field is legal but reported as a warning, since
+//! only the first value can match.
 //!
 //! A field also remembers whether its text starts with `*`: cron's day-of-month/day-of-week
 //! rule and its DST rules depend on that (cronie's `DOM_STAR`, `DOW_STAR`, `MIN_STAR`,
@@ -319,9 +320,12 @@ pub fn parse_field(
     let mut bits = 0u64;
     loop {
         let item_start = c.pos;
-        let (first, mut last, star) = if c.peek() == Some(b'*') {
+        // `single` is whether the item was written as one value, `N`: only that form takes
+        // its end from a step. It comes from the text, not from the bounds, since `5-5/10`
+        // has equal bounds and still means just 5.
+        let (first, mut last, single) = if c.peek() == Some(b'*') {
             c.pos += 1;
-            (lo as u32, hi as u32, true)
+            (lo as u32, hi as u32, false)
         } else {
             let a = c.value()?;
             if c.peek() == Some(b'-') {
@@ -336,17 +340,18 @@ pub fn parse_field(
                 }
                 (a, b, false)
             } else {
-                (a, a, false)
+                (a, a, true)
             }
         };
-        let single = !star && first == last && c.peek() == Some(b'/');
         let mut step = 1;
         if c.peek() == Some(b'/') {
             c.pos += 1;
             let (s, s_at, s_len) = c.step()?;
             step = s;
             if single {
-                // `N/STEP` means from N to the end of the field (cronie 1.5+).
+                // `N/STEP` means from N to the end of the field. cronie refuses this form
+                // (it takes a step only after `*` or a range); the meaning is the one
+                // crontab(5) documents.
                 last = hi as u32;
             }
             if step > last - first && last > first {
@@ -425,6 +430,7 @@ mod tests {
         assert_eq!(parse("*/20", Minute).unwrap(), set(&[0, 20, 40]));
         assert_eq!(parse("10-20/5", Minute).unwrap(), set(&[10, 15, 20]));
         assert_eq!(parse("50/5", Minute).unwrap(), set(&[50, 55]));
+        assert_eq!(parse("5-5/10", Minute).unwrap(), set(&[5]));
         assert_eq!(
             parse("1,3-4,10/20", DayOfMonth).unwrap(),
             set(&[1, 3, 4, 10, 30])

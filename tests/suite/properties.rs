@@ -1,13 +1,17 @@
 //! Property tests. `next_after` against a slow reference that scans time step by step and
 //! applies the DST rules from their definitions (DESIGN.md "Time"), on random schedules, zones
-//! with odd offsets and DST rules, and start times near offset changes. The parsers against
-//! arbitrary text: they must never panic, and every diagnostic must point inside its line.
+//! with odd offsets and DST rules, and start times near offset changes. One field's parser
+//! against a plain expansion of each form from its definition, for every field kind. The
+//! parsers against arbitrary text: they must never panic, and every diagnostic must point
+//! inside its line.
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use cronwright::cron::{Format, Schedule, Times, Zone, offset_at, parse_crontab, parse_expr};
+use cronwright::cron::{
+    FieldKind, Format, Schedule, Times, Zone, offset_at, parse_crontab, parse_expr, parse_field,
+};
 
 use crate::util::{offset_changes, year_start};
 
@@ -242,6 +246,182 @@ proptest! {
         for v in 0..60 {
             prop_assert_eq!(field.contains(v), values.contains(&v));
         }
+    }
+}
+
+/// One item of a field's comma list, in each of the grammar's forms, kept as a value so that
+/// the test can both write it as text and expand it without the parser.
+#[derive(Clone, Debug)]
+enum Item {
+    Star,
+    StarStep(u32),
+    Value(u32),
+    Range(u32, u32),
+    RangeStep(u32, u32, u32),
+    /// `N/STEP`: from N to the field's largest value.
+    ValueStep(u32, u32),
+}
+
+/// A field kind as the test sees it: its smallest and largest value, and its names with the
+/// value of the first. Written out here rather than taken from the library.
+struct KindSpec {
+    kind: FieldKind,
+    lo: u32,
+    hi: u32,
+    names: Option<Names>,
+}
+
+struct Names {
+    first: u32,
+    list: &'static [&'static str],
+}
+
+const KINDS: [KindSpec; 6] = [
+    KindSpec {
+        kind: FieldKind::Second,
+        lo: 0,
+        hi: 59,
+        names: None,
+    },
+    KindSpec {
+        kind: FieldKind::Minute,
+        lo: 0,
+        hi: 59,
+        names: None,
+    },
+    KindSpec {
+        kind: FieldKind::Hour,
+        lo: 0,
+        hi: 23,
+        names: None,
+    },
+    KindSpec {
+        kind: FieldKind::DayOfMonth,
+        lo: 1,
+        hi: 31,
+        names: None,
+    },
+    KindSpec {
+        kind: FieldKind::Month,
+        lo: 1,
+        hi: 12,
+        names: Some(Names {
+            first: 1,
+            list: &[
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+            ],
+        }),
+    },
+    KindSpec {
+        kind: FieldKind::DayOfWeek,
+        lo: 0,
+        hi: 7,
+        names: Some(Names {
+            first: 0,
+            list: &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+        }),
+    },
+];
+
+/// An item of a field from `lo` to `hi`. Ranges have equal ends one time in four, since
+/// `a-a/S` is a form of its own; steps reach past the whole field, which is legal.
+fn item_strategy(lo: u32, hi: u32) -> impl Strategy<Value = Item> {
+    let value = lo..=hi;
+    let ends = prop_oneof![
+        3 => (value.clone(), value.clone()).prop_map(|(a, b)| (a.min(b), a.max(b))),
+        1 => value.clone().prop_map(|a| (a, a)),
+    ];
+    let step = 1..=hi + 10;
+    prop_oneof![
+        1 => Just(Item::Star),
+        2 => step.clone().prop_map(Item::StarStep),
+        3 => value.clone().prop_map(Item::Value),
+        3 => ends.clone().prop_map(|(a, b)| Item::Range(a, b)),
+        3 => (ends, step.clone()).prop_map(|((a, b), s)| Item::RangeStep(a, b, s)),
+        3 => (value, step).prop_map(|(a, s)| Item::ValueStep(a, s)),
+    ]
+}
+
+/// A field kind, a list of one to four items, and whether to write values as names where the
+/// kind has one (in upper case when the last flag is set).
+fn field_case_strategy() -> impl Strategy<Value = (usize, Vec<Item>, bool, bool)> {
+    (0..KINDS.len()).prop_flat_map(|k| {
+        let KindSpec { lo, hi, .. } = KINDS[k];
+        (
+            Just(k),
+            prop::collection::vec(item_strategy(lo, hi), 1..=4),
+            any::<bool>(),
+            any::<bool>(),
+        )
+    })
+}
+
+fn write_items(items: &[Item], names: Option<&Names>, upper: bool) -> String {
+    let spell = |v: u32| match names {
+        Some(n) if (v - n.first) < n.list.len() as u32 => {
+            let name = n.list[(v - n.first) as usize];
+            if upper {
+                name.to_uppercase()
+            } else {
+                name.to_string()
+            }
+        }
+        _ => v.to_string(),
+    };
+    items
+        .iter()
+        .map(|item| match *item {
+            Item::Star => "*".to_string(),
+            Item::StarStep(s) => format!("*/{s}"),
+            Item::Value(v) => spell(v),
+            Item::Range(a, b) => format!("{}-{}", spell(a), spell(b)),
+            Item::RangeStep(a, b, s) => format!("{}-{}/{s}", spell(a), spell(b)),
+            Item::ValueStep(a, s) => format!("{}/{s}", spell(a)),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `v` is written by `item` in a field from `lo` to `hi`, from the definitions: an item
+/// covers `from..=to` and, with a step, only the values a whole number of steps after `from`.
+fn covers(item: &Item, v: u32, lo: u32, hi: u32) -> bool {
+    let (from, to, step) = match *item {
+        Item::Star => (lo, hi, 1),
+        Item::StarStep(s) => (lo, hi, s),
+        Item::Value(a) => (a, a, 1),
+        Item::Range(a, b) => (a, b, 1),
+        Item::RangeStep(a, b, s) => (a, b, s),
+        Item::ValueStep(a, s) => (a, hi, s),
+    };
+    (from..=to).contains(&v) && (v - from) % step == 0
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_field_form_parses_to_its_plain_expansion(
+        (k, items, use_names, upper) in field_case_strategy()
+    ) {
+        let KindSpec { kind, lo, hi, ref names } = KINDS[k];
+        let text = write_items(&items, names.as_ref().filter(|_| use_names), upper);
+        let field = parse_field(&text, kind, &mut Vec::new())
+            .map_err(|e| TestCaseError::fail(format!("{kind:?} '{text}': {e}")))?;
+        let written = |v| (lo..=hi).contains(&v) && items.iter().any(|i| covers(i, v, lo, hi));
+        for v in 0..64 {
+            let expected = if kind == FieldKind::DayOfWeek {
+                // Sunday is 0 or 7, and the field holds it as 0 only.
+                match v {
+                    0 => written(0) || written(7),
+                    7 => false,
+                    _ => written(v),
+                }
+            } else {
+                written(v)
+            };
+            prop_assert_eq!(field.contains(v), expected, "{:?} '{}' at {}", kind, text, v);
+        }
+        prop_assert_eq!(field.star, matches!(items[0], Item::Star | Item::StarStep(_)), "{}", text);
     }
 }
 

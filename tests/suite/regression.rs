@@ -6,11 +6,11 @@
 use std::process::Command;
 use std::time::Duration;
 
-use cronwright::cron::{Format, parse_crontab};
+use cronwright::cron::{Format, Zone, parse_crontab, parse_expr};
 
 use crate::daemon::users::{TempUser, spool, write_owned};
 use crate::daemon::{Harness, field, is_event};
-use crate::util::{cronwright, needs_root, run, text};
+use crate::util::{cronwright, needs_root, run, text, utc};
 
 /// `CRON_TZ=:Europe/Berlin` (the `TZ` spelling glibc and cronie accept) used to be refused
 /// as an unknown zone, dropping every entry below it, while `--tz :Europe/Berlin` worked.
@@ -170,4 +170,58 @@ fn deleted_user_gets_an_error_and_no_run() {
         h.lines()
     );
     assert_eq!(h.stop(), Some(0));
+}
+
+/// A range with equal ends and a step (`5-5/10`) covers just its one value, as in cronie. It
+/// used to be read like `5/10` (from 5 to the end of the field), running every ten minutes
+/// from 00:05 instead of once at 00:05.
+#[test]
+fn range_with_equal_ends_and_a_step_fires_once() {
+    let zone = Zone::new(chrono_tz::UTC);
+    let schedule = parse_expr("5-5/10 0 * * *").unwrap();
+    let first = schedule
+        .next_after(utc("2026-01-01T00:00:00Z"), &zone)
+        .unwrap();
+    assert_eq!(first, utc("2026-01-01T00:05:00Z"));
+    let second = schedule.next_after(first, &zone).unwrap();
+    assert_eq!(second, utc("2026-01-02T00:05:00Z"));
+}
+
+/// `cronwright next` printed fire times past 9999 as `+10000-01-01T...`, which is not RFC
+/// 3339 (four-digit years only) and breaks the tools that read its output. It now prints the
+/// times up to the end of 9999 (as written in the zone asked for) and says on stderr why it
+/// stops, exiting 0 as for a schedule that never fires.
+#[test]
+fn next_stops_before_year_10000() {
+    let next = |tz: &str, from: &str, expr: &str| {
+        let out = cronwright()
+            .args(["next", "--tz", tz, "--from", from, "-n", "3", expr])
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    // Stops after the last time in 9999.
+    let (code, out, err) = next("UTC", "9999-12-30T00:00:00Z", "0 0 * * *");
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "9999-12-31T00:00:00+00:00\n")
+    );
+    assert!(err.contains("before year 10000"), "{err}");
+    // Nothing to print at all: after 9996 the next 29 February is in 10000.
+    let (code, out, err) = next("UTC", "9996-03-01T00:00:00Z", "0 0 29 2 *");
+    assert_eq!((code, out.as_str()), (Some(0), ""));
+    assert!(err.contains("before year 10000"), "{err}");
+    // The year that counts is the one printed: local midnight in Tokyo is already 10000...
+    let (_, out, _) = next("Asia/Tokyo", "9999-12-30T00:00:00Z", "0 0 * * *");
+    assert_eq!(out, "9999-12-31T00:00:00+09:00\n");
+    // ...and 23:00 in New York on 31 December 9999 is still 9999 there, though not in UTC.
+    let (code, out, _) = next(
+        "America/New_York",
+        "9999-12-31T00:00:00-05:00",
+        "0 23 * * *",
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "9999-12-31T23:00:00-05:00\n")
+    );
 }
