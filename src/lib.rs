@@ -16,6 +16,8 @@
 //!   zone the machine is in.
 //! - `sources` / `watch`: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback).
+//! - `access`: who may have a crontab (`cron.allow` / `cron.deny`), for `crontab` and the
+//!   daemon alike.
 //! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
 //!   is skipped), shared by the daemon and `cronwright list` so both say the same.
 //! - `runner`: starting a job as a user, capturing its output, signalling and reaping it;
@@ -52,6 +54,7 @@
 //!     "alice:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)");
 //! ```
 
+pub(crate) mod access;
 pub mod cli;
 pub(crate) mod config;
 pub mod cron;

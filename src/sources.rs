@@ -184,6 +184,9 @@ pub enum Refusal {
         "belongs to user '{user}', but cronwrightd runs as '{own_user}', not as root, and can only run its own jobs"
     )]
     NotRoot { user: String, own_user: String },
+    /// The user the file is named after may not have a crontab (`cron.allow` / `cron.deny`).
+    #[error("belongs to user '{user}', who may not use cron: {why}")]
+    NotAllowed { user: String, why: String },
     #[error("cannot be read: {source}")]
     Io {
         #[from]

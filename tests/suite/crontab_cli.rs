@@ -24,7 +24,7 @@ fn chmod(path: &Path, mode: u32) {
 
 /// A temporary directory with `spool/` and `cronwright.toml` naming it, `allow` and `deny`
 /// as the access files (absent until a test writes them), and nothing else as a source.
-struct Setup {
+pub(crate) struct Setup {
     dir: tempfile::TempDir,
 }
 
@@ -44,16 +44,19 @@ impl Setup {
         s
     }
 
-    fn write_config(&self, extra: &str) {
+    /// Absolute paths, so that the file means the same copied to `/etc/cronwright` (see
+    /// [`with_system_config`]).
+    pub fn write_config(&self, extra: &str) {
         let config = format!(
-            "[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\nuser_spool = \"spool\"\n\
-             [crontab]\nallow_file = \"allow\"\ndeny_file = \"deny\"\n{extra}\
-             [daemon]\ntimezone = \"UTC\"\n"
+            "[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\nuser_spool = \"{dir}/spool\"\n\
+             [crontab]\nallow_file = \"{dir}/allow\"\ndeny_file = \"{dir}/deny\"\n{extra}\
+             [daemon]\ntimezone = \"UTC\"\n",
+            dir = self.dir.path().display()
         );
         fs::write(self.config(), config).unwrap();
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -84,6 +87,44 @@ impl Setup {
     }
 }
 
+/// A `Setup` for a test that runs `crontab` with `--config` as the invoking user: only root
+/// may name a configuration, so without root the test is skipped.
+fn setup(test: &str) -> Option<Setup> {
+    needs_root(test).then(Setup::new)
+}
+
+/// `cmd` run where `/etc/cronwright/cronwright.toml` is a copy of `config`: a `crontab` run
+/// by anyone but root reads only that path. The copy lives in an overlay of `/etc` in a
+/// mount namespace of the command's own, so the machine's `/etc` is never touched. As root.
+fn with_system_config(config: &Path, cmd: &Command) -> Command {
+    const SCRIPT: &str = r#"conf=$1; shift
+t=$(mktemp -d) && mkdir "$t/upper" "$t/work" &&
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/upper,workdir=$t/work" /etc &&
+mkdir -p /etc/cronwright && cp "$conf" /etc/cronwright/cronwright.toml &&
+chmod 644 /etc/cronwright/cronwright.toml && exec "$@""#;
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        SCRIPT,
+        "sh",
+    ])
+    .arg(config)
+    .arg(cmd.get_program())
+    .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => c.env(key, v),
+            None => c.env_remove(key),
+        };
+    }
+    c
+}
+
 fn ok(out: &Output) {
     assert_eq!(
         out.status.code(),
@@ -94,11 +135,13 @@ fn ok(out: &Output) {
     );
 }
 
-const GOOD: &str = "MAILTO=\"\"\n*/5 * * * * echo hello\n";
+pub(crate) const GOOD: &str = "MAILTO=\"\"\n*/5 * * * * echo hello\n";
 
 #[test]
 fn install_from_a_file_then_list_prints_it_back() {
-    let s = Setup::new();
+    let Some(s) = setup("install_from_a_file_then_list_prints_it_back") else {
+        return;
+    };
     let user = me().name;
     let file = s.path("mine.cron");
     fs::write(&file, GOOD).unwrap();
@@ -116,7 +159,9 @@ fn install_from_a_file_then_list_prints_it_back() {
 
 #[test]
 fn install_from_standard_input_with_a_dash_or_no_argument() {
-    let s = Setup::new();
+    let Some(s) = setup("install_from_standard_input_with_a_dash_or_no_argument") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     assert_eq!(fs::read_to_string(s.spool().join(me().name)).unwrap(), GOOD);
     // Standard input is not a terminal here, so no argument reads it too (cronie).
@@ -127,7 +172,9 @@ fn install_from_standard_input_with_a_dash_or_no_argument() {
 
 #[test]
 fn a_syntax_error_is_refused_with_the_caret_and_nothing_is_installed() {
-    let s = Setup::new();
+    let Some(s) = setup("a_syntax_error_is_refused_with_the_caret_and_nothing_is_installed") else {
+        return;
+    };
     let file = s.path("bad.cron");
     fs::write(&file, "*/5 * * * * echo fine\n0 0 1 jna * echo typo\n").unwrap();
     let out = run(s.crontab().arg(&file), "");
@@ -158,7 +205,9 @@ fn a_syntax_error_is_refused_with_the_caret_and_nothing_is_installed() {
 
 #[test]
 fn warnings_alone_are_shown_and_the_crontab_is_installed() {
-    let s = Setup::new();
+    let Some(s) = setup("warnings_alone_are_shown_and_the_crontab_is_installed") else {
+        return;
+    };
     let out = run(s.crontab().arg("-"), "0 0 30 2 * never\n");
     ok(&out);
     assert!(
@@ -171,7 +220,9 @@ fn warnings_alone_are_shown_and_the_crontab_is_installed() {
 
 #[test]
 fn dash_t_checks_the_syntax_only() {
-    let s = Setup::new();
+    let Some(s) = setup("dash_t_checks_the_syntax_only") else {
+        return;
+    };
     let good = s.path("good.cron");
     fs::write(&good, GOOD).unwrap();
     let out = run(s.crontab().arg("-T").arg(&good), "");
@@ -196,7 +247,9 @@ fn dash_t_checks_the_syntax_only() {
 
 #[test]
 fn list_and_remove_without_a_crontab_say_so_and_exit_1() {
-    let s = Setup::new();
+    let Some(s) = setup("list_and_remove_without_a_crontab_say_so_and_exit_1") else {
+        return;
+    };
     for op in ["-l", "-r"] {
         let out = run(s.crontab().arg(op), "");
         assert_eq!(out.status.code(), Some(1), "{op}");
@@ -207,7 +260,9 @@ fn list_and_remove_without_a_crontab_say_so_and_exit_1() {
 
 #[test]
 fn remove_deletes_and_with_i_asks_first() {
-    let s = Setup::new();
+    let Some(s) = setup("remove_deletes_and_with_i_asks_first") else {
+        return;
+    };
     let user = me().name;
     ok(&run(s.crontab().arg("-"), GOOD));
     let out = run(s.crontab().args(["-r", "-i"]), "n\n");
@@ -229,7 +284,9 @@ fn remove_deletes_and_with_i_asks_first() {
 
 #[test]
 fn only_one_operation_and_no_file_after_one() {
-    let s = Setup::new();
+    let Some(s) = setup("only_one_operation_and_no_file_after_one") else {
+        return;
+    };
     let out = run(s.crontab().args(["-l", "-r"]), "");
     assert_eq!(out.status.code(), Some(1));
     let out = run(s.crontab().args(["-l", "file"]), "");
@@ -244,7 +301,9 @@ fn only_one_operation_and_no_file_after_one() {
 
 #[test]
 fn edit_runs_the_editor_and_installs_the_edit() {
-    let s = Setup::new();
+    let Some(s) = setup("edit_runs_the_editor_and_installs_the_edit") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     let script = s.path("edit.sh");
     write_script(&script, "sed -i 's/hello/goodbye/' \"$1\"\n");
@@ -270,7 +329,9 @@ fn edit_runs_the_editor_and_installs_the_edit() {
 
 #[test]
 fn edit_without_a_crontab_starts_empty() {
-    let s = Setup::new();
+    let Some(s) = setup("edit_without_a_crontab_starts_empty") else {
+        return;
+    };
     let script = s.path("edit.sh");
     write_script(&script, "echo '@daily new' > \"$1\"\n");
     let out = run(s.crontab().arg("-e").env("EDITOR", &script), "");
@@ -290,7 +351,9 @@ fn edit_without_a_crontab_starts_empty() {
 
 #[test]
 fn edit_that_changes_nothing_installs_nothing() {
-    let s = Setup::new();
+    let Some(s) = setup("edit_that_changes_nothing_installs_nothing") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     let before = fs::metadata(s.spool().join(me().name)).unwrap().ino();
     let out = run(s.crontab().arg("-e").env("EDITOR", "true"), "");
@@ -302,7 +365,9 @@ fn edit_that_changes_nothing_installs_nothing() {
 
 #[test]
 fn edit_with_an_error_asks_to_retry_and_reopens_the_same_text() {
-    let s = Setup::new();
+    let Some(s) = setup("edit_with_an_error_asks_to_retry_and_reopens_the_same_text") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     let count = s.path("count");
     let script = s.path("edit.sh");
@@ -347,7 +412,9 @@ fn edit_with_an_error_asks_to_retry_and_reopens_the_same_text() {
 
 #[test]
 fn edit_with_an_error_and_no_retry_keeps_the_old_crontab() {
-    let s = Setup::new();
+    let Some(s) = setup("edit_with_an_error_and_no_retry_keeps_the_old_crontab") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     let script = s.path("edit.sh");
     write_script(&script, "echo 'bad line' >> \"$1\"\n");
@@ -369,7 +436,9 @@ fn edit_with_an_error_and_no_retry_keeps_the_old_crontab() {
 
 #[test]
 fn a_failing_editor_abandons_the_edit() {
-    let s = Setup::new();
+    let Some(s) = setup("a_failing_editor_abandons_the_edit") else {
+        return;
+    };
     ok(&run(s.crontab().arg("-"), GOOD));
     let out = run(s.crontab().arg("-e").env("EDITOR", "false"), "");
     assert_eq!(out.status.code(), Some(1));
@@ -412,7 +481,9 @@ fn invoked_as_crontab_through_a_symlink() {
 
 #[test]
 fn installs_are_atomic_under_a_concurrent_reader() {
-    let s = Setup::new();
+    let Some(s) = setup("installs_are_atomic_under_a_concurrent_reader") else {
+        return;
+    };
     let user = me().name;
     let versions: Vec<String> = ["a", "b"]
         .iter()
@@ -453,7 +524,9 @@ fn installs_are_atomic_under_a_concurrent_reader() {
 
 #[test]
 fn a_symlink_planted_as_the_crontab_is_not_followed() {
-    let s = Setup::new();
+    let Some(s) = setup("a_symlink_planted_as_the_crontab_is_not_followed") else {
+        return;
+    };
     let secret = s.path("secret");
     fs::write(&secret, "secret\n").unwrap();
     std::os::unix::fs::symlink(&secret, s.spool().join(me().name)).unwrap();
@@ -589,8 +662,8 @@ fn cron_allow_and_cron_deny_follow_cronies_rules() {
     chmod(&bin, 0o755);
     let listing = |user: &str| {
         let mut c = as_user(user, &bin);
-        c.args(["crontab", "--config"]).arg(s.config()).arg("-l");
-        run(&mut c, "")
+        c.args(["crontab", "-l"]);
+        run(&mut with_system_config(&s.config(), &c), "")
     };
     let refused = |user: &str| {
         let out = listing(user);
@@ -629,14 +702,14 @@ fn cron_allow_and_cron_deny_follow_cronies_rules() {
 
 /// The installed layout: a set-group-ID copy of the binary named `crontab`, a spool
 /// `root:<group> 1730`, a root-owned configuration, two users not in the group.
-struct Installed {
-    s: Setup,
+pub(crate) struct Installed {
+    pub s: Setup,
     users: TempUsers,
     bin: PathBuf,
 }
 
 impl Installed {
-    fn new() -> Option<Installed> {
+    pub fn new() -> Option<Installed> {
         let parent = setgid_capable_parent()?;
         let users = TempUsers::new(&["a", "b"], Some("cwcg"));
         let s = Setup::in_dir(Some(&parent));
@@ -654,13 +727,15 @@ impl Installed {
         Some(Installed { s, users, bin })
     }
 
-    fn crontab(&self, user: usize) -> Command {
-        let mut c = as_user(&self.users.users[user].name, &self.bin);
-        c.arg("--config").arg(self.s.config());
-        c
+    /// The installed `crontab` as test user `user`, reading the test's configuration as the
+    /// system's.
+    /// Arguments added to the command go to `crontab`.
+    pub fn crontab(&self, user: usize) -> Command {
+        let c = as_user(&self.users.users[user].name, &self.bin);
+        with_system_config(&self.s.config(), &c)
     }
 
-    fn name(&self, user: usize) -> String {
+    pub fn name(&self, user: usize) -> String {
         self.users.users[user].name.clone()
     }
 }
@@ -750,19 +825,17 @@ fn setgid_crontab_lets_users_manage_only_their_own_crontab() {
     ok(&run(inst.crontab(0).arg("-r"), ""));
     assert_eq!(inst.s.spool_names(), vec![b.clone()]);
 
-    // A set-group-ID run reads only a root-owned configuration.
+    // A set-group-ID run reads only the system's configuration, whatever it is told.
     let own = inst.s.path("mine.toml");
-    fs::copy(inst.s.config(), &own).unwrap();
+    fs::write(&own, "[sources]\nuser_spool = \"/tmp\"\n").unwrap();
     chown(&own, Some(inst.users.user(0).uid.as_raw()), None);
-    let mut c = as_user(&a, &inst.bin);
-    c.arg("--config").arg(&own).arg("-l");
-    let out = run(&mut c, "");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr)
-            .contains("a set-group-ID crontab reads only a configuration owned by root"),
-        "{}",
-        text(&out.stderr)
+    let out = run(inst.crontab(1).arg("--config").arg(&own).arg("-l"), "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "@daily b\n");
+    assert_eq!(
+        text(&out.stderr),
+        "crontab: ignoring --config: only root may name another configuration; reading \
+         /etc/cronwright/cronwright.toml\n"
     );
 }
 
@@ -771,7 +844,9 @@ fn setgid_crontab_lets_users_manage_only_their_own_crontab() {
 
 #[test]
 fn list_shows_every_job_with_source_user_schedule_zone_and_next_time() {
-    let s = Setup::new();
+    let Some(s) = setup("list_shows_every_job_with_source_user_schedule_zone_and_next_time") else {
+        return;
+    };
     let user = me().name;
     fs::create_dir(s.path("cron.d")).unwrap();
     fs::write(

@@ -4,8 +4,8 @@
 
 mod check_cli;
 mod conformance;
-mod crontab_cli;
-mod daemon;
+pub(crate) mod crontab_cli;
+pub(crate) mod daemon;
 mod next_cli;
 mod properties;
 mod regression;

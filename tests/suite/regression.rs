@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use cronwright::cron::{Format, Zone, parse_crontab, parse_expr};
 
+use crate::crontab_cli::{GOOD, Installed};
 use crate::daemon::users::{TempUser, spool, write_owned};
 use crate::daemon::{Harness, field, is_event};
 use crate::util::{cronwright, needs_root, run, text, utc};
@@ -224,4 +225,83 @@ fn next_stops_before_year_10000() {
         (code, out.as_str()),
         (Some(0), "9999-12-31T23:00:00-05:00\n")
     );
+}
+
+/// The set-group-ID `crontab` read any configuration named by `--config` (or
+/// `CRONWRIGHT_CONFIG`) as long as root owned it, so an empty root-owned file ("all
+/// defaults": everyone allowed) undid `allow_everyone = false`. Now only root may name one.
+#[test]
+fn setgid_crontab_keeps_the_systems_rules_whatever_config_it_is_told() {
+    if !needs_root("setgid_crontab_keeps_the_systems_rules_whatever_config_it_is_told") {
+        return;
+    }
+    let Some(inst) = Installed::new() else {
+        println!("skipped: no file system here honours set-group-ID bits");
+        return;
+    };
+    inst.s.write_config("allow_everyone = false\n");
+    let empty = inst.s.path("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let user = inst.name(0);
+    let refused = format!("crontab: you ({user}) are not allowed to use this program\n");
+    let out = run(inst.crontab(0).arg("--config").arg(&empty).arg("-l"), "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).ends_with(&refused),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        inst.crontab(0).env("CRONWRIGHT_CONFIG", &empty).arg("-"),
+        GOOD,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).ends_with(&refused),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The daemon ran any crontab in the spool, even of a user `cron.deny` lists: only
+/// `crontab` applied the rule. It applies it at load now, as cronie does.
+#[test]
+fn daemon_does_not_run_the_spool_crontab_of_a_denied_user() {
+    if !needs_root("daemon_does_not_run_the_spool_crontab_of_a_denied_user") {
+        return;
+    }
+    let user = TempUser::new("den");
+    let mut h = Harness::new("");
+    let deny = h.path("deny");
+    std::fs::write(&deny, format!("{}\n", user.name)).unwrap();
+    let config = std::fs::read_to_string(h.path("cronwright.toml")).unwrap();
+    let config = format!(
+        "{config}[crontab]\nallow_file = \"{}\"\ndeny_file = \"{}\"\n",
+        h.path("allow").display(),
+        deny.display()
+    );
+    std::fs::write(h.path("cronwright.toml"), config).unwrap();
+    write_owned(
+        &h,
+        &spool(&user),
+        "* * * * * * echo denied-ran\n",
+        &user.name,
+    );
+    h.start();
+    let refused = h.wait_for("the refusal", |l| l.starts_with("REFUSED "));
+    assert!(
+        refused.contains(&format!(
+            "belongs to user '{}', who may not use cron: listed in {}",
+            user.name,
+            deny.display()
+        )),
+        "{refused}"
+    );
+    h.gather(Duration::from_millis(1500));
+    assert!(
+        h.lines().iter().all(|l| !l.ends_with("| denied-ran")),
+        "{:?}",
+        h.lines()
+    );
+    assert_eq!(h.stop(), Some(0));
 }

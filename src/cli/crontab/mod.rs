@@ -10,9 +10,11 @@
 //! `-r` removes (`-i` asks first), `-e` edits with `$VISUAL`, `$EDITOR`, `/usr/bin/editor` or
 //! `vi`, `-T FILE` only checks, `-u USER` picks another user (root only), `-V` prints the
 //! version. Messages and exit codes are cronie's where it has them (`no crontab for alice`,
-//! `must be privileged to use -u`, exit 1 for every failure). `--config PATH` (or
-//! `CRONWRIGHT_CONFIG`) names the configuration, whose `[sources] user_spool` is the spool and
-//! whose `[crontab]` table holds the `cron.allow` / `cron.deny` rules.
+//! `must be privileged to use -u`, exit 1 for every failure). The configuration's
+//! `[sources] user_spool` is the spool and its `[crontab]` table holds the `cron.allow` /
+//! `cron.deny` rules. It is `/etc/cronwright/cronwright.toml`; only root, running the program
+//! without its set-group-ID group, may name another with `--config PATH` (or
+//! `CRONWRIGHT_CONFIG`), since whoever picks the configuration picks the rules.
 
 mod edit;
 mod spool;
@@ -29,7 +31,7 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser};
 use nix::unistd::{Uid, User, getuid};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DEFAULT_PATH};
 use crate::cron::{Format, parse_crontab, report};
 use crate::sources::MAX_CRONTAB_BYTES;
 use edit::edit_cmd;
@@ -67,7 +69,7 @@ pub struct CrontabArgs {
     /// Print the version and exit
     #[arg(short = 'V', long = "version")]
     version: bool,
-    /// The configuration file [default: $CRONWRIGHT_CONFIG, then /etc/cronwright/cronwright.toml]
+    /// The configuration file, for root only [default: $CRONWRIGHT_CONFIG, then /etc/cronwright/cronwright.toml]
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// The crontab to install (or check with -T); - reads standard input
@@ -268,8 +270,28 @@ fn dispatch(args: CrontabArgs) -> Result<ExitCode, CrontabError> {
         (None, false) => None,
     };
     let set_group_id = privileges.set_group_id();
-    let config_path = super::config_path(args.config.clone());
-    let config = load_config(&config_path, set_group_id && !uid.is_root())?;
+    // The configuration decides who may use this program and where the spool is, so only
+    // root, running without the set-group-ID group, may name another one; everyone else
+    // gets the system's, whoever owns the file they name.
+    let trusted = uid.is_root() && !set_group_id;
+    let config_path = if trusted {
+        super::config_path(args.config.clone())
+    } else {
+        let from_env = std::env::var_os(super::CONFIG_ENV).is_some_and(|v| !v.is_empty());
+        if args.config.is_some() || from_env {
+            let what = if args.config.is_some() {
+                "--config"
+            } else {
+                super::CONFIG_ENV
+            };
+            eprintln!(
+                "crontab: ignoring {what}: only root may name another configuration; \
+                 reading {DEFAULT_PATH}"
+            );
+        }
+        PathBuf::from(DEFAULT_PATH)
+    };
+    let config = load_config(&config_path, !trusted)?;
     let allowed = match privileges.with(|| allowed(&real.name, uid, &config))? {
         Ok(allowed) => allowed,
         Err(e) => {

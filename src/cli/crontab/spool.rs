@@ -29,9 +29,11 @@
 //! - `-e` copies the crontab into `crontab.XXXXXX/crontab`, a private directory (mode 0700, made
 //!   by `mkdtemp` with the user's ids) under `$TMPDIR` or `/tmp` (`/tmp` when started
 //!   set-group-ID, as cronie does), and reads it back with the user's rights.
-//! - When the program runs set-group-ID for a user other than root, a configuration named by
-//!   `--config` or `CRONWRIGHT_CONFIG` must be owned by root and not writable by group or
-//!   others, since it decides who may use the program and where the spool is.
+//! - The configuration decides who may use the program and where the spool is, so unless
+//!   root runs the program without the group, `--config` and `CRONWRIGHT_CONFIG` are ignored
+//!   (with a warning) and only `/etc/cronwright/cronwright.toml` is read, which must then be
+//!   owned by root and not writable by group or others. A check on ownership alone let any
+//!   root-owned file stand in for it (an empty one means "everyone may").
 //!
 //! `cronwright` is the same binary, so its other subcommands drop the group for good before
 //! doing anything (`crate::cli::main`).
@@ -45,6 +47,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{Gid, Uid, getegid, geteuid, getgid, getuid, setegid};
 
 use super::{CrontabError, io_error};
+use crate::access;
 use crate::config::Config;
 use crate::sources::MAX_CRONTAB_BYTES;
 
@@ -113,48 +116,15 @@ pub fn drop_set_group_id() -> Result<(), CrontabError> {
     Ok(())
 }
 
-/// cronie's rule, given the contents of the allow and deny files (`None`: the file does not
-/// exist): the allow file wins; then the deny file; with neither, `allow_everyone`. Root is
-/// always allowed, which the caller decides by uid. A file lists one user name a line.
-pub fn allowed_by(user: &str, allow: Option<&str>, deny: Option<&str>, everyone: bool) -> bool {
-    let listed = |text: &str| text.lines().map(str::trim).any(|name| name == user);
-    match (allow, deny) {
-        (Some(allow), _) => listed(allow),
-        (None, Some(deny)) => !listed(deny),
-        (None, None) => everyone,
-    }
-}
-
-/// Reads an allow or deny file: `None` when it does not exist. Any other failure is an error,
-/// which the caller turns into a refusal (cronie fails closed too).
-fn read_access_file(path: &Path) -> Result<Option<String>, CrontabError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CrontabError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 /// Whether `user` may use `crontab` under the configuration's allow and deny files.
 pub fn allowed(user: &str, uid: Uid, config: &Config) -> Result<bool, CrontabError> {
     if uid.is_root() {
         return Ok(true);
     }
-    let access = &config.crontab;
-    let allow = read_access_file(&access.allow_file)?;
-    let deny = match allow {
-        Some(_) => None,
-        None => read_access_file(&access.deny_file)?,
-    };
-    Ok(allowed_by(
-        user,
-        allow.as_deref(),
-        deny.as_deref(),
-        access.allow_everyone,
-    ))
+    access::allowed(user, &config.crontab).map_err(|e| CrontabError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Whether `name` can be a spool crontab: the daemon skips names starting with `.`, `#` or
@@ -291,21 +261,6 @@ mod tests {
     use super::*;
     use std::ffi::OsString;
     use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn allow_file_wins_then_deny_file_then_the_default() {
-        let allow = Some("alice\n  bob  \n");
-        assert!(allowed_by("alice", allow, Some("alice\n"), false));
-        assert!(allowed_by("bob", allow, None, false));
-        assert!(!allowed_by("carol", allow, None, true));
-        assert!(!allowed_by("carol", Some(""), None, true));
-        assert!(!allowed_by("carol", None, Some("carol\n"), true));
-        assert!(allowed_by("dave", None, Some("carol\n"), false));
-        assert!(allowed_by("dave", None, None, true));
-        assert!(!allowed_by("dave", None, None, false));
-        // A name is a whole line, not a prefix.
-        assert!(!allowed_by("al", Some("alice\n"), None, true));
-    }
 
     #[test]
     fn spool_names_the_daemon_would_skip_are_refused() {
