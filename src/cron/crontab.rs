@@ -143,6 +143,18 @@ pub fn parse_crontab_each(
         };
         let parsed = parse_line(&mut sink, format);
         if last && !matches!(parsed, Some(Line::Nothing)) {
+            if format == Format::System {
+                // A file in /etc/cron.d written in two steps (an editor, a package script)
+                // looks just like this while it is being written: the line may be cut short.
+                sink.warn(
+                    text.len(),
+                    1,
+                    "no newline at the end of the file: this last line is not loaded, as \
+                     vixie cron and cronie do not load it (in a system crontab it may be a \
+                     line still being written)",
+                );
+                continue;
+            }
             sink.warn(
                 text.len(),
                 1,

@@ -305,3 +305,34 @@ fn daemon_does_not_run_the_spool_crontab_of_a_denied_user() {
     );
     assert_eq!(h.stop(), Some(0));
 }
+
+/// A cron.d file written in two steps was loaded in between, and its cut-short last line
+/// (`echo DANGER-partial-`) ran as root. A system crontab's unterminated last line is not
+/// loaded now, as vixie cron and cronie do not load it; `check` says so.
+#[test]
+fn unterminated_last_line_of_a_system_crontab_does_not_run() {
+    let source = "* * * * * root echo whole\n* * * * * root echo DANGER-partial-";
+    let parsed = parse_crontab(source, Format::System);
+    let commands: Vec<&str> = parsed
+        .crontab
+        .entries
+        .iter()
+        .map(|e| e.command.as_str())
+        .collect();
+    assert_eq!(commands, ["echo whole"]);
+    assert!(
+        parsed.diagnostics[0]
+            .message
+            .contains("this last line is not loaded")
+    );
+    // A user crontab, installed whole by crontab(1), still runs it (with a warning).
+    let user = parse_crontab("* * * * * echo whole\n* * * * * echo last", Format::User);
+    assert_eq!(user.crontab.entries.len(), 2);
+    let out = run(cronwright().args(["check", "--system", "-"]), source);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1 entry fine (line 1)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
