@@ -119,6 +119,10 @@ pub struct Daemon {
     own: Credentials,
     /// For the `From`/`Subject` of mailed output.
     hostname: String,
+    /// The soft descriptor limit the daemon was started with, which its jobs get back: the
+    /// daemon raises its own to the hard limit, so that jobs holding pipes open cannot run
+    /// it out of descriptors for everyone else.
+    job_descriptor_limit: Option<u64>,
     /// The crontabs and their scheduled jobs.
     table: Table,
     /// Jobs and sendmail runs in flight.
@@ -155,6 +159,8 @@ impl Daemon {
         let config = Config::load_or_defaults(&options.config_path)?;
         let logger = Logger::new(targets(&config, &options.log));
         let as_root = nix::unistd::geteuid().is_root();
+        // Failing to raise it leaves the limit as it was, which is no reason not to run.
+        let job_descriptor_limit = runner::raise_descriptor_limit().unwrap_or(None);
         let own = runner::current_user().context("cannot look up the daemon's own user")?;
         let signals = Signals::install()?;
         let timer = Timer::new()?;
@@ -172,6 +178,7 @@ impl Daemon {
             as_root,
             own,
             hostname,
+            job_descriptor_limit,
             table: Table::new(seed),
             running: Vec::new(),
             watcher,

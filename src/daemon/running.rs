@@ -126,6 +126,7 @@ fn job_spec(
     jobs: &Jobs,
     credentials: Option<&Credentials>,
     own: &Credentials,
+    descriptor_limit: Option<u64>,
 ) -> Spec {
     let home = &credentials.unwrap_or(own).home;
     let env = environment(jobs, info.env(), info.user(), home);
@@ -139,6 +140,7 @@ fn job_spec(
         cwd,
         stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
         credentials: credentials.cloned(),
+        descriptor_limit,
     }
 }
 
@@ -150,6 +152,7 @@ fn mail_spec(
     jobs: &Jobs,
     credentials: Option<&Credentials>,
     own: &Credentials,
+    descriptor_limit: Option<u64>,
 ) -> Spec {
     let home = &credentials.unwrap_or(own).home;
     Spec {
@@ -164,6 +167,7 @@ fn mail_spec(
         cwd: home.clone(),
         stdin: Some(request.message.clone()),
         credentials: credentials.cloned(),
+        descriptor_limit,
     }
 }
 
@@ -231,7 +235,13 @@ impl Daemon {
         } else {
             None
         };
-        let spec = job_spec(info, &self.config.jobs, credentials.as_ref(), &self.own);
+        let spec = job_spec(
+            info,
+            &self.config.jobs,
+            credentials.as_ref(),
+            &self.own,
+            self.job_descriptor_limit,
+        );
         match runner::spawn(&spec, self.config.jobs.output_limit) {
             Ok(job) => {
                 if info.log() {
@@ -393,6 +403,7 @@ impl Daemon {
             &self.config.jobs,
             credentials.as_ref(),
             &self.own,
+            self.job_descriptor_limit,
         );
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {
             Ok(job) => {

@@ -174,6 +174,8 @@ pub(super) struct Prepared {
     cwd: CString,
     ids: Option<Ids>,
     close_limit: c_int,
+    /// The job's descriptor limit, set after closing what it must not inherit.
+    descriptor_limit: Option<libc::rlimit>,
     signal_max: c_int,
     /// The kernel's signal set size in bytes (8 where there are 64 signals), for rt_sigaction.
     sigset_size: usize,
@@ -231,6 +233,13 @@ impl Prepared {
             cwd,
             ids,
             close_limit: close_limit(),
+            descriptor_limit: spec.descriptor_limit.map(|soft| {
+                let hard = hard_descriptor_limit();
+                libc::rlimit {
+                    rlim_cur: soft.min(hard),
+                    rlim_max: hard,
+                }
+            }),
             signal_max,
             sigset_size: (signal_max as usize).div_ceil(8),
         })
@@ -271,6 +280,19 @@ fn env_cstrings(env: &[(String, String)]) -> Result<Vec<CString>, RunnerError> {
 const CLOSE_LOOP_MAX: u64 = 1 << 20;
 
 /// The descriptor number below which the child closes one by one if `close_range` is missing.
+/// The hard descriptor limit, the ceiling of a job's soft one.
+fn hard_descriptor_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct we pass; no other memory is touched.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+        0 => limit.rlim_max,
+        _ => libc::RLIM_INFINITY,
+    }
+}
+
 fn close_limit() -> c_int {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -345,6 +367,12 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd) -> ! {
     }
     close_from_3(p.close_limit);
     const ERR: RawFd = 2;
+    if let Some(limit) = &p.descriptor_limit {
+        // SAFETY: setrlimit reads one rlimit from the prepared struct; a system call,
+        // async-signal-safe. Lowering a soft limit cannot fail with a valid struct, and a job
+        // left with the daemon's higher limit is no reason to refuse it.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, limit) };
+    }
 
     if let Some(ids) = &p.ids {
         // Raw system calls, not glibc's wrappers: those apply an id change to every thread

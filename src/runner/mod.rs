@@ -118,6 +118,23 @@ pub struct Spec {
     pub stdin: Option<Vec<u8>>,
     /// `None`: run with the daemon's own identity.
     pub credentials: Option<Credentials>,
+    /// The soft descriptor limit the job gets (the hard one stays); `None` keeps the
+    /// daemon's. The daemon raises its own (see [`raise_descriptor_limit`]), which jobs must
+    /// not inherit: a program that uses `select(2)` breaks on descriptors past 1024.
+    pub descriptor_limit: Option<u64>,
+}
+
+/// Raises this process's soft descriptor limit to the hard one, so that jobs holding pipes
+/// cannot run the daemon out of descriptors, and returns the soft limit it had, for the
+/// jobs (`None` when it was already the hard one).
+pub fn raise_descriptor_limit() -> nix::Result<Option<u64>> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft >= hard {
+        return Ok(None);
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    Ok(Some(soft))
 }
 
 /// Why a user could not be looked up or a job could not be started. No job process exists
@@ -493,6 +510,7 @@ mod tests {
             cwd: PathBuf::from("/"),
             stdin: None,
             credentials: None,
+            descriptor_limit: None,
         }
     }
 

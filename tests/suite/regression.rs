@@ -336,3 +336,41 @@ fn unterminated_last_line_of_a_system_crontab_does_not_run() {
         text(&out.stdout)
     );
 }
+
+/// Twenty long jobs holding pipes under a 200-descriptor limit made every other user's
+/// jobs, and mail, fail with EMFILE: the daemon kept the soft limit it was started with. It
+/// raises it to the hard limit now, and its jobs get the original back.
+#[test]
+fn daemon_raises_its_descriptor_limit_and_jobs_get_the_original() {
+    let mut h = Harness::new("");
+    h.write("mine", "@reboot echo \"limit $(ulimit -n)\"\n");
+    let daemon = h.daemon_command();
+    let mut cmd = Command::new("prlimit");
+    cmd.arg("--nofile=200:")
+        .arg(daemon.get_program())
+        .args(daemon.get_args())
+        .arg("--foreground")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (key, value) in daemon.get_envs() {
+        if let Some(value) = value {
+            cmd.env(key, value);
+        }
+    }
+    h.spawn(cmd);
+    h.wait_for("START", |l| l.starts_with("START"));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", h.pid())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        open_files[3], open_files[4],
+        "soft is not the hard limit: {limits}"
+    );
+    h.wait_for("the job's limit", |l| l.ends_with("| limit 200"));
+    assert_eq!(h.stop(), Some(0));
+}
