@@ -75,6 +75,11 @@ pub struct Jobs {
     /// left in the background holds the output pipe; the pipe is read (and what comes later
     /// discarded) until it closes, so such a process is never killed by a closed pipe.
     pub output_wait: Duration,
+    /// Runs (jobs and sendmail) in flight at most; a start beyond is skipped and logged.
+    pub max_running: usize,
+    /// Runs of one user in flight at most, so that one user's stuck jobs cannot take what
+    /// every other user's need (processes, descriptors).
+    pub max_running_per_user: usize,
 }
 
 /// The `[daemon]` table (named apart from `crate::daemon::Daemon`, the running daemon).
@@ -178,6 +183,8 @@ struct RawJobs {
     max_command_length: Number,
     grace_period: Number,
     output_wait: Number,
+    max_running: Number,
+    max_running_per_user: Number,
 }
 
 #[derive(Deserialize, Default)]
@@ -351,6 +358,13 @@ impl Config {
                     3600,
                     0,
                 )?),
+                max_running: c.number("max_running", j.max_running, 4096, 1)?,
+                max_running_per_user: c.number(
+                    "max_running_per_user",
+                    j.max_running_per_user,
+                    64,
+                    1,
+                )?,
             },
             daemon: DaemonSettings {
                 timezone,
@@ -580,6 +594,8 @@ mod tests {
                 max_command_length: 65536,
                 grace_period: Duration::from_secs(30),
                 output_wait: Duration::from_secs(3600),
+                max_running: 4096,
+                max_running_per_user: 64,
             },
             daemon: DaemonSettings {
                 timezone: Tz::UTC,
@@ -658,6 +674,8 @@ mod tests {
                 max_command_length: 4096,
                 grace_period: Duration::ZERO,
                 output_wait: Duration::from_secs(3600),
+                max_running: 4096,
+                max_running_per_user: 64,
             },
             daemon: DaemonSettings {
                 timezone: chrono_tz::Europe::Berlin,
@@ -791,7 +809,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 21, "{keys:?}");
+        assert_eq!(keys.len(), 23, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

@@ -123,6 +123,9 @@ pub struct Daemon {
     /// daemon raises its own to the hard limit, so that jobs holding pipes open cannot run
     /// it out of descriptors for everyone else.
     job_descriptor_limit: Option<u64>,
+    /// The daemon's own descriptor limit, which bounds the runs in flight (see
+    /// `running::DESCRIPTOR_RESERVE`).
+    descriptor_limit: u64,
     /// The crontabs and their scheduled jobs.
     table: Table,
     /// Jobs and sendmail runs in flight.
@@ -160,7 +163,10 @@ impl Daemon {
         let logger = Logger::new(targets(&config, &options.log));
         let as_root = nix::unistd::geteuid().is_root();
         // Failing to raise it leaves the limit as it was, which is no reason not to run.
-        let job_descriptor_limit = runner::raise_descriptor_limit().unwrap_or(None);
+        let (job_descriptor_limit, descriptor_limit) = match runner::raise_descriptor_limit() {
+            Ok((was, now)) => ((was != now).then_some(was), now),
+            Err(_) => (None, 1024),
+        };
         let own = runner::current_user().context("cannot look up the daemon's own user")?;
         let signals = Signals::install()?;
         let timer = Timer::new()?;
@@ -179,6 +185,7 @@ impl Daemon {
             own,
             hostname,
             job_descriptor_limit,
+            descriptor_limit,
             table: Table::new(seed),
             running: Vec::new(),
             watcher,

@@ -28,6 +28,11 @@ use crate::runner::{self, Credentials, ExitStatus, Spec};
 /// The output kept of a sendmail run: only its complaint, if it fails, is worth logging.
 const MAIL_OUTPUT_LIMIT: usize = 4096;
 
+/// Descriptors kept free of runs: each run in flight holds one (its output pipe) and a start
+/// a few more for a moment, while logging, a reload (inotify, the crontab being read) and
+/// the config need a handful; this leaves them room whatever the jobs do.
+const DESCRIPTOR_RESERVE: u64 = 64;
+
 /// A process the daemon started and follows until its output pipe closes.
 pub(crate) struct Running {
     pub job: runner::Job,
@@ -220,6 +225,14 @@ impl Daemon {
     /// a user removed from a group or deleted since the crontab was loaded never runs with
     /// what they had.
     pub(super) fn start(&mut self, info: &JobInfo) {
+        if let Some(why) = self.over_limit(info.user()) {
+            self.logger.log(&Event::StartFailed {
+                job: &info.job_ref(),
+                user: info.user(),
+                error: &why,
+            });
+            return;
+        }
         let credentials = if self.as_root {
             match runner::lookup_user(info.user()) {
                 Ok(c) => Some(c),
@@ -263,6 +276,38 @@ impl Daemon {
                 });
             }
         }
+    }
+
+    /// Why one more run of `user` may not start now, if it may not: `[jobs] max_running`,
+    /// `max_running_per_user`, or the daemon's descriptor reserve. A run counts until its
+    /// output pipe closes, since that is when it gives its descriptor back.
+    fn over_limit(&self, user: &str) -> Option<String> {
+        let jobs = &self.config.jobs;
+        let in_flight = self.running.len();
+        if in_flight >= jobs.max_running {
+            return Some(format!(
+                "{in_flight} runs are in flight, the most [jobs] max_running allows"
+            ));
+        }
+        let of_user = self
+            .running
+            .iter()
+            .filter(|r| r.info().user() == user)
+            .count();
+        if of_user >= jobs.max_running_per_user {
+            return Some(format!(
+                "{of_user} runs of {user} are in flight, the most [jobs] max_running_per_user \
+                 allows"
+            ));
+        }
+        if in_flight as u64 + DESCRIPTOR_RESERVE >= self.descriptor_limit {
+            return Some(format!(
+                "{in_flight} runs are in flight and the daemon keeps its last \
+                 {DESCRIPTOR_RESERVE} of {} descriptors for logging, reloads and mail",
+                self.descriptor_limit
+            ));
+        }
+        None
     }
 
     /// Records the exit of every job that has exited (after SIGCHLD).

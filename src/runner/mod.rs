@@ -125,16 +125,15 @@ pub struct Spec {
 }
 
 /// Raises this process's soft descriptor limit to the hard one, so that jobs holding pipes
-/// cannot run the daemon out of descriptors, and returns the soft limit it had, for the
-/// jobs (`None` when it was already the hard one).
-pub fn raise_descriptor_limit() -> nix::Result<Option<u64>> {
+/// cannot run the daemon out of descriptors. Returns the soft limit it had (for the jobs)
+/// and the one it has now.
+pub fn raise_descriptor_limit() -> nix::Result<(u64, u64)> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-    if soft >= hard {
-        return Ok(None);
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
-    Ok(Some(soft))
+    Ok((soft, hard.max(soft)))
 }
 
 /// Why a user could not be looked up or a job could not be started. No job process exists

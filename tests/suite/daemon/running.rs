@@ -117,3 +117,18 @@ fn a_dash_entry_runs_unlogged_but_its_failure_is_still_logged() {
         "{marks}"
     );
 }
+
+#[test]
+fn a_user_at_max_running_per_user_gets_no_more_runs_until_one_ends() {
+    let mut h = Harness::new("[jobs]\nmax_running_per_user = 2\ngrace_period = 0\n");
+    h.start_with("* * * * * * sleep 100\n");
+    let held = h.wait_for("the refusal", |l| {
+        l.starts_with("ERROR ") && l.contains("max_running_per_user")
+    });
+    assert!(
+        held.contains("2 runs of") && held.contains("cannot start the job for"),
+        "{held}"
+    );
+    assert_eq!(h.count(|l| is_event(l, "CMD")), 2, "{:?}", h.lines());
+    assert_eq!(h.stop(), Some(0));
+}
