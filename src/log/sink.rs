@@ -358,6 +358,43 @@ pub(super) mod tests {
         syslog.send(Level::Info, line, notices);
     }
 
+    /// Whether `poll(POLLOUT)` on a datagram socket says "the receiver has room". The queue's
+    /// wait rests on this: on a socket `connect`ed to the path it does (the kernel checks the
+    /// peer's queue, unix_dgram_poll), on an unconnected one it does not.
+    #[test]
+    fn connected_datagram_socket_polls_writable_only_while_the_receiver_has_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let r = receiver(&path);
+        let writable = |s: &UnixDatagram| {
+            let mut fds = [PollFd::new(s.as_fd(), PollFlags::POLLOUT)];
+            poll(&mut fds, PollTimeout::ZERO).unwrap();
+            fds[0].revents().unwrap().contains(PollFlags::POLLOUT)
+        };
+        let connected = UnixDatagram::unbound().unwrap();
+        connected.set_nonblocking(true).unwrap();
+        connected.connect(&path).unwrap();
+        let unconnected = UnixDatagram::unbound().unwrap();
+        unconnected.set_nonblocking(true).unwrap();
+        assert!(writable(&connected));
+        let mut queued = 0;
+        while connected.send_to(b"x", &path).is_ok() {
+            queued += 1;
+        }
+        assert!(queued > 0);
+        assert!(!writable(&connected), "full receiver, connected socket");
+        assert!(writable(&unconnected), "full receiver, unconnected socket");
+        recv(&r);
+        assert!(writable(&connected), "room again");
+        assert!(connected.send_to(b"x", &path).is_ok());
+        assert!(!writable(&connected), "full again");
+        // The receiver closes (a syslogd restarting): writable, and the send says why.
+        drop(r);
+        assert!(writable(&connected));
+        let err = connected.send_to(b"x", &path).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED), "{err}");
+    }
+
     #[test]
     fn vanished_syslog_socket_is_reported_once_and_resumed_without_loss() {
         let dir = tempfile::tempdir().unwrap();
