@@ -17,8 +17,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::runner;
 use crate::system_zone::{self, ZoneError};
+use crate::{log, runner};
 
 /// Where the daemon looks without `--config`.
 pub const DEFAULT_PATH: &str = "/etc/cronwright/cronwright.toml";
@@ -49,6 +49,9 @@ pub struct Sources {
 pub struct Log {
     pub syslog: bool,
     pub syslog_socket: PathBuf,
+    /// Syslog lines kept while the socket does not take them; beyond it the least useful
+    /// (job output first) are dropped and counted.
+    pub syslog_queue: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +167,7 @@ struct RawSources {
 struct RawLog {
     syslog: Option<bool>,
     syslog_socket: Text,
+    syslog_queue: Number,
 }
 
 #[derive(Deserialize, Default)]
@@ -310,6 +314,12 @@ impl Config {
             log: Log {
                 syslog: l.syslog.unwrap_or(true),
                 syslog_socket: c.path("syslog_socket", l.syslog_socket, "/dev/log")?,
+                syslog_queue: c.number(
+                    "syslog_queue",
+                    l.syslog_queue,
+                    log::DEFAULT_SYSLOG_QUEUE,
+                    1,
+                )?,
             },
             mail: Mail {
                 enabled: m.enabled.unwrap_or(true),
@@ -581,6 +591,7 @@ mod tests {
             log: Log {
                 syslog: true,
                 syslog_socket: "/dev/log".into(),
+                syslog_queue: 10_000,
             },
             mail: Mail {
                 enabled: true,
@@ -632,6 +643,7 @@ mod tests {
             [log]
             syslog = false
             syslog_socket = "/run/systemd/journal/dev-log"
+            syslog_queue = 500
             [mail]
             enabled = false
             sendmail = "/usr/lib/sendmail"
@@ -661,6 +673,7 @@ mod tests {
             log: Log {
                 syslog: false,
                 syslog_socket: "/run/systemd/journal/dev-log".into(),
+                syslog_queue: 500,
             },
             mail: Mail {
                 enabled: false,
@@ -713,6 +726,8 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
 [jobs]\nshell = "bash" => 2:9: 'shell' must be an absolute path, found 'bash'
 [mail]\nfrom = "a\u000ABcc: b" => 2:8: 'from' must not contain control characters
 [log]\nsyslog_socket = "" => 2:17: empty path for 'syslog_socket'
+[log]\nsyslog_queue = 0 => 2:16: 'syslog_queue' must be at least 1, found 0
+[log]\nsyslog_queue = "many" => 2:16: wrong type for 'syslog_queue': expected an integer, found a string
 [sources]\nsystem_dirs = ["/a", ""] => 2:22: empty path for 'system_dirs'
 [log]\nsyslog = true\nsyslog = false => 3:1: duplicate key 'syslog'
 [log => 1:5: invalid TOML: unclosed table, expected `]`
@@ -809,7 +824,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 23, "{keys:?}");
+        assert_eq!(keys.len(), 24, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

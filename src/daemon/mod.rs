@@ -2,8 +2,8 @@
 //! the log and mail together.
 //!
 //! One `poll(2)` on the loop's thread over: the deadline timer (`clock.rs`), the self-pipe the
-//! signal handlers write to (`signals.rs`), the watcher's wake descriptor, and every running
-//! job's output pipe (`running.rs`). `notify` delivers inotify events on a thread of its own,
+//! signal handlers write to (`signals.rs`), the watcher's wake descriptor, every running
+//! job's output pipe (`running.rs`), and while syslog lags behind, its socket. `notify` delivers inotify events on a thread of its own,
 //! which only queues paths and wakes the loop; everything else happens here. Nothing sleeps
 //! for an interval or polls the clock: between deadlines, file changes and job output the
 //! daemon does not wake at all.
@@ -146,21 +146,25 @@ pub struct Daemon {
     phase: Phase,
 }
 
-/// Log targets: syslog if the config wants it, plus what the command line asked for.
-fn targets(config: &Config, extra: &[Target]) -> Vec<Target> {
+/// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
+/// the command line asked for.
+fn logger(config: &Config, extra: &[Target]) -> Logger {
     let mut t = Vec::new();
     if config.log.syslog {
         t.push(Target::Syslog(config.log.syslog_socket.clone()));
     }
     t.extend(extra.iter().cloned());
-    t
+    Logger::new(t).with_syslog_queue(config.log.syslog_queue)
 }
+
+/// How long the daemon waits at exit for syslog to take the lines still queued.
+const LOG_FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 
 impl Daemon {
     /// Sets everything up: config, log, signals, timer, watcher. Loads nothing yet.
     pub fn new(options: Options) -> anyhow::Result<Daemon> {
         let config = Config::load_or_defaults(&options.config_path)?;
-        let logger = Logger::new(targets(&config, &options.log));
+        let logger = logger(&config, &options.log);
         let as_root = nix::unistd::geteuid().is_root();
         // Failing to raise it leaves the limit as it was, which is no reason not to run.
         let (job_descriptor_limit, descriptor_limit) = match runner::raise_descriptor_limit() {
@@ -238,6 +242,7 @@ impl Daemon {
             reason,
             killed,
         });
+        self.logger.finish(LOG_FLUSH_AT_EXIT);
         result
     }
 
@@ -273,12 +278,19 @@ impl Daemon {
 
     /// Blocks in poll until a deadline, a signal, a file change or job output.
     fn wait(&mut self) -> anyhow::Result<Ready> {
+        // Lines syslog did not take when they were logged go out first, in order; a receiver
+        // still full wakes the loop through `pending_fd` once it has room.
+        self.logger.flush();
         let timeout = self.poll_timeout();
-        let mut fds: Vec<PollFd> = Vec::with_capacity(3 + self.running.len());
+        let mut fds: Vec<PollFd> = Vec::with_capacity(4 + self.running.len());
         let timer_slot = slot(&mut fds, self.timer.fd());
         let signal_slot = slot(&mut fds, self.signals.fd());
         // Without a wake fd (out of descriptors) the watcher polls instead.
         let watch_slot = self.watcher.wake_fd().map(|fd| slot(&mut fds, fd));
+        // Nothing to dispatch for it: the next turn's flush sends what the receiver takes.
+        if let Some(fd) = self.logger.pending_fd() {
+            fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+        }
         let job_slots: Vec<(usize, usize)> = self
             .running
             .iter()
@@ -350,6 +362,7 @@ impl Daemon {
             .chain(grace_end)
             .map(|at| at.saturating_duration_since(now))
             .chain(self.watcher.fallback().map(|(every, _)| every))
+            .chain(self.logger.retry_in())
             .min();
         match next {
             None => PollTimeout::NONE,
@@ -460,7 +473,8 @@ impl Daemon {
     fn reload_config(&mut self) {
         match Config::load_or_defaults(&self.options.config_path) {
             Ok(config) => {
-                self.logger = Logger::new(targets(&config, &self.options.log));
+                // Lines still queued for syslog go on to the new targets.
+                self.logger.switch_to(logger(&config, &self.options.log));
                 self.sources =
                     sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));

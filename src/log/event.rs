@@ -182,7 +182,7 @@ pub enum Event<'a> {
 impl Event<'_> {
     /// The tag: `START`, `STOP`, `CMD`, `END`, `OUT`, `ERROR`, `RELOAD`, `REFUSED`, `IGNORED`,
     /// `INFO` or `MAIL`; the JSON `event` field.
-    fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             Event::Start { .. } => "START",
             Event::Stop { .. } => "STOP",

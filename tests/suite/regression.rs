@@ -374,3 +374,32 @@ fn daemon_raises_its_descriptor_limit_and_jobs_get_the_original() {
     h.wait_for("the job's limit", |l| l.ends_with("| limit 200"));
     assert_eq!(h.stop(), Some(0));
 }
+
+/// With many jobs a second and a syslogd that fell behind, lines were dropped once the
+/// socket's small queue was full, END lines included (12 of 300 arrived). They are queued
+/// now and sent when the reader catches up.
+#[test]
+fn end_lines_survive_a_syslog_reader_that_falls_behind() {
+    let mut h = Harness::new("");
+    h.start_with(&"* * * * * * echo burst\n".repeat(30));
+    h.wait_for("a first run", |l| is_event(l, "END"));
+    h.pause_reading(true);
+    h.gather(Duration::from_secs(3));
+    h.pause_reading(false);
+    h.gather(Duration::from_millis(1500));
+    assert_eq!(h.stop(), Some(0));
+    // Every run the log started, it ended: no END was lost while the reader was away.
+    let lines = h.lines();
+    let pids = |event: &str| -> Vec<String> {
+        let mut pids: Vec<String> = lines
+            .iter()
+            .filter(|l| is_event(l, event))
+            .map(|l| field(l, "pid").unwrap().to_string())
+            .collect();
+        pids.sort();
+        pids
+    };
+    let (started, ended) = (pids("CMD"), pids("END"));
+    assert!(started.len() >= 90, "{} runs", started.len());
+    assert_eq!(started, ended);
+}

@@ -25,6 +25,8 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// the kernel queues only a few datagrams per socket (net.unix.max_dgram_qlen).
 struct Receiver {
     stop: Arc<AtomicBool>,
+    /// While set, the thread reads nothing: a syslogd that has fallen behind.
+    paused: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -35,10 +37,16 @@ impl Receiver {
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         let stop = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let hold = Arc::clone(&paused);
         let thread = std::thread::spawn(move || {
             let mut buf = vec![0u8; 1 << 20];
             while !flag.load(Ordering::Relaxed) {
+                if hold.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
                 if let Ok(n) = socket.recv(&mut buf) {
                     let line = message(&String::from_utf8_lossy(&buf[..n]));
                     lines.lock().unwrap().push(line);
@@ -47,6 +55,7 @@ impl Receiver {
         });
         Receiver {
             stop,
+            paused,
             thread: Some(thread),
         }
     }
@@ -122,6 +131,14 @@ reboot_marker = "{dir}/reboot-marker"
     }
 
     /// Every message received so far.
+    /// Stops reading the syslog socket (`true`), as a syslogd that has fallen behind, or
+    /// reads on (`false`).
+    pub fn pause_reading(&self, paused: bool) {
+        if let Some(r) = &self.receiver {
+            r.paused.store(paused, Ordering::Relaxed);
+        }
+    }
+
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
