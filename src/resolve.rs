@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono_tz::Tz;
 
 use crate::config::Config;
-use crate::cron::Entry;
+use crate::cron::{Diagnostic, Entry, Parsed, Severity};
 use crate::runner;
 use crate::sources::{Kind, Source, SourcesConfig};
 
@@ -65,6 +65,37 @@ pub enum Note {
     /// run jobs as itself.
     #[error("runs as {user}, but the daemon is not root; running it as {own}")]
     RunsAsDaemon { user: String, own: String },
+}
+
+/// Applies the daemon's command length limit to a parsed file, as `check` and `crontab` must
+/// before they call it fine: each entry the daemon would skip becomes an error at its line,
+/// in the daemon's words, and leaves the entries.
+pub(crate) fn refuse_long_commands(parsed: &mut Parsed, source: &str, config: &Config) {
+    let max = config.jobs.max_command_length;
+    let lines: Vec<&str> = source.split('\n').collect();
+    let mut refused = Vec::new();
+    parsed.crontab.entries.retain(|entry| {
+        if entry.command.len() <= max {
+            return true;
+        }
+        let skip = Skip::CommandTooLong {
+            len: entry.command.len(),
+            max,
+        };
+        let text = lines.get(entry.line as usize - 1).copied().unwrap_or("");
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        refused.push(Diagnostic::at(
+            Severity::Error,
+            entry.line,
+            text,
+            0,
+            text.len(),
+            skip.to_string(),
+        ));
+        false
+    });
+    parsed.diagnostics.extend(refused);
+    parsed.diagnostics.sort_by_key(|d| d.line);
 }
 
 /// The daemon's identity and configuration, and the users looked up so far: what resolving

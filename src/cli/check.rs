@@ -1,5 +1,7 @@
 //! `cronwright check`: parse crontab files and report every problem like a compiler, then a
-//! summary per file that also names the lines that are fine.
+//! summary per file that also names the lines that are fine. The daemon's configuration
+//! supplies the limits it applies at load (the command length), so that what `check` calls
+//! fine is what the daemon runs.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -7,7 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::Outcome;
+use crate::config::Config;
 use crate::cron::{Format, parse_crontab, report};
+use crate::resolve::refuse_long_commands;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -21,6 +25,9 @@ pub struct CheckArgs {
     /// are system crontabs unless --user is given; others are user crontabs.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
+    /// The daemon's configuration, for its limits [default: $CRONWRIGHT_CONFIG, then /etc/cronwright/cronwright.toml]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 /// System crontabs are `/etc/crontab` and the files of `/etc/cron.d`.
@@ -33,6 +40,15 @@ pub fn default_format(path: &Path) -> Format {
 }
 
 pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
+    // A configuration the daemon could not start with either is no reason not to check
+    // the language: say so, and leave its limits out.
+    let config = match Config::load_or_defaults(&super::config_path(args.config.clone())) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            eprintln!("cronwright: {e}; the daemon's limits are not checked");
+            None
+        }
+    };
     let mut outcome = Outcome::Ok;
     for path in &args.files {
         let stdin = path.as_os_str() == "-";
@@ -62,7 +78,10 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
             _ if stdin => Format::User,
             _ => default_format(path),
         };
-        let parsed = parse_crontab(&source, format);
+        let mut parsed = parse_crontab(&source, format);
+        if let Some(config) = &config {
+            refuse_long_commands(&mut parsed, &source, config);
+        }
         report(&name, &source, &parsed, out)?;
         if parsed.has_errors() {
             outcome = Outcome::Invalid;

@@ -426,8 +426,30 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         return Some(Line::Nothing);
     };
     let b = text.as_bytes();
+    if b[first.start] == b'#' {
+        return Some(Line::Nothing);
+    }
+    // The daemon would refuse such a line only when it ran (a NUL cannot reach exec) or
+    // would run other bytes than the file holds (the text is read as UTF-8, invalid bytes
+    // replaced): refusing it here tells `check`, `crontab` and the daemon's load alike.
+    if let Some(at) = text.find('\0') {
+        sink.error(
+            at,
+            1,
+            "a NUL byte: no command or variable can hold one; line not loaded",
+        );
+        return None;
+    }
+    if let Some(at) = text.find('\u{FFFD}') {
+        sink.error(
+            at,
+            1,
+            "bytes that are not UTF-8 (shown as \u{FFFD}): cronwright runs only what it reads \
+             exactly, so the line is not loaded (a real U+FFFD character is refused too)",
+        );
+        return None;
+    }
     match b[first.start] {
-        b'#' => return Some(Line::Nothing),
         b'0'..=b'9' | b'*' | b'@' | b'-' => {}
         _ => return parse_env(sink, first.start),
     }

@@ -403,3 +403,40 @@ fn end_lines_survive_a_syslog_reader_that_falls_behind() {
     assert!(started.len() >= 90, "{} runs", started.len());
     assert_eq!(started, ended);
 }
+
+/// `check` and `crontab` accepted lines the daemon then refused or ran differently: a NUL
+/// byte (refused only when the job started), bytes that are not UTF-8 (silently run as
+/// U+FFFD), a command longer than `max_command_length` (skipped at load). All three are now
+/// errors at their line, in `check`, in `crontab` and in the daemon's load alike.
+#[test]
+fn check_refuses_what_the_daemon_would_not_run_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cronwright.toml");
+    std::fs::write(
+        &config,
+        "[jobs]\nmax_command_length = 20\n[daemon]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    let mut bytes = b"* * * * * echo a\0b\n* * * * * echo caf\xe9\n".to_vec();
+    bytes.extend_from_slice(b"* * * * * echo this command is far too long\n* * * * * ok\n");
+    let file = dir.path().join("tab");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = run(
+        cronwright()
+            .arg("check")
+            .arg("--config")
+            .arg(&config)
+            .arg(&file),
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    for expected in [
+        ":1:17: error: a NUL byte",
+        ":2:19: error: bytes that are not UTF-8",
+        ":3:1: error: command of 33 bytes is longer than max_command_length (20); line skipped",
+        "3 errors, 0 warnings; 1 entry fine (line 4)",
+    ] {
+        assert!(report.contains(expected), "{expected}\n{report}");
+    }
+}

@@ -130,7 +130,7 @@ pub(super) fn edit_cmd(ctx: &Context) -> Result<ExitCode, CrontabError> {
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!("crontab: installing new crontab");
-        if validate(&name, &text) {
+        if validate(&name, &text, &ctx.config) {
             // On failure the edit is kept, as cronie keeps it.
             return match ctx.install(&text) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

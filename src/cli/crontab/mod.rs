@@ -33,6 +33,7 @@ use nix::unistd::{Uid, User, getuid};
 
 use crate::config::{Config, ConfigError, DEFAULT_PATH};
 use crate::cron::{Format, parse_crontab, report};
+use crate::resolve::refuse_long_commands;
 use crate::sources::MAX_CRONTAB_BYTES;
 use edit::edit_cmd;
 use spool::{Privileges, allowed, install, read_capped, read_crontab, remove_crontab};
@@ -311,7 +312,7 @@ fn dispatch(args: CrontabArgs) -> Result<ExitCode, CrontabError> {
         set_group_id,
     };
     if args.test {
-        return test_cmd(&file.unwrap_or_else(|| PathBuf::from("-")));
+        return test_cmd(&ctx, &file.unwrap_or_else(|| PathBuf::from("-")));
     }
     if args.list {
         return list_cmd(&ctx);
@@ -350,10 +351,11 @@ fn read_input(path: &Path) -> Result<Vec<u8>, CrontabError> {
 }
 
 /// Prints the diagnostics of `text` (as `cronwright check` does) on standard error when there
-/// are any; true when it has no errors.
-fn validate(name: &str, text: &[u8]) -> bool {
+/// are any, with the daemon's command length limit applied; true when it has no errors.
+fn validate(name: &str, text: &[u8], config: &Config) -> bool {
     let source = String::from_utf8_lossy(text);
-    let parsed = parse_crontab(&source, Format::User);
+    let mut parsed = parse_crontab(&source, Format::User);
+    refuse_long_commands(&mut parsed, &source, config);
     if !parsed.diagnostics.is_empty() {
         let stderr = io::stderr();
         let _ = report(name, &source, &parsed, &mut stderr.lock());
@@ -361,9 +363,9 @@ fn validate(name: &str, text: &[u8]) -> bool {
     !parsed.has_errors()
 }
 
-fn test_cmd(file: &Path) -> Result<ExitCode, CrontabError> {
+fn test_cmd(ctx: &Context, file: &Path) -> Result<ExitCode, CrontabError> {
     let text = read_input(file)?;
-    if validate(&file.display().to_string(), &text) {
+    if validate(&file.display().to_string(), &text, &ctx.config) {
         eprintln!("No syntax issues were found in the crontab file.");
         Ok(ExitCode::SUCCESS)
     } else {
@@ -374,7 +376,7 @@ fn test_cmd(file: &Path) -> Result<ExitCode, CrontabError> {
 
 fn replace_cmd(ctx: &Context, file: &Path) -> Result<ExitCode, CrontabError> {
     let text = read_input(file)?;
-    if !validate(&file.display().to_string(), &text) {
+    if !validate(&file.display().to_string(), &text, &ctx.config) {
         eprintln!("errors in crontab file, can't install.");
         return Ok(ExitCode::from(1));
     }
