@@ -27,13 +27,20 @@
 //! text is read from it, so nothing can be swapped in between the check and the read.
 //!
 //! - User spool: the named user exists, owns the file, the file is regular (a symbolic link is
-//!   refused) and not writable by group or others.
+//!   refused), not writable by group or others, and has exactly one name (a link count of 1, as
+//!   cronie and OpenBSD cron demand). A second name is a way to the crontab around crontab(1):
+//!   a hard link kept to an installed crontab lets it be changed in place, unchecked, whatever
+//!   `cron.allow` says later, and a file linked into the spool is loaded without crontab(1)
+//!   ever having read it. A count of 0 is a crontab removed since it was opened: gone.
 //! - System crontab and system directories: owned by root, regular, not writable by group or
 //!   others. As in Debian, a symbolic link is accepted when the link itself is owned by root and
 //!   its target passes the same checks.
 //! - Extra files: owned by the daemon's user (or root), regular (links are followed: the
 //!   configuration names these files itself), not writable by others. Group write is allowed
 //!   because user-private-group systems (umask 002) check repositories out as 0664.
+//! - System crontabs and extra files may have more than one name, as in cronie: they live where
+//!   only their owner (root, or the daemon's own user) writes, so another name gives nobody a
+//!   way in, and systems that deploy `/etc` from an image (OSTree) hard-link the files in it.
 //! - Not root ([`SourcesConfig::as_root`] false): the daemon cannot switch users, so the spool
 //!   yields only the daemon's own crontab, and a system crontab may also be owned by the
 //!   daemon's own user (its lines can only ever run as that user, which is the caller's rule).
@@ -178,6 +185,8 @@ pub enum Refusal {
         /// The `chmod` mode argument that fixes it.
         chmod: &'static str,
     },
+    #[error("has {links} hard links; a crontab in the user spool must have exactly one name")]
+    HardLinks { links: u64 },
     #[error("is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
     #[error(
@@ -470,6 +479,8 @@ struct Rules {
     /// Named in the message and the fix.
     expected: String,
     follow_links: bool,
+    /// The file must have exactly one name.
+    one_name: bool,
     forbidden: u32,
     chmod: &'static str,
 }
@@ -492,6 +503,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
                     cfg.own_user.clone()
                 },
                 follow_links: true,
+                one_name: false,
                 forbidden: 0o022,
                 chmod: "go-w",
             })
@@ -500,6 +512,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
             owners: vec![0, cfg.own_uid],
             expected: cfg.own_user.clone(),
             follow_links: true,
+            one_name: false,
             forbidden: 0o002,
             chmod: "o-w",
         }),
@@ -525,6 +538,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
                 owners: vec![pw.uid.as_raw()],
                 expected: user,
                 follow_links: false,
+                one_name: true,
                 forbidden: 0o022,
                 chmod: "600",
             })
@@ -602,6 +616,14 @@ pub fn load(source: &Source, cfg: &SourcesConfig) -> Result<Loaded, Refusal> {
             forbidden: rules.forbidden,
             chmod: rules.chmod,
         });
+    }
+    if rules.one_name {
+        match meta.nlink() {
+            1 => {}
+            // Removed since it was opened (`crontab -r`); its watch event follows.
+            0 => return Err(Refusal::NotFound),
+            links => return Err(Refusal::HardLinks { links }),
+        }
     }
     if meta.len() > MAX_CRONTAB_BYTES {
         return Err(Refusal::TooLarge {
@@ -1057,6 +1079,40 @@ mod tests {
                 link.display()
             ))
         );
+    }
+
+    /// Run as root or as any user: the crontab is the effective user's own.
+    #[test]
+    fn spool_crontab_with_a_second_name_is_refused() {
+        let t = tree();
+        let user = t.cfg.own_user.clone();
+        let path = t.root.join("spool").join(&user);
+        write(&path, 0o600);
+        let source = spool_source(&t, &user);
+        assert!(load(&source, &t.cfg).is_ok());
+        let second = t.root.join("second-name");
+        fs::hard_link(&path, &second).expect("link");
+        let err = load(&source, &t.cfg).expect_err("refused");
+        assert!(matches!(err, Refusal::HardLinks { links: 2 }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "has 2 hard links; a crontab in the user spool must have exactly one name"
+        );
+        assert_eq!(err.fix(&path), None);
+        fs::remove_file(&second).expect("unlink");
+        assert!(load(&source, &t.cfg).is_ok());
+    }
+
+    #[test]
+    fn system_and_extra_crontabs_may_have_more_than_one_name() {
+        let t = tree();
+        for path in [t.root.join("etc/cron.d/job"), t.root.join("demo.cron")] {
+            write(&path, 0o644);
+            fs::hard_link(&path, t.root.join("second-name")).expect("link");
+            let source = classify(&path, &t.cfg).expect("a source");
+            assert!(load(&source, &t.cfg).is_ok(), "{}", path.display());
+            fs::remove_file(t.root.join("second-name")).expect("unlink");
+        }
     }
 
     #[test]
