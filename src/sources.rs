@@ -2,7 +2,8 @@
 //! crontab directories, the user spool and the extra user-format files the daemon runs as
 //! itself. I/O only: this module lists files, checks owner, type and mode on the descriptor it
 //! then reads from, and hands back the text; parsing belongs to `cron`, and deciding what to
-//! log (once) belongs to the daemon.
+//! log (once) belongs to the daemon. It also removes the temporary files that crontab(1)
+//! installs killed before their rename left in the spool ([`sweep_spool`]).
 //!
 //! # Names
 //!
@@ -16,7 +17,8 @@
 //!   of crontab(1) are skipped silently, because they exist only while a crontab is being
 //!   installed: names starting with `.`, `#` or `tmp.` (Debian's and cronie's temporary
 //!   files), ending in `~`, or ending in `.new` (busybox). Other names with a `.` are kept,
-//!   since user names may contain one (`john.doe`).
+//!   since user names may contain one (`john.doe`). A `tmp.*` file that has not changed for
+//!   [`STALE_TEMPORARY_SECS`] was left by an install that was killed, and is removed.
 //! - Each of `extra_user_crontabs` (user format) runs as the daemon's own user; a missing one
 //!   is still listed, so that loading it says it does not exist.
 //!
@@ -397,6 +399,53 @@ pub fn scan(cfg: &SourcesConfig) -> Scan {
         scan.sources.push(extra_source(path, cfg));
     }
     scan
+}
+
+/// How long a temporary file of crontab(1) in the spool must have been left unchanged to count
+/// as left behind by an install that was killed. An install holds its file only while it writes
+/// and syncs at most [`MAX_CRONTAB_BYTES`] (seconds, even on a slow disk), so ten minutes never
+/// takes the file of an install that is still running.
+pub const STALE_TEMPORARY_SECS: i64 = 10 * 60;
+
+/// Removes from the spool `dir` the temporary files of crontab(1) (`tmp.*` regular files)
+/// last modified [`STALE_TEMPORARY_SECS`] or more before `now` (Unix seconds), of any owner or,
+/// with `owner`, of that uid only; returns those removed. An interrupted install leaves up to
+/// [`MAX_CRONTAB_BYTES`] there that nothing else removes. Best effort: a spool that cannot be
+/// listed (crontab(1)'s group may create files in it but not list it) or a file that cannot be
+/// removed is left as it is. Other names are never touched, and neither are links, which
+/// crontab(1) never makes there.
+pub fn remove_stale_temporaries(dir: &Path, owner: Option<u32>, now: i64) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.file_name().as_bytes().starts_with(b"tmp.") {
+            continue;
+        }
+        // Not followed: the link itself, were one there.
+        let Ok(meta) = entry.metadata() else { continue };
+        let stale = meta.is_file()
+            && owner.is_none_or(|uid| meta.uid() == uid)
+            && meta.mtime() <= now - STALE_TEMPORARY_SECS;
+        // Between the look and the removal only the file's owner could put another file under
+        // this name (the spool is sticky), and crontab(1) draws a new random name every time:
+        // the file judged is the one removed.
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The daemon's sweep of the user spool (see [`remove_stale_temporaries`]): every user's stale
+/// temporary files when it runs as root, otherwise only its own user's.
+pub fn sweep_spool(cfg: &SourcesConfig, now: i64) -> Vec<PathBuf> {
+    match &cfg.user_spool {
+        Some(spool) => remove_stale_temporaries(spool, (!cfg.as_root).then_some(cfg.own_uid), now),
+        None => Vec::new(),
+    }
 }
 
 /// What one path is to the daemon. Judged by name and place, so a path that was just deleted
@@ -1113,6 +1162,73 @@ mod tests {
             assert!(load(&source, &t.cfg).is_ok(), "{}", path.display());
             fs::remove_file(t.root.join("second-name")).expect("unlink");
         }
+    }
+
+    /// Makes `path` (not followed, were it a link) last modified `secs` seconds before now.
+    fn age(path: &Path, secs: i64) {
+        use nix::sys::stat::{UtimensatFlags, utimensat};
+        use nix::sys::time::TimeSpec;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let then = TimeSpec::new(now - secs, 0);
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            &then,
+            &then,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("utimensat");
+    }
+
+    #[test]
+    fn the_spool_is_swept_of_stale_temporary_files_only() {
+        let mut t = tree();
+        let spool = t.root.join("spool");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let stale = spool.join("tmp.0123456789abcdef");
+        write(&stale, 0o600);
+        age(&stale, STALE_TEMPORARY_SECS + 60);
+        let fresh = spool.join("tmp.fresh");
+        write(&fresh, 0o600);
+        age(&fresh, STALE_TEMPORARY_SECS - 60);
+        // Old, but no temporary file of crontab(1): a crontab, another working file, a
+        // directory and a link.
+        let keep = ["alice", "#tmp.host.1", "tmp.dir", "tmp.link"].map(|n| spool.join(n));
+        write(&keep[0], 0o600);
+        write(&keep[1], 0o600);
+        fs::create_dir(&keep[2]).expect("mkdir");
+        symlink(&keep[0], &keep[3]).expect("symlink");
+        for path in &keep {
+            age(path, 3600);
+        }
+
+        // A daemon that is not root removes only its own user's files.
+        t.cfg.as_root = false;
+        t.cfg.own_uid = geteuid().as_raw() + 1;
+        assert!(sweep_spool(&t.cfg, now).is_empty());
+        t.cfg.own_uid = geteuid().as_raw();
+        assert_eq!(sweep_spool(&t.cfg, now), vec![stale.clone()]);
+        assert!(!stale.exists());
+        assert!(fresh.exists());
+        for path in &keep {
+            assert!(fs::symlink_metadata(path).is_ok(), "{}", path.display());
+        }
+        // As root, any user's; and nothing twice.
+        t.cfg.as_root = true;
+        t.cfg.own_uid = geteuid().as_raw() + 1;
+        write(&stale, 0o600);
+        age(&stale, STALE_TEMPORARY_SECS + 60);
+        assert_eq!(sweep_spool(&t.cfg, now), vec![stale.clone()]);
+        assert!(sweep_spool(&t.cfg, now).is_empty());
+        // No spool, or one that cannot be listed: nothing, quietly.
+        t.cfg.user_spool = Some(t.root.join("no-spool"));
+        assert!(sweep_spool(&t.cfg, now).is_empty());
     }
 
     #[test]

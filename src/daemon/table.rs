@@ -182,6 +182,8 @@ pub(crate) struct Table {
     /// `@reboot` entries found while loading at start; `None` once they have been taken, so
     /// later loads do not collect them.
     reboot_pending: Option<Vec<JobInfo>>,
+    /// Temporary files of crontab(1) removed from the spool, until the loop takes them.
+    removed: Vec<PathBuf>,
 }
 
 /// What a load needs besides the file: the configuration and where the sources are.
@@ -202,6 +204,7 @@ impl Table {
             rng: seed | 1,
             ignored: HashSet::new(),
             reboot_pending: Some(Vec::new()),
+            removed: Vec::new(),
         }
     }
 
@@ -228,16 +231,29 @@ impl Table {
             .collect()
     }
 
+    /// The temporary files that crontab(1) installs killed before their rename had left in the
+    /// spool, removed since the last call (see [`sources::sweep_spool`]).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the loop does not log them yet")
+    )]
+    pub fn take_removed(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.removed)
+    }
+
     /// The `@reboot` entries collected so far; later loads collect none.
     pub fn take_reboot_jobs(&mut self) -> Vec<JobInfo> {
         self.reboot_pending.take().unwrap_or_default()
     }
 
-    /// Scans every source and loads every crontab; forgets files that are gone. `force`
+    /// Scans every source and loads every crontab; forgets files that are gone; sweeps the
+    /// spool of crontab(1)'s stale temporary files (see [`Table::take_removed`]). `force`
     /// reloads files whose stamp did not change too (SIGHUP); otherwise only changed or new
     /// files are read again.
     pub fn load_all(&mut self, cx: &LoadContext<'_>, force: bool) -> Vec<Change> {
         let mut changes = Vec::new();
+        self.removed
+            .extend(sources::sweep_spool(cx.sources, cx.now));
         let scan = sources::scan(cx.sources);
         for (path, reason) in scan.ignored {
             self.ignore(path, reason, &mut changes);
@@ -258,7 +274,8 @@ impl Table {
     }
 
     /// Reloads what changed: a path that is one of our crontabs is (re)loaded, a path that
-    /// was one and is gone has its jobs removed, a directory means "scan again".
+    /// was one and is gone has its jobs removed, a directory means "scan again"; a change in
+    /// the spool sweeps it as `load_all` does.
     pub fn reload_paths(&mut self, changed: Vec<PathBuf>, cx: &LoadContext<'_>) -> Vec<Change> {
         let mut changes = Vec::new();
         let cfg = cx.sources;
@@ -266,6 +283,12 @@ impl Table {
             cfg.system_dirs.iter().any(|d| d == p) || cfg.user_spool.as_deref() == Some(p)
         };
         let mut rescan = false;
+        // Every install changes the spool, so a file left by one that was killed goes at the
+        // next install after it is stale, not only at the next full scan.
+        let spool_changed = changed.iter().any(|p| {
+            p.parent()
+                .is_some_and(|d| cfg.user_spool.as_deref() == Some(d))
+        });
         for path in changed {
             if configured_dir(&path) {
                 rescan = true;
@@ -282,6 +305,8 @@ impl Table {
         }
         if rescan {
             changes.extend(self.load_all(cx, false));
+        } else if spool_changed {
+            self.removed.extend(sources::sweep_spool(cfg, cx.now));
         }
         changes
     }
@@ -653,6 +678,46 @@ mod tests {
                 skip: Skip::CommandTooLong { len: 12, max: 3 }
             }]
         );
+    }
+
+    #[test]
+    fn loads_sweep_the_spool_of_stale_temporary_files() {
+        let f = Fixture::new();
+        let spool = f.dir.path().join("spool");
+        std::fs::create_dir(&spool).unwrap();
+        let toml = format!(
+            "[daemon]\ntimezone = \"UTC\"\n[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\n\
+             user_spool = \"{}\"\n",
+            spool.display()
+        );
+        let config = Config::parse(&toml, &f.dir.path().join("cronwright.toml")).unwrap();
+        let (user, uid) = sources::effective_user();
+        let sources = sources_config(&config, false, &user, uid);
+        let cx = LoadContext {
+            config: &config,
+            sources: &sources,
+            ..f.cx()
+        };
+        // Written at `now` minus `age` seconds.
+        let temporary = |name: &str, age: i64| {
+            let path = spool.join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs((cx.now - age) as u64);
+            file.set_modified(at).unwrap();
+            path
+        };
+        let mut table = Table::new(1);
+        let old = temporary("tmp.old", 3600);
+        let new = temporary("tmp.new", 60);
+        table.load_all(&cx, true);
+        assert_eq!(table.take_removed(), vec![old.clone()]);
+        assert!(!old.exists() && new.exists());
+        assert!(table.take_removed().is_empty());
+
+        // A change in the spool sweeps it again.
+        let other = temporary("tmp.other", 3600);
+        table.reload_paths(vec![spool.join(&user)], &cx);
+        assert_eq!(table.take_removed(), vec![other]);
     }
 
     #[test]
