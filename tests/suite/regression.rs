@@ -78,3 +78,47 @@ fn spool_crontab_with_a_second_name_is_refused() {
         "has 2 hard links; a crontab in the user spool must have exactly one name"
     );
 }
+
+/// An install killed between creating its temporary file and renaming it over the crontab
+/// (up to 16 MiB) left `tmp.*` in the spool for good. The next install removes those left
+/// unchanged for ten minutes, and never the file of an install still running. Run as root or
+/// as anyone: the files are the caller's own, in a spool the caller may list.
+#[test]
+fn install_removes_temporary_files_killed_installs_left_in_the_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let config = dir.path().join("cronwright.toml");
+    std::fs::write(
+        &config,
+        "[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\nuser_spool = \"spool\"\n\
+         [crontab]\nallow_file = \"allow\"\ndeny_file = \"deny\"\n[daemon]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    let left = |name: &str, minutes_ago: u64| {
+        let file = std::fs::File::create(spool.join(name)).unwrap();
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(minutes_ago * 60);
+        file.set_modified(then).unwrap();
+    };
+    left("tmp.killed", 11);
+    left("tmp.running", 1);
+    let out = run(
+        cronwright()
+            .args(["crontab", "--config"])
+            .arg(&config)
+            .arg("-")
+            .env_remove("CRONWRIGHT_CONFIG"),
+        "0 * * * * hourly\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert_eq!(names, [user, "tmp.running".to_string()]);
+}
