@@ -2,7 +2,8 @@
 //! crontab directories, the user spool and the extra user-format files the daemon runs as
 //! itself. I/O only: this module lists files, checks owner, type and mode on the descriptor it
 //! then reads from, and hands back the text; parsing belongs to `cron`, and deciding what to
-//! log (once) belongs to the daemon.
+//! log (once) belongs to the daemon. It also removes the temporary files that crontab(1)
+//! installs killed before their rename left in the spool ([`sweep_spool`]).
 //!
 //! # Names
 //!
@@ -16,7 +17,8 @@
 //!   of crontab(1) are skipped silently, because they exist only while a crontab is being
 //!   installed: names starting with `.`, `#` or `tmp.` (Debian's and cronie's temporary
 //!   files), ending in `~`, or ending in `.new` (busybox). Other names with a `.` are kept,
-//!   since user names may contain one (`john.doe`).
+//!   since user names may contain one (`john.doe`). A `tmp.*` file that has not changed for
+//!   [`STALE_TEMPORARY_SECS`] was left by an install that was killed, and is removed.
 //! - Each of `extra_user_crontabs` (user format) runs as the daemon's own user; a missing one
 //!   is still listed, so that loading it says it does not exist.
 //!
@@ -27,13 +29,20 @@
 //! text is read from it, so nothing can be swapped in between the check and the read.
 //!
 //! - User spool: the named user exists, owns the file, the file is regular (a symbolic link is
-//!   refused) and not writable by group or others.
+//!   refused), not writable by group or others, and has exactly one name (a link count of 1, as
+//!   cronie and OpenBSD cron demand). A second name is a way to the crontab around crontab(1):
+//!   a hard link kept to an installed crontab lets it be changed in place, unchecked, whatever
+//!   `cron.allow` says later, and a file linked into the spool is loaded without crontab(1)
+//!   ever having read it. A count of 0 is a crontab removed since it was opened: gone.
 //! - System crontab and system directories: owned by root, regular, not writable by group or
 //!   others. As in Debian, a symbolic link is accepted when the link itself is owned by root and
 //!   its target passes the same checks.
 //! - Extra files: owned by the daemon's user (or root), regular (links are followed: the
 //!   configuration names these files itself), not writable by others. Group write is allowed
 //!   because user-private-group systems (umask 002) check repositories out as 0664.
+//! - System crontabs and extra files may have more than one name, as in cronie: they live where
+//!   only their owner (root, or the daemon's own user) writes, so another name gives nobody a
+//!   way in, and systems that deploy `/etc` from an image (OSTree) hard-link the files in it.
 //! - Not root ([`SourcesConfig::as_root`] false): the daemon cannot switch users, so the spool
 //!   yields only the daemon's own crontab, and a system crontab may also be owned by the
 //!   daemon's own user (its lines can only ever run as that user, which is the caller's rule).
@@ -178,6 +187,8 @@ pub enum Refusal {
         /// The `chmod` mode argument that fixes it.
         chmod: &'static str,
     },
+    #[error("has {links} hard links; a crontab in the user spool must have exactly one name")]
+    HardLinks { links: u64 },
     #[error("is {size} bytes, more than the limit of {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
     #[error(
@@ -393,6 +404,53 @@ pub fn scan(cfg: &SourcesConfig) -> Scan {
     scan
 }
 
+/// How long a temporary file of crontab(1) in the spool must have been left unchanged to count
+/// as left behind by an install that was killed. An install holds its file only while it writes
+/// and syncs at most [`MAX_CRONTAB_BYTES`] (seconds, even on a slow disk), so ten minutes never
+/// takes the file of an install that is still running.
+pub const STALE_TEMPORARY_SECS: i64 = 10 * 60;
+
+/// Removes from the spool `dir` the temporary files of crontab(1) (`tmp.*` regular files)
+/// last modified [`STALE_TEMPORARY_SECS`] or more before `now` (Unix seconds), of any owner or,
+/// with `owner`, of that uid only; returns those removed. An interrupted install leaves up to
+/// [`MAX_CRONTAB_BYTES`] there that nothing else removes. Best effort: a spool that cannot be
+/// listed (crontab(1)'s group may create files in it but not list it) or a file that cannot be
+/// removed is left as it is. Other names are never touched, and neither are links, which
+/// crontab(1) never makes there.
+pub fn remove_stale_temporaries(dir: &Path, owner: Option<u32>, now: i64) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.file_name().as_bytes().starts_with(b"tmp.") {
+            continue;
+        }
+        // Not followed: the link itself, were one there.
+        let Ok(meta) = entry.metadata() else { continue };
+        let stale = meta.is_file()
+            && owner.is_none_or(|uid| meta.uid() == uid)
+            && meta.mtime() <= now - STALE_TEMPORARY_SECS;
+        // Between the look and the removal only the file's owner could put another file under
+        // this name (the spool is sticky), and crontab(1) draws a new random name every time:
+        // the file judged is the one removed.
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The daemon's sweep of the user spool (see [`remove_stale_temporaries`]): every user's stale
+/// temporary files when it runs as root, otherwise only its own user's.
+pub fn sweep_spool(cfg: &SourcesConfig, now: i64) -> Vec<PathBuf> {
+    match &cfg.user_spool {
+        Some(spool) => remove_stale_temporaries(spool, (!cfg.as_root).then_some(cfg.own_uid), now),
+        None => Vec::new(),
+    }
+}
+
 /// What one path is to the daemon. Judged by name and place, so a path that was just deleted
 /// is still a source (loading it then says `NotFound`, and its jobs go).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -473,6 +531,8 @@ struct Rules {
     /// Named in the message and the fix.
     expected: String,
     follow_links: bool,
+    /// The file must have exactly one name.
+    one_name: bool,
     forbidden: u32,
     chmod: &'static str,
 }
@@ -495,6 +555,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
                     cfg.own_user.clone()
                 },
                 follow_links: true,
+                one_name: false,
                 forbidden: 0o022,
                 chmod: "go-w",
             })
@@ -503,6 +564,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
             owners: vec![0, cfg.own_uid],
             expected: cfg.own_user.clone(),
             follow_links: true,
+            one_name: false,
             forbidden: 0o002,
             chmod: "o-w",
         }),
@@ -528,6 +590,7 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
                 owners: vec![pw.uid.as_raw()],
                 expected: user,
                 follow_links: false,
+                one_name: true,
                 forbidden: 0o022,
                 chmod: "600",
             })
@@ -605,6 +668,14 @@ pub fn load(source: &Source, cfg: &SourcesConfig) -> Result<Loaded, Refusal> {
             forbidden: rules.forbidden,
             chmod: rules.chmod,
         });
+    }
+    if rules.one_name {
+        match meta.nlink() {
+            1 => {}
+            // Removed since it was opened (`crontab -r`); its watch event follows.
+            0 => return Err(Refusal::NotFound),
+            links => return Err(Refusal::HardLinks { links }),
+        }
     }
     if meta.len() > MAX_CRONTAB_BYTES {
         return Err(Refusal::TooLarge {
@@ -1060,6 +1131,107 @@ mod tests {
                 link.display()
             ))
         );
+    }
+
+    /// Run as root or as any user: the crontab is the effective user's own.
+    #[test]
+    fn spool_crontab_with_a_second_name_is_refused() {
+        let t = tree();
+        let user = t.cfg.own_user.clone();
+        let path = t.root.join("spool").join(&user);
+        write(&path, 0o600);
+        let source = spool_source(&t, &user);
+        assert!(load(&source, &t.cfg).is_ok());
+        let second = t.root.join("second-name");
+        fs::hard_link(&path, &second).expect("link");
+        let err = load(&source, &t.cfg).expect_err("refused");
+        assert!(matches!(err, Refusal::HardLinks { links: 2 }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "has 2 hard links; a crontab in the user spool must have exactly one name"
+        );
+        assert_eq!(err.fix(&path), None);
+        fs::remove_file(&second).expect("unlink");
+        assert!(load(&source, &t.cfg).is_ok());
+    }
+
+    #[test]
+    fn system_and_extra_crontabs_may_have_more_than_one_name() {
+        let t = tree();
+        for path in [t.root.join("etc/cron.d/job"), t.root.join("demo.cron")] {
+            write(&path, 0o644);
+            fs::hard_link(&path, t.root.join("second-name")).expect("link");
+            let source = classify(&path, &t.cfg).expect("a source");
+            assert!(load(&source, &t.cfg).is_ok(), "{}", path.display());
+            fs::remove_file(t.root.join("second-name")).expect("unlink");
+        }
+    }
+
+    /// Makes `path` (not followed, were it a link) last modified `secs` seconds before now.
+    fn age(path: &Path, secs: i64) {
+        use nix::sys::stat::{UtimensatFlags, utimensat};
+        use nix::sys::time::TimeSpec;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let then = TimeSpec::new(now - secs, 0);
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            &then,
+            &then,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("utimensat");
+    }
+
+    #[test]
+    fn the_spool_is_swept_of_stale_temporary_files_only() {
+        let mut t = tree();
+        let spool = t.root.join("spool");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let stale = spool.join("tmp.0123456789abcdef");
+        write(&stale, 0o600);
+        age(&stale, STALE_TEMPORARY_SECS + 60);
+        let fresh = spool.join("tmp.fresh");
+        write(&fresh, 0o600);
+        age(&fresh, STALE_TEMPORARY_SECS - 60);
+        // Old, but no temporary file of crontab(1): a crontab, another working file, a
+        // directory and a link.
+        let keep = ["alice", "#tmp.host.1", "tmp.dir", "tmp.link"].map(|n| spool.join(n));
+        write(&keep[0], 0o600);
+        write(&keep[1], 0o600);
+        fs::create_dir(&keep[2]).expect("mkdir");
+        symlink(&keep[0], &keep[3]).expect("symlink");
+        for path in &keep {
+            age(path, 3600);
+        }
+
+        // A daemon that is not root removes only its own user's files.
+        t.cfg.as_root = false;
+        t.cfg.own_uid = geteuid().as_raw() + 1;
+        assert!(sweep_spool(&t.cfg, now).is_empty());
+        t.cfg.own_uid = geteuid().as_raw();
+        assert_eq!(sweep_spool(&t.cfg, now), vec![stale.clone()]);
+        assert!(!stale.exists());
+        assert!(fresh.exists());
+        for path in &keep {
+            assert!(fs::symlink_metadata(path).is_ok(), "{}", path.display());
+        }
+        // As root, any user's; and nothing twice.
+        t.cfg.as_root = true;
+        t.cfg.own_uid = geteuid().as_raw() + 1;
+        write(&stale, 0o600);
+        age(&stale, STALE_TEMPORARY_SECS + 60);
+        assert_eq!(sweep_spool(&t.cfg, now), vec![stale.clone()]);
+        assert!(sweep_spool(&t.cfg, now).is_empty());
+        // No spool, or one that cannot be listed: nothing, quietly.
+        t.cfg.user_spool = Some(t.root.join("no-spool"));
+        assert!(sweep_spool(&t.cfg, now).is_empty());
     }
 
     #[test]

@@ -562,6 +562,7 @@ impl Daemon {
                     }
                 }
                 Change::Forgotten { path } => self.log_emptied(&path.display().to_string()),
+                Change::Swept { path } => self.logger.log(&Event::Swept { path: &path }),
             }
         }
     }

@@ -128,6 +128,8 @@ pub(crate) enum Change {
     },
     /// A file that is gone or no longer a crontab: its jobs were removed.
     Forgotten { path: PathBuf },
+    /// A temporary file that a killed `crontab` left in the spool, removed.
+    Swept { path: PathBuf },
 }
 
 /// One file's load.
@@ -228,11 +230,15 @@ impl Table {
         self.reboot_pending.take().unwrap_or_default()
     }
 
-    /// Scans every source and loads every crontab; forgets files that are gone. `force`
+    /// Scans every source and loads every crontab; forgets files that are gone; sweeps the
+    /// spool of crontab(1)'s stale temporary files (see [`sources::sweep_spool`]). `force`
     /// reloads files whose stamp did not change too (SIGHUP); otherwise only changed or new
     /// files are read again.
     pub fn load_all(&mut self, cx: &LoadContext<'_>, force: bool) -> Vec<Change> {
         let mut changes = Vec::new();
+        for path in sources::sweep_spool(cx.sources, cx.now) {
+            changes.push(Change::Swept { path });
+        }
         let scan = sources::scan(cx.sources);
         for (path, reason) in scan.ignored {
             self.ignore(path, reason, &mut changes);
@@ -253,7 +259,8 @@ impl Table {
     }
 
     /// Reloads what changed: a path that is one of our crontabs is (re)loaded, a path that
-    /// was one and is gone has its jobs removed, a directory means "scan again".
+    /// was one and is gone has its jobs removed, a directory means "scan again"; a change in
+    /// the spool sweeps it as `load_all` does.
     pub fn reload_paths(&mut self, changed: Vec<PathBuf>, cx: &LoadContext<'_>) -> Vec<Change> {
         let mut changes = Vec::new();
         let cfg = cx.sources;
@@ -261,6 +268,12 @@ impl Table {
             cfg.system_dirs.iter().any(|d| d == p) || cfg.user_spool.as_deref() == Some(p)
         };
         let mut rescan = false;
+        // Every install changes the spool, so a file left by one that was killed goes at the
+        // next install after it is stale, not only at the next full scan.
+        let spool_changed = changed.iter().any(|p| {
+            p.parent()
+                .is_some_and(|d| cfg.user_spool.as_deref() == Some(d))
+        });
         for path in changed {
             if configured_dir(&path) {
                 rescan = true;
@@ -277,6 +290,10 @@ impl Table {
         }
         if rescan {
             changes.extend(self.load_all(cx, false));
+        } else if spool_changed {
+            for path in sources::sweep_spool(cfg, cx.now) {
+                changes.push(Change::Swept { path });
+            }
         }
         changes
     }
@@ -657,6 +674,56 @@ mod tests {
                 line: 1,
                 skip: Skip::CommandTooLong { len: 12, max: 3 }
             }]
+        );
+    }
+
+    #[test]
+    fn loads_sweep_the_spool_of_stale_temporary_files() {
+        let f = Fixture::new();
+        let spool = f.dir.path().join("spool");
+        std::fs::create_dir(&spool).unwrap();
+        let toml = format!(
+            "[daemon]\ntimezone = \"UTC\"\n[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\n\
+             user_spool = \"{}\"\n",
+            spool.display()
+        );
+        let config = Config::parse(&toml, &f.dir.path().join("cronwright.toml")).unwrap();
+        let (user, uid) = sources::effective_user();
+        let sources = sources_config(&config, false, &user, uid);
+        let cx = LoadContext {
+            config: &config,
+            sources: &sources,
+            ..f.cx()
+        };
+        // Written at `now` minus `age` seconds.
+        let temporary = |name: &str, age: i64| {
+            let path = spool.join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs((cx.now - age) as u64);
+            file.set_modified(at).unwrap();
+            path
+        };
+        let mut table = Table::new(1);
+        let old = temporary("tmp.old", 3600);
+        let new = temporary("tmp.new", 60);
+        let swept = |changes: Vec<Change>| -> Vec<PathBuf> {
+            changes
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::Swept { path } => Some(path),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(swept(table.load_all(&cx, true)), vec![old.clone()]);
+        assert!(!old.exists() && new.exists());
+        assert!(swept(table.load_all(&cx, false)).is_empty());
+
+        // A change in the spool sweeps it again.
+        let other = temporary("tmp.other", 3600);
+        assert_eq!(
+            swept(table.reload_paths(vec![spool.join(&user)], &cx)),
+            vec![other]
         );
     }
 

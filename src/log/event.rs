@@ -158,6 +158,8 @@ pub enum Event<'a> {
     /// `secs` after a job's exit a process it left running still held its output pipe: the
     /// output logged and mailed is what came until then; the rest is read and discarded.
     OutputCut { job: &'a str, pid: u32, secs: u64 },
+    /// A temporary file of `crontab` left in the spool by an install that was killed, removed.
+    Swept { path: &'a Path },
     /// A crontab error at `file:line:column`.
     CrontabError {
         file: &'a str,
@@ -198,6 +200,7 @@ impl Event<'_> {
             | Event::RebootSkipped { .. }
             | Event::ClockMoved { .. }
             | Event::OutputCut { .. }
+            | Event::Swept { .. }
             | Event::EntryNote { .. } => "INFO",
             Event::ConfigKept { .. }
             | Event::NotifyFailed { .. }
@@ -432,6 +435,10 @@ impl Event<'_> {
                 "{job}: output of pid {pid} cut {secs}s after its exit: a process it left \
                  running still holds the pipe; what it writes from now on is discarded",
                 values![job, pid, secs],
+            ),
+            Event::Swept { path } => Shape::sentence(
+                "{path}: removed, a temporary file a killed crontab(1) left in the spool",
+                values![path],
             ),
             Event::CrontabError {
                 file,
@@ -824,6 +831,14 @@ mod tests {
                  exit: a process it left running still holds the pipe; what it writes from now \
                  on is discarded",
                 json!({"job": JOB, "pid": 4242, "secs": 3600}),
+            ),
+            (
+                Event::Swept {
+                    path: Path::new("/var/spool/cron/crontabs/tmp.1f2e3d4c5b6a7988"),
+                },
+                "INFO /var/spool/cron/crontabs/tmp.1f2e3d4c5b6a7988: removed, a temporary file \
+                 a killed crontab(1) left in the spool",
+                json!({"path": "/var/spool/cron/crontabs/tmp.1f2e3d4c5b6a7988"}),
             ),
             (
                 Event::CrontabError {

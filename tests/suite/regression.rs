@@ -3,6 +3,7 @@
 //! broke again. Each test drives the smallest input that showed the bug, through the library
 //! or the binaries like the other modules, with the helpers in `util`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -439,4 +440,99 @@ fn check_refuses_what_the_daemon_would_not_run_as_written() {
     ] {
         assert!(report.contains(expected), "{expected}\n{report}");
     }
+}
+
+/// A crontab in the user spool with a second name (a hard link) used to load, so a name kept
+/// outside the spool let its owner change the crontab in place, around crontab(1)'s checks.
+/// `cronwright list` judges files by the daemon's rules, so it shows the refusal without a
+/// daemon.
+#[test]
+fn spool_crontab_with_a_second_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let config = dir.path().join("cronwright.toml");
+    std::fs::write(
+        &config,
+        "[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\nuser_spool = \"spool\"\n\
+         [daemon]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    // The effective user's own crontab, so that the test runs as root or as anyone.
+    let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    let crontab = spool.join(&user);
+    std::fs::write(&crontab, "0 * * * * hourly\n").unwrap();
+    std::fs::set_permissions(&crontab, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let list = || {
+        let out = cronwright()
+            .args(["list", "--json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        rows.as_array().unwrap().clone()
+    };
+    assert_eq!(list()[0]["command"], "hourly");
+
+    std::fs::hard_link(&crontab, dir.path().join("second-name")).unwrap();
+    let rows = list();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["kind"], "refused");
+    assert_eq!(rows[0]["file"], crontab.display().to_string());
+    assert_eq!(
+        rows[0]["reason"],
+        "has 2 hard links; a crontab in the user spool must have exactly one name"
+    );
+}
+
+/// An install killed between creating its temporary file and renaming it over the crontab
+/// (up to 16 MiB) left `tmp.*` in the spool for good. The next install removes those left
+/// unchanged for ten minutes, and never the file of an install still running. Run as
+/// root: only root may name the configuration that points at a spool of the test's.
+#[test]
+fn install_removes_temporary_files_killed_installs_left_in_the_spool() {
+    // Naming a configuration (a spool of the test's) is root's alone.
+    if !needs_root("install_removes_temporary_files_killed_installs_left_in_the_spool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let config = dir.path().join("cronwright.toml");
+    std::fs::write(
+        &config,
+        "[sources]\nsystem_crontab = \"\"\nsystem_dirs = []\nuser_spool = \"spool\"\n\
+         [crontab]\nallow_file = \"allow\"\ndeny_file = \"deny\"\n[daemon]\ntimezone = \"UTC\"\n",
+    )
+    .unwrap();
+    let left = |name: &str, minutes_ago: u64| {
+        let file = std::fs::File::create(spool.join(name)).unwrap();
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(minutes_ago * 60);
+        file.set_modified(then).unwrap();
+    };
+    left("tmp.killed", 11);
+    left("tmp.running", 1);
+    let out = run(
+        cronwright()
+            .args(["crontab", "--config"])
+            .arg(&config)
+            .arg("-")
+            .env_remove("CRONWRIGHT_CONFIG"),
+        "0 * * * * hourly\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert_eq!(names, [user, "tmp.running".to_string()]);
 }

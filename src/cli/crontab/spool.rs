@@ -26,6 +26,10 @@
 //!   create works on the descriptor, and nobody else can rename or remove a file of ours in a
 //!   sticky directory, so nothing can be swapped in, and nothing half-written ever appears under
 //!   the user's name.
+//! - An install killed between the create and the rename leaves its `tmp.*` file behind. Before
+//!   creating its own, an install removes those left unchanged for ten minutes: any user's
+//!   when run by root, the user's own otherwise, but the group cannot list the spool, so in a
+//!   Debian spool only root's run finds them; the daemon removes them at every scan as well.
 //! - `-e` copies the crontab into `crontab.XXXXXX/crontab`, a private directory (mode 0700, made
 //!   by `mkdtemp` with the user's ids) under `$TMPDIR` or `/tmp` (`/tmp` when started
 //!   set-group-ID, as cronie does), and reads it back with the user's rights.
@@ -49,7 +53,7 @@ use nix::unistd::{Gid, Uid, getegid, geteuid, getgid, getuid, setegid};
 use super::{CrontabError, io_error};
 use crate::access;
 use crate::config::Config;
-use crate::sources::MAX_CRONTAB_BYTES;
+use crate::sources::{MAX_CRONTAB_BYTES, remove_stale_temporaries};
 
 /// The set-group-ID group, held as the saved gid and raised only around spool work.
 pub struct Privileges {
@@ -212,6 +216,7 @@ pub fn install(
         });
     }
     let target = spool.join(user);
+    remove_own_stale_temporaries(spool);
     let (tmp, mut file) = create_temp(spool)?;
     let result = (|| {
         file.write_all(text)?;
@@ -232,6 +237,21 @@ pub fn install(
         let _ = dir.sync_all();
     }
     Ok(target)
+}
+
+/// Removes the temporary files that installs killed before their rename left in the spool (see
+/// [`remove_stale_temporaries`]): any user's when the real user is root, the real user's own
+/// otherwise. Listing the spool takes read permission on it, which only root has in Debian's
+/// `root:crontab 1730` spool: the group may create files there but not list them, and a killed
+/// install's random name is known to nobody. So a user's own sweep finds nothing there, and
+/// their files wait for root's next install or the daemon's next scan (it runs as root); a
+/// spool the user may list (a daemon run as that user) is swept of the user's files.
+fn remove_own_stale_temporaries(spool: &Path) {
+    let uid = getuid();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    remove_stale_temporaries(spool, (!uid.is_root()).then_some(uid.as_raw()), now);
 }
 
 /// `spool/tmp.<random>`, created new (never through a link), mode 0600.
@@ -294,6 +314,31 @@ mod tests {
         assert!(remove_crontab(spool, "alice").unwrap());
         assert!(!remove_crontab(spool, "alice").unwrap());
         assert!(read_crontab(spool, "alice").unwrap().is_none());
+    }
+
+    /// As root or as anyone: the files are the caller's own, in a spool the caller may list.
+    #[test]
+    fn install_removes_temporary_files_killed_installs_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path();
+        let made = |name: &str, minutes_ago: u64| {
+            let file = File::create(spool.join(name)).unwrap();
+            let then =
+                std::time::SystemTime::now() - std::time::Duration::from_secs(minutes_ago * 60);
+            file.set_modified(then).unwrap();
+        };
+        made("tmp.killed", 11);
+        made("tmp.running", 1);
+        install(spool, "alice", None, b"* * * * * one\n").unwrap();
+        let mut names: Vec<_> = fs::read_dir(spool)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            vec![OsString::from("alice"), OsString::from("tmp.running")]
+        );
     }
 
     #[test]
