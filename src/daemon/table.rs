@@ -377,6 +377,14 @@ impl Table {
         // Entries become compact jobs as they are parsed, straight into the scheduler: the
         // parser's `Entry` (a `String` per command) never piles up, and the commands land in
         // one text per file, set when the file is parsed in full.
+        // The old jobs go before the new ones come: the file is read in full already and a
+        // parse never fails as a whole, and the new jobs then take the lowest free places of
+        // the table, so a file that shrinks lets the table shrink too.
+        if let Some(state) = self.files.get_mut(&source.path) {
+            for key in std::mem::take(&mut state.jobs) {
+                self.scheduler.remove(key);
+            }
+        }
         let resolver = Resolver::new(cx.config, cx.sources.as_root, &cx.sources.own_user);
         let mut diagnostics = Vec::new();
         // The commands are part of the file, so its length is about theirs (`%` input gains
@@ -460,12 +468,9 @@ impl Table {
         let notes: Vec<LoadNote> = invalid.chain(notes).collect();
         let entries = jobs.len() + reboot.len();
         let state = self.files.entry(source.path.clone()).or_default();
-        let old = std::mem::replace(&mut state.jobs, jobs);
+        state.jobs = jobs;
         state.stamp = Some(loaded.stamp);
         state.refused = None;
-        for key in old {
-            self.scheduler.remove(key);
-        }
         if let Some(pending) = self.reboot_pending.as_mut() {
             pending.extend(reboot);
         }
