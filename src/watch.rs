@@ -16,8 +16,10 @@
 //! the caller reads the new file after the new watch is in place and nothing is missed.
 //!
 //! Reads (`IN_OPEN`, `IN_CLOSE_NOWRITE`) are dropped, so loading a crontab never wakes the loop.
-//! Single writes (`IN_MODIFY`) are dropped too: the close after writing is reported instead,
-//! so a half-written file is not read.
+//! A write (`IN_MODIFY`) is not reported by itself: the close after writing is, so a file is
+//! not read halfway through a save. A file written and never closed (`truncate(2)` on its
+//! path, a writer that keeps it open) is reported once it has been quiet for [`SETTLE`]
+//! ([`Watcher::settled`]).
 //!
 //! # What [`Watcher::drain`] returns
 //!
@@ -42,7 +44,7 @@ use std::fs;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use notify::event::{AccessKind, AccessMode, ModifyKind};
@@ -55,6 +57,11 @@ pub const FALLBACK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Queued paths beyond which a full rescan is asked for instead.
 const MAX_QUEUED: usize = 4096;
+
+/// How long a file written without being closed (`truncate(2)` on its path, a writer that
+/// keeps it open) must stay unchanged before it is read: long enough not to read it between
+/// two writes of one save, short enough that such a change takes effect within seconds.
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// What to watch: configured files and configured directories.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -141,6 +148,9 @@ struct Pending {
     paths: Vec<PathBuf>,
     rescan: bool,
     failure: Option<String>,
+    /// Paths written without a close since, with when they last were: reported once they
+    /// have been quiet for [`SETTLE`] (a close reports them at once instead).
+    written: BTreeMap<PathBuf, Instant>,
 }
 
 impl Pending {
@@ -163,13 +173,14 @@ impl Shared {
     }
 }
 
-/// Whether an event can change what a crontab says or whether it may be loaded.
-fn matters(kind: &EventKind) -> bool {
+/// Whether an event can change what a crontab says or whether it may be loaded, and whether
+/// it is a write that is only worth reporting once the file has settled.
+fn matters(kind: &EventKind) -> Option<bool> {
     match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
-        EventKind::Modify(ModifyKind::Data(_)) => false,
-        _ => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(false),
+        EventKind::Access(_) => None,
+        EventKind::Modify(ModifyKind::Data(_)) => Some(true),
+        _ => Some(false),
     }
 }
 
@@ -268,11 +279,30 @@ impl Watcher {
                     if event.need_rescan() {
                         pending.rescan = true;
                     }
-                    if matters(&event.kind) {
+                    if let Some(settle) = matters(&event.kind) {
                         let relevant = event
                             .paths
                             .into_iter()
                             .filter(|p| interest.iter().any(|i| i.covers(p)));
+                        if settle {
+                            // Each write of a save would wake the loop: only the first one
+                            // after a quiet spell does, so that it can time the settling.
+                            let first = pending.written.is_empty();
+                            let now = Instant::now();
+                            pending.written.extend(relevant.map(|p| (p, now)));
+                            if first
+                                && !pending.written.is_empty()
+                                && let Some(wake) = &shared.wake
+                            {
+                                let _ = wake.write(1);
+                            }
+                            return;
+                        }
+                        let relevant: Vec<PathBuf> = relevant.collect();
+                        for p in &relevant {
+                            // Closed after writing: reported now, not once settled.
+                            pending.written.remove(p);
+                        }
                         pending.paths.extend(relevant);
                         // A storm of changes while the loop is busy: a rescan covers them all
                         // and keeps the queue small.
@@ -309,7 +339,11 @@ impl Watcher {
                 // EAGAIN when nothing was queued: a spurious call is harmless.
                 let _ = wake.read();
             }
-            std::mem::take(&mut *guard)
+            // Files still being written stay until they settle (see `settled`).
+            let written = std::mem::take(&mut guard.written);
+            let taken = std::mem::take(&mut *guard);
+            guard.written = written;
+            taken
         };
         let mut out = Vec::new();
         let mut rearm = BTreeSet::new();
@@ -342,6 +376,36 @@ impl Watcher {
         }
         self.update_why();
         dedup(out)
+    }
+
+    /// The files written without a close that have now been quiet for [`SETTLE`], as
+    /// [`Watcher::drain`] reports paths; call it when [`Watcher::settle_in`] runs out.
+    pub fn settled(&mut self) -> Vec<PathBuf> {
+        {
+            let mut guard = self.shared.lock();
+            let now = Instant::now();
+            let due: Vec<PathBuf> = guard
+                .written
+                .iter()
+                .filter(|(_, at)| now.saturating_duration_since(**at) >= SETTLE)
+                .map(|(p, _)| p.clone())
+                .collect();
+            if due.is_empty() {
+                return Vec::new();
+            }
+            for p in &due {
+                guard.written.remove(p);
+            }
+            guard.paths.extend(due);
+        }
+        self.drain()
+    }
+
+    /// How long until a file written without a close settles, while one is waiting to.
+    pub fn settle_in(&self) -> Option<Duration> {
+        let guard = self.shared.lock();
+        let first = guard.written.values().min()?;
+        Some((*first + SETTLE).saturating_duration_since(Instant::now()))
     }
 
     /// `Some((interval, why))` when some paths cannot be watched: call

@@ -327,7 +327,11 @@ impl Daemon {
         if ready.watch {
             let changed = self.watcher.drain();
             self.reload_paths(changed);
-        } else if self.fallback_due() {
+        }
+        // A file written without being closed (truncate(2) on its path) is read once quiet.
+        let settled = self.watcher.settled();
+        self.reload_paths(settled);
+        if !ready.watch && self.fallback_due() {
             let changed = self.watcher.poll_changes();
             self.reload_paths(changed);
         }
@@ -363,6 +367,7 @@ impl Daemon {
             .map(|at| at.saturating_duration_since(now))
             .chain(self.watcher.fallback().map(|(every, _)| every))
             .chain(self.logger.retry_in())
+            .chain(self.watcher.settle_in())
             .min();
         match next {
             None => PollTimeout::NONE,

@@ -536,3 +536,19 @@ fn install_removes_temporary_files_killed_installs_left_in_the_spool() {
         .name;
     assert_eq!(names, [user, "tmp.running".to_string()]);
 }
+
+/// `truncate(2)` on a crontab's path (no open, so no close: only a modify event) went
+/// unnoticed until SIGHUP, and the emptied file's jobs ran on. A file written without a close
+/// is now read once it has been quiet for a second.
+#[test]
+fn truncating_a_crontab_in_place_stops_its_jobs() {
+    let mut h = Harness::new("");
+    h.start_with("* * * * * * echo tick\n");
+    h.wait_for("a run", |l| l.ends_with("| tick"));
+    nix::unistd::truncate(&h.path("mine"), 0).unwrap();
+    let reload = h.wait_for("the reload", |l| {
+        l.starts_with("RELOAD ") && l.contains("/mine entries=0")
+    });
+    assert!(reload.ends_with("entries=0 errors=0"), "{reload}");
+    assert_eq!(h.stop(), Some(0));
+}
