@@ -18,6 +18,7 @@ mod running;
 mod signals;
 mod table;
 
+use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
 use clock::{Timer, WallClock, wall_now};
-use running::Running;
+use running::{Running, Waiting};
 use signals::{Signals, StopSignal, Supervisor};
 use table::{Change, LoadContext, LoadNote, Table};
 
@@ -130,6 +131,10 @@ pub struct Daemon {
     table: Table,
     /// Jobs and sendmail runs in flight.
     running: Vec<Running>,
+    /// Due runs not started yet (see `running::Waiting`).
+    waiting: VecDeque<Waiting>,
+    /// The last turn left runs that could start to the next: poll must not sleep.
+    slice_cut: bool,
     /// Reports changed crontab paths (inotify, or stamps once a minute when it cannot).
     watcher: Watcher,
     /// When the watcher has fallen back to polling: when it last looked.
@@ -192,6 +197,8 @@ impl Daemon {
             descriptor_limit,
             table: Table::new(seed),
             running: Vec::new(),
+            waiting: VecDeque::new(),
+            slice_cut: false,
             watcher,
             last_fallback_check: Instant::now(),
             timer,
@@ -370,6 +377,7 @@ impl Daemon {
             .chain(self.watcher.settle_in())
             .min();
         match next {
+            _ if self.slice_cut => PollTimeout::ZERO,
             None => PollTimeout::NONE,
             Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32 + 1)
                 .unwrap_or(PollTimeout::MAX),
@@ -396,9 +404,10 @@ impl Daemon {
         if let Some((forward, secs)) = moved {
             self.logger.log(&Event::ClockMoved { forward, secs });
         }
-        for info in self.table.due(now, step) {
-            self.start(&info);
+        for (key, info) in self.table.due(now, step) {
+            self.enqueue(Some(key), info);
         }
+        self.start_waiting();
     }
 
     /// Runs the `@reboot` entries once per boot: only if the marker file (under /run, which
@@ -422,8 +431,9 @@ impl Daemon {
             });
         }
         for info in pending {
-            self.start(&info);
+            self.enqueue(None, info);
         }
+        self.start_waiting();
     }
 
     /// SIGTERM or SIGINT: no new jobs from now on; the running ones get the grace period.
@@ -438,6 +448,7 @@ impl Daemon {
         if let Some(e) = self.supervisor.stopping() {
             self.supervisor_failed(e);
         }
+        self.drop_waiting();
         self.logger.log(&Event::Stopping {
             grace_secs: self.config.jobs.grace_period.as_secs(),
             running: self.alive(),

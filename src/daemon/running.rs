@@ -24,6 +24,7 @@ use crate::cron::Env;
 use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
+use crate::scheduler::JobKey;
 
 /// The output kept of a sendmail run: only its complaint, if it fails, is worth logging.
 const MAIL_OUTPUT_LIMIT: usize = 4096;
@@ -32,6 +33,21 @@ const MAIL_OUTPUT_LIMIT: usize = 4096;
 /// a few more for a moment, while logging, a reload (inotify, the crontab being read) and
 /// the config need a handful; this leaves them room whatever the jobs do.
 const DESCRIPTOR_RESERVE: u64 = 64;
+
+/// How long one turn of the loop spends starting waiting runs: a burst of a thousand takes
+/// about a second, and signals, file changes, output and other due jobs must not wait that
+/// long behind it.
+const START_SLICE: Duration = Duration::from_millis(50);
+
+/// A due run not started yet: a burst starts a slice at a time, and a run over a limit on
+/// runs in flight waits for one to end.
+pub(crate) struct Waiting {
+    /// The job's place in the table; `None` for `@reboot` runs, which are not scheduled.
+    key: Option<JobKey>,
+    info: JobInfo,
+    /// Its wait for a limit was logged.
+    told: bool,
+}
 
 /// A process the daemon started and follows until its output pipe closes.
 pub(crate) struct Running {
@@ -224,15 +240,7 @@ impl Daemon {
     /// the user and their groups are looked up now, as Debian's cron does for every run, so
     /// a user removed from a group or deleted since the crontab was loaded never runs with
     /// what they had.
-    pub(super) fn start(&mut self, info: &JobInfo) {
-        if let Some(why) = self.over_limit(info.user()) {
-            self.logger.log(&Event::StartFailed {
-                job: &info.job_ref(),
-                user: info.user(),
-                error: &why,
-            });
-            return;
-        }
+    fn start(&mut self, info: &JobInfo) {
         let credentials = if self.as_root {
             match runner::lookup_user(info.user()) {
                 Ok(c) => Some(c),
@@ -275,6 +283,65 @@ impl Daemon {
                     error: &e.to_string(),
                 });
             }
+        }
+    }
+
+    /// Queues a due run (`key`: its place in the table; `None` for `@reboot`). A job due again
+    /// while its last run still waits is one run, not two.
+    pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo) {
+        if key.is_some() && self.waiting.iter().any(|w| w.key == key) {
+            self.logger.log(&Event::RunMerged {
+                job: &info.job_ref(),
+                user: info.user(),
+            });
+            return;
+        }
+        self.waiting.push_back(Waiting {
+            key,
+            info,
+            told: false,
+        });
+    }
+
+    /// Starts waiting runs in order for at most [`START_SLICE`], passing over (and saying
+    /// so, once) those a limit holds back; `slice_cut` tells whether runs that could start
+    /// are left for the next turn.
+    pub(super) fn start_waiting(&mut self) {
+        let began = Instant::now();
+        self.slice_cut = false;
+        let mut i = 0;
+        while i < self.waiting.len() {
+            if began.elapsed() >= START_SLICE {
+                self.slice_cut = true;
+                return;
+            }
+            if let Some(why) = self.over_limit(self.waiting[i].info.user()) {
+                let w = &mut self.waiting[i];
+                if !w.told {
+                    w.told = true;
+                    self.logger.log(&Event::RunWaits {
+                        job: &w.info.job_ref(),
+                        user: w.info.user(),
+                        why: &why,
+                    });
+                }
+                i += 1;
+                continue;
+            }
+            if let Some(w) = self.waiting.remove(i) {
+                self.start(&w.info);
+            }
+        }
+    }
+
+    /// On stop: the runs still waiting will not start; each is logged.
+    pub(super) fn drop_waiting(&mut self) {
+        for w in std::mem::take(&mut self.waiting) {
+            self.logger.log(&Event::RunDropped {
+                job: &w.info.job_ref(),
+                user: w.info.user(),
+                why: "the daemon is stopping",
+            });
         }
     }
 

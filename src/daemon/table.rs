@@ -218,10 +218,10 @@ impl Table {
     }
 
     /// The jobs due at `now`, given how the clock moved; each is rescheduled already.
-    pub fn due(&mut self, now: i64, step: ClockStep) -> Vec<JobInfo> {
+    pub fn due(&mut self, now: i64, step: ClockStep) -> Vec<(JobKey, JobInfo)> {
         let due = self.scheduler.tick(now, step);
         due.iter()
-            .filter_map(|d| self.scheduler.get(d.key).cloned())
+            .filter_map(|d| Some((d.key, self.scheduler.get(d.key).cloned()?)))
             .collect()
     }
 
@@ -588,7 +588,11 @@ mod tests {
         let mut table = Table::new(1);
         table.load_all(&f.cx(), true);
         // 00:05 is poll's first time; 01:00 quiet's.
-        let poll = table.due(f.cx().now + 300, ClockStep::None);
+        let poll: Vec<JobInfo> = table
+            .due(f.cx().now + 300, ClockStep::None)
+            .into_iter()
+            .map(|(_, info)| info)
+            .collect();
         assert_eq!(poll.len(), 1);
         assert_eq!(poll[0].command(), "poll");
         assert_eq!(poll[0].stdin(), None);
@@ -596,7 +600,7 @@ mod tests {
         assert_eq!(poll[0].job_ref(), format!("{}:2", f.tab().display()));
         assert_eq!(poll[0].env().get("A"), Some("1"));
         let quiet = table.due(f.cx().now + 3600, ClockStep::None);
-        let quiet = quiet.iter().find(|j| j.command() == "quiet ").unwrap();
+        let (_, quiet) = quiet.iter().find(|(_, j)| j.command() == "quiet ").unwrap();
         assert_eq!(quiet.stdin(), Some("in\nput\n"));
         assert!(!quiet.log());
         assert_eq!(quiet.job_ref(), format!("{}:3", f.tab().display()));

@@ -160,6 +160,20 @@ pub enum Event<'a> {
     OutputCut { job: &'a str, pid: u32, secs: u64 },
     /// A temporary file of `crontab` left in the spool by an install that was killed, removed.
     Swept { path: &'a Path },
+    /// A due run that cannot start yet (a limit on runs in flight): it starts when a run ends.
+    RunWaits {
+        job: &'a str,
+        user: &'a str,
+        why: &'a str,
+    },
+    /// A job came due again while its last run was still waiting to start: one run, not two.
+    RunMerged { job: &'a str, user: &'a str },
+    /// A due run that will not start (the daemon is stopping).
+    RunDropped {
+        job: &'a str,
+        user: &'a str,
+        why: &'a str,
+    },
     /// A crontab error at `file:line:column`.
     CrontabError {
         file: &'a str,
@@ -201,6 +215,9 @@ impl Event<'_> {
             | Event::ClockMoved { .. }
             | Event::OutputCut { .. }
             | Event::Swept { .. }
+            | Event::RunWaits { .. }
+            | Event::RunMerged { .. }
+            | Event::RunDropped { .. }
             | Event::EntryNote { .. } => "INFO",
             Event::ConfigKept { .. }
             | Event::NotifyFailed { .. }
@@ -435,6 +452,18 @@ impl Event<'_> {
                 "{job}: output of pid {pid} cut {secs}s after its exit: a process it left \
                  running still holds the pipe; what it writes from now on is discarded",
                 values![job, pid, secs],
+            ),
+            Event::RunWaits { job, user, why } => Shape::sentence(
+                "{job}: the run for {user} waits: {why}",
+                values![job, user, why],
+            ),
+            Event::RunMerged { job, user } => Shape::sentence(
+                "{job}: due again before its last run for {user} could start; the two are one run",
+                values![job, user],
+            ),
+            Event::RunDropped { job, user, why } => Shape::sentence(
+                "{job}: the run for {user} was not started: {why}",
+                values![job, user, why],
             ),
             Event::Swept { path } => Shape::sentence(
                 "{path}: removed, a temporary file a killed crontab(1) left in the spool",
@@ -831,6 +860,35 @@ mod tests {
                  exit: a process it left running still holds the pipe; what it writes from now \
                  on is discarded",
                 json!({"job": JOB, "pid": 4242, "secs": 3600}),
+            ),
+            (
+                Event::RunWaits {
+                    job: JOB,
+                    user: "alice",
+                    why: "64 runs of alice are in flight",
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: the run for alice waits: 64 runs of alice \
+                 are in flight",
+                json!({"job": JOB, "user": "alice", "why": "64 runs of alice are in flight"}),
+            ),
+            (
+                Event::RunMerged {
+                    job: JOB,
+                    user: "alice",
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: due again before its last run for alice \
+                 could start; the two are one run",
+                json!({"job": JOB, "user": "alice"}),
+            ),
+            (
+                Event::RunDropped {
+                    job: JOB,
+                    user: "alice",
+                    why: "the daemon is stopping",
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: the run for alice was not started: the \
+                 daemon is stopping",
+                json!({"job": JOB, "user": "alice", "why": "the daemon is stopping"}),
             ),
             (
                 Event::Swept {

@@ -119,16 +119,35 @@ fn a_dash_entry_runs_unlogged_but_its_failure_is_still_logged() {
 }
 
 #[test]
-fn a_user_at_max_running_per_user_gets_no_more_runs_until_one_ends() {
+fn a_user_at_max_running_per_user_waits_and_a_job_due_again_meanwhile_is_one_run() {
     let mut h = Harness::new("[jobs]\nmax_running_per_user = 2\ngrace_period = 0\n");
     h.start_with("* * * * * * sleep 100\n");
-    let held = h.wait_for("the refusal", |l| {
-        l.starts_with("ERROR ") && l.contains("max_running_per_user")
+    let waits = h.wait_for("the wait", |l| {
+        l.starts_with("INFO ") && l.contains(" waits: ")
     });
     assert!(
-        held.contains("2 runs of") && held.contains("cannot start the job for"),
-        "{held}"
+        waits.contains("2 runs of") && waits.contains("max_running_per_user"),
+        "{waits}"
     );
+    h.wait_for("a merge", |l| {
+        l.starts_with("INFO ") && l.contains("the two are one run")
+    });
     assert_eq!(h.count(|l| is_event(l, "CMD")), 2, "{:?}", h.lines());
+    assert_eq!(h.stop(), Some(0));
+    assert!(
+        h.lines()
+            .iter()
+            .any(|l| l.contains("was not started: the daemon is stopping")),
+        "{:?}",
+        h.lines()
+    );
+}
+
+#[test]
+fn a_burst_beyond_max_running_per_user_waits_and_every_job_runs() {
+    let mut h = Harness::new("[jobs]\nmax_running_per_user = 3\n");
+    h.start_with(&"@reboot echo burst\n".repeat(20));
+    h.wait_for_count("20 ENDs", 20, |l| is_event(l, "END"));
+    assert_eq!(h.count(|l| l.starts_with("ERROR ")), 0, "{:?}", h.lines());
     assert_eq!(h.stop(), Some(0));
 }
