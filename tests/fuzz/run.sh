@@ -6,9 +6,13 @@
 # to tests/fuzz/crashes/<target>/ and the message is printed.
 #
 #   FUZZ_TARGETS="crontab config"  only these targets (default: all three)
+#   FUZZ_KEEP_CORPUS=1             keep what earlier runs found (see below)
 #
-# The working corpus, tests/fuzz/corpus/<target>/ (not in git), is topped up from
-# tests/fuzz/seeds/<target>/ at each run and keeps what earlier runs on this machine found.
+# Each target runs on a fresh copy of tests/fuzz/seeds/<target>/ in tests/fuzz/corpus/<target>/
+# (not in git), so a run of N seconds does the same work wherever it runs. With
+# FUZZ_KEEP_CORPUS=1 the copy is topped up instead, and keeps growing: libFuzzer writes every
+# input that found something, tens of thousands of files in a few minutes, all replayed at
+# the start of the next run.
 # Reproduce a crash with:
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz --sanitizer none TARGET FILE
 set -euo pipefail
@@ -34,9 +38,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-# No sanitizer: the code under test is safe Rust, and ASan would slow it about threefold for
-# nothing; panics, overflow checks and debug assertions (on in cargo-fuzz's default build) are
-# what the targets catch.
+# No sanitizer: the code these targets reach is safe Rust, where AddressSanitizer only costs
+# executions; panics, overflow checks and debug assertions (on in cargo-fuzz's default build)
+# are what they catch.
 build_flags=(--fuzz-dir "$fuzz_dir" --sanitizer none)
 # shellcheck disable=SC2086
 for target in $targets; do
@@ -48,6 +52,9 @@ summary=()
 for target in $targets; do
   corpus=$fuzz_dir/corpus/$target
   artifacts=$fuzz_dir/artifacts/$target
+  if [ "${FUZZ_KEEP_CORPUS:-0}" != 1 ]; then
+    rm -rf "$corpus"
+  fi
   mkdir -p "$corpus" "$artifacts"
   # libFuzzer names what it adds by content hash, so the seeds' names never collide with it.
   cp "$fuzz_dir/seeds/$target"/* "$corpus"/
