@@ -47,6 +47,15 @@ pub fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+// Exists for the fuzz target `config` (tests/fuzz): the configuration parser on text, without
+// a file per input. Not part of the API.
+#[doc(hidden)]
+pub fn check_config_text(text: &str) -> Result<(), String> {
+    Config::parse(text, std::path::Path::new(crate::config::DEFAULT_PATH))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// After the grace period and SIGTERM to the jobs' groups, how long before SIGKILL.
 const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
 
