@@ -1,0 +1,74 @@
+//! Faults with real components: a job that closes its output before it exits, and the
+//! kernel refusing a new process (`RLIMIT_NPROC`). The daemon logs what happened and goes on.
+
+use std::process::{Command, Stdio};
+
+use super::users::TempUser;
+use super::{Harness, field, is_event};
+use crate::util::needs_root;
+
+#[test]
+fn a_job_that_closes_its_output_early_is_followed_to_its_exit() {
+    let mut h = Harness::new("");
+    h.start_with("@reboot exec >&- 2>&-; sleep 1; exit 7\n");
+    let end = h.wait_for("END", |l| is_event(l, "END"));
+    assert_eq!(field(&end, "status"), Some("7"), "{end}");
+    assert_eq!(field(&end, "output"), Some("0B"), "{end}");
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn clone_failing_with_eagain_is_logged_and_the_daemon_goes_on() {
+    if !needs_root("clone_failing_with_eagain_is_logged_and_the_daemon_goes_on") {
+        return;
+    }
+    // RLIMIT_NPROC binds users other than root: the daemon runs as a throwaway user, with
+    // room for its own two threads and no job.
+    let user = TempUser::new("npr");
+    let mut h = Harness::new("");
+    h.write("mine", "* * * * * * sleep 3\n");
+    let own = |path: &std::path::Path| {
+        let ok = Command::new("chown")
+            .args(["-R", &user.name])
+            .arg(path)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "chown {}", path.display());
+    };
+    own(h.dir.path());
+    // The test's syslog socket, which the daemon must be able to send to.
+    std::fs::set_permissions(
+        h.path("log.sock"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
+    let daemon = h.daemon_command();
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={}", user.id("-u")))
+        .arg(format!("--regid={}", user.id("-g")))
+        .args(["--clear-groups", "prlimit", "--nproc=2", "--"])
+        .arg(daemon.get_program())
+        .args(daemon.get_args())
+        .arg("--foreground")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    h.spawn(cmd);
+    h.wait_for("START", |l| l.starts_with("START"));
+    let refused = h.wait_for("the refusal", |l| {
+        l.starts_with("ERROR ") && l.contains("cannot start the job")
+    });
+    assert!(
+        refused.contains("clone: EAGAIN") || refused.contains("clone: Resource temporarily"),
+        "{refused}"
+    );
+    // The daemon goes on: it tries again at the next due time, and stops when asked.
+    h.wait_for_count("two refusals", 2, |l| {
+        l.starts_with("ERROR ") && l.contains("cannot start the job")
+    });
+    assert_eq!(h.count(|l| is_event(l, "CMD")), 0, "{:?}", h.lines());
+    assert_eq!(h.stop(), Some(0));
+}
