@@ -1,5 +1,6 @@
-//! Faults with real components: a job that closes its output before it exits, and the
-//! kernel refusing a new process (`RLIMIT_NPROC`). The daemon logs what happened and goes on.
+//! Faults with real components: a job that closes its output before it exits, the kernel
+//! refusing a new process (`RLIMIT_NPROC`), a syslog daemon restarted in the middle of a
+//! burst. The daemon logs what happened and goes on.
 
 use std::process::{Command, Stdio};
 
@@ -71,4 +72,30 @@ fn clone_failing_with_eagain_is_logged_and_the_daemon_goes_on() {
     });
     assert_eq!(h.count(|l| is_event(l, "CMD")), 0, "{:?}", h.lines());
     assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn a_syslogd_restarted_mid_burst_loses_no_end_line() {
+    let mut h = Harness::new("");
+    h.start_with(&"* * * * * * echo burst\n".repeat(20));
+    h.wait_for("a first run", |l| is_event(l, "END"));
+    // The socket goes away for two seconds of runs, then a new one is bound at its path.
+    h.unlisten();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    h.listen();
+    h.gather(std::time::Duration::from_millis(2500));
+    assert_eq!(h.stop(), Some(0));
+    let lines = h.lines();
+    let pids = |event: &str| -> Vec<String> {
+        let mut pids: Vec<String> = lines
+            .iter()
+            .filter(|l| is_event(l, event))
+            .map(|l| field(l, "pid").unwrap().to_string())
+            .collect();
+        pids.sort();
+        pids
+    };
+    let (started, ended) = (pids("CMD"), pids("END"));
+    assert!(started.len() >= 80, "{} runs", started.len());
+    assert_eq!(started, ended);
 }

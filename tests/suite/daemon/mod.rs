@@ -131,7 +131,6 @@ reboot_marker = "{dir}/reboot-marker"
         let _ = std::fs::remove_file(self.path("log.sock"));
     }
 
-    /// Every message received so far.
     /// Stops reading the syslog socket (`true`), as a syslogd that has fallen behind, or
     /// reads on (`false`).
     pub fn pause_reading(&self, paused: bool) {
@@ -140,6 +139,7 @@ reboot_marker = "{dir}/reboot-marker"
         }
     }
 
+    /// Every message received so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
