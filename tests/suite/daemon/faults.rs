@@ -99,3 +99,22 @@ fn a_syslogd_restarted_mid_burst_loses_no_end_line() {
     assert!(started.len() >= 80, "{} runs", started.len());
     assert_eq!(started, ended);
 }
+
+#[test]
+fn a_daemon_killed_with_jobs_running_does_not_run_reboot_jobs_again_when_restarted() {
+    let mut h = Harness::new("");
+    let runs = h.path("reboot-runs");
+    h.start_with(&format!(
+        "@reboot echo run >> {}; sleep 30\n",
+        runs.display()
+    ));
+    h.wait_for("the @reboot run", |l| is_event(l, "CMD"));
+    h.signal(nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(h.wait(), None, "killed by a signal, not exited");
+    h.clear_lines();
+    h.start();
+    h.gather(std::time::Duration::from_millis(1500));
+    assert_eq!(h.count(|l| is_event(l, "CMD")), 0, "{:?}", h.lines());
+    assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\n");
+    assert_eq!(h.stop(), Some(0));
+}
