@@ -479,6 +479,62 @@ fn invoked_as_crontab_through_a_symlink() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// A spool on a full file system: the install fails with the reason, the crontab in place
+/// stays whole, and no temporary file is left. The spool is a 64 KiB tmpfs mounted in a mount
+/// namespace of the test's own, so nothing on the machine fills up.
+#[test]
+fn install_on_a_full_spool_fails_and_keeps_the_crontab_in_place() {
+    let Some(s) = setup("install_on_a_full_spool_fails_and_keeps_the_crontab_in_place") else {
+        return;
+    };
+    let new = s.path("new");
+    fs::write(&new, format!("{GOOD}# {}\n", "x".repeat(100_000))).unwrap();
+    let script = format!(
+        r#"set -e
+spool={spool}
+mount -t tmpfs -o size=64k tmpfs "$spool"
+printf '%s' "$1" > "$spool/root"
+chmod 600 "$spool/root"
+dd if=/dev/zero of="$spool/fill" bs=4k 2>/dev/null || true
+set +e
+"$2" crontab --config "$3" "$4"
+echo "exit=$?"
+ls -A "$spool"
+cat "$spool/root""#,
+        spool = s.spool().display()
+    );
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            GOOD,
+        ])
+        .arg(CRONWRIGHT_BIN)
+        .arg(s.config())
+        .arg(&new)
+        .env_remove("CRONWRIGHT_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout,
+        format!("exit=1\nfill\nroot\n{GOOD}"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("No space left on device"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn installs_are_atomic_under_a_concurrent_reader() {
     let Some(s) = setup("installs_are_atomic_under_a_concurrent_reader") else {
