@@ -140,17 +140,23 @@ fn environment(jobs: &Jobs, crontab: &Env, user: &str, home: &Path) -> Vec<(Stri
     env
 }
 
-/// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them,
-/// with `credentials` (`None`: as the daemon, whose identity is `own`).
-fn job_spec(
-    info: &JobInfo,
-    jobs: &Jobs,
-    credentials: Option<&Credentials>,
-    own: &Credentials,
+/// Who a process of a run is started as, and with which descriptor limit.
+struct Identity<'a> {
+    /// `None`: as the daemon, whose identity is `own`.
+    credentials: Option<&'a Credentials>,
+    own: &'a Credentials,
     descriptor_limit: Option<u64>,
-) -> Spec {
-    let home = &credentials.unwrap_or(own).home;
-    let env = environment(jobs, info.env(), info.user(), home);
+}
+
+impl Identity<'_> {
+    fn home(&self) -> &Path {
+        &self.credentials.unwrap_or(self.own).home
+    }
+}
+
+/// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them.
+fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
+    let env = environment(jobs, info.env(), info.user(), who.home());
     let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| jobs.shell.clone()));
     let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
@@ -160,22 +166,15 @@ fn job_spec(
         env,
         cwd,
         stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
-        credentials: credentials.cloned(),
-        descriptor_limit,
+        credentials: who.credentials.cloned(),
+        descriptor_limit: who.descriptor_limit,
     }
 }
 
 /// How to run sendmail for `info`'s output: as the job's user, with a minimal environment,
 /// the message on its standard input.
-fn mail_spec(
-    info: &JobInfo,
-    request: &MailRequest,
-    jobs: &Jobs,
-    credentials: Option<&Credentials>,
-    own: &Credentials,
-    descriptor_limit: Option<u64>,
-) -> Spec {
-    let home = &credentials.unwrap_or(own).home;
+fn mail_spec(info: &JobInfo, request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
+    let home = who.home();
     Spec {
         shell: PathBuf::from("/bin/sh"),
         command: shell_words(&request.argv),
@@ -185,10 +184,10 @@ fn mail_spec(
             ("LOGNAME".into(), info.user().to_string()),
             ("USER".into(), info.user().to_string()),
         ],
-        cwd: home.clone(),
+        cwd: home.to_path_buf(),
         stdin: Some(request.message.clone()),
-        credentials: credentials.cloned(),
-        descriptor_limit,
+        credentials: who.credentials.cloned(),
+        descriptor_limit: who.descriptor_limit,
     }
 }
 
@@ -256,13 +255,12 @@ impl Daemon {
         } else {
             None
         };
-        let spec = job_spec(
-            info,
-            &self.config.jobs,
-            credentials.as_ref(),
-            &self.own,
-            self.job_descriptor_limit,
-        );
+        let who = Identity {
+            credentials: credentials.as_ref(),
+            own: &self.own,
+            descriptor_limit: self.job_descriptor_limit,
+        };
+        let spec = job_spec(info, &self.config.jobs, &who);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
             Ok(job) => {
                 if info.log() {
@@ -509,14 +507,12 @@ impl Daemon {
             mail_failed(&mut self.logger, info, pid, &request.to, &reason);
             return;
         }
-        let spec = mail_spec(
-            info,
-            &request,
-            &self.config.jobs,
-            credentials.as_ref(),
-            &self.own,
-            self.job_descriptor_limit,
-        );
+        let who = Identity {
+            credentials: credentials.as_ref(),
+            own: &self.own,
+            descriptor_limit: self.job_descriptor_limit,
+        };
+        let spec = mail_spec(info, &request, &self.config.jobs, &who);
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {
             Ok(job) => {
                 let run = Run::Mail {

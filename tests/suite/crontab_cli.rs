@@ -93,6 +93,23 @@ fn setup(test: &str) -> Option<Setup> {
     needs_root(test).then(Setup::new)
 }
 
+/// `sh -c script` (its `$1`… the arguments added next) in a mount namespace of its own, so
+/// that what it mounts is seen by it alone. As root.
+fn in_mount_namespace(script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    c
+}
+
 /// `cmd` run where `/etc/cronwright/cronwright.toml` is a copy of `config`: a `crontab` run
 /// by anyone but root reads only that path. The copy lives in an overlay of `/etc` in a
 /// mount namespace of the command's own, so the machine's `/etc` is never touched. As root.
@@ -102,20 +119,8 @@ t=$(mktemp -d) && mkdir "$t/upper" "$t/work" &&
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/upper,workdir=$t/work" /etc &&
 mkdir -p /etc/cronwright && cp "$conf" /etc/cronwright/cronwright.toml &&
 chmod 644 /etc/cronwright/cronwright.toml && exec "$@""#;
-    let mut c = Command::new("unshare");
-    c.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        SCRIPT,
-        "sh",
-    ])
-    .arg(config)
-    .arg(cmd.get_program())
-    .args(cmd.get_args());
+    let mut c = in_mount_namespace(SCRIPT);
+    c.arg(config).arg(cmd.get_program()).args(cmd.get_args());
     for (key, value) in cmd.get_envs() {
         match value {
             Some(v) => c.env(key, v),
@@ -503,18 +508,8 @@ ls -A "$spool"
 cat "$spool/root""#,
         spool = s.spool().display()
     );
-    let out = Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-            GOOD,
-        ])
+    let out = in_mount_namespace(&script)
+        .arg(GOOD)
         .arg(CRONWRIGHT_BIN)
         .arg(s.config())
         .arg(&new)

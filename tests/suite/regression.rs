@@ -37,17 +37,24 @@ fn cron_tz_accepts_every_spelling_tz_accepts() {
     }
 }
 
+/// Starts a daemon whose one job (`@reboot`) prints `early` and leaves behind a process that
+/// holds its output pipe for `secs`, then prints `late` and creates the file it returns.
+fn start_with_a_background_child(h: &mut Harness, secs: u32) -> std::path::PathBuf {
+    let done = h.path("background-done");
+    h.start_with(&format!(
+        "@reboot (sleep {secs}; echo late; touch {}) & echo early\n",
+        done.display()
+    ));
+    done
+}
+
 /// A job that left `(sleep 6; …) &` behind had its output pipe closed 5 s after it exited, so
 /// the background process died of SIGPIPE at its next write. The pipe is now read until it
 /// closes.
 #[test]
 fn background_child_keeps_its_output_pipe_until_it_closes() {
     let mut h = Harness::new("");
-    let survived = h.path("survived");
-    h.start_with(&format!(
-        "@reboot (sleep 6; echo late; touch {}) & echo early\n",
-        survived.display()
-    ));
+    let survived = start_with_a_background_child(&mut h, 6);
     let end = h.wait_for("END", |l| is_event(l, "END"));
     let pid = field(&end, "pid").unwrap().to_string();
     h.wait_for("the late line", |l| l.ends_with("| late"));
@@ -63,11 +70,7 @@ fn background_child_keeps_its_output_pipe_until_it_closes() {
 #[test]
 fn end_is_logged_when_the_job_exits_not_when_its_pipe_closes() {
     let mut h = Harness::new("");
-    let marker = h.path("slept");
-    h.start_with(&format!(
-        "@reboot (sleep 3; touch {}; echo late) & echo early\n",
-        marker.display()
-    ));
+    let marker = start_with_a_background_child(&mut h, 3);
     let end = h.wait_for("END", |l| is_event(l, "END"));
     assert!(
         !marker.exists(),
@@ -86,11 +89,7 @@ fn end_is_logged_when_the_job_exits_not_when_its_pipe_closes() {
 #[test]
 fn output_held_past_output_wait_is_cut_and_the_holder_survives() {
     let mut h = Harness::new("[jobs]\noutput_wait = 1\n");
-    let survived = h.path("survived");
-    h.start_with(&format!(
-        "@reboot (sleep 4; echo late; touch {}) & echo early\n",
-        survived.display()
-    ));
+    let survived = start_with_a_background_child(&mut h, 4);
     let cut = h.wait_for("the cut", |l| {
         l.starts_with("INFO ") && l.contains("output of pid")
     });
@@ -109,6 +108,16 @@ fn output_held_past_output_wait_is_cut_and_the_holder_survives() {
     assert_eq!(h.stop(), Some(0));
 }
 
+/// A daemon running `crontab` as the spool crontab of a user made for the test (`tag` in its
+/// name).
+fn running_for_a_new_user(tag: &str, crontab: &str) -> (TempUser, Harness) {
+    let user = TempUser::new(tag);
+    let mut h = Harness::new("");
+    write_owned(&h, &spool(&user), crontab, &user.name);
+    h.start();
+    (user, h)
+}
+
 /// Credentials were looked up once, when the crontab was loaded: a user removed from a group
 /// kept it in their jobs until the file changed. They are looked up at each start now.
 #[test]
@@ -116,15 +125,7 @@ fn group_removed_after_load_is_gone_from_the_next_run() {
     if !needs_root("group_removed_after_load_is_gone_from_the_next_run") {
         return;
     }
-    let user = TempUser::new("grp");
-    let mut h = Harness::new("");
-    write_owned(
-        &h,
-        &spool(&user),
-        "* * * * * * echo \"groups $(id -Gn)\"\n",
-        &user.name,
-    );
-    h.start();
+    let (user, mut h) = running_for_a_new_user("grp", "* * * * * * echo \"groups $(id -Gn)\"\n");
     let first = h.wait_for("a run", |l| l.contains("| groups "));
     assert!(first.contains(user.group()), "{first}");
     let removed = Command::new("gpasswd")
@@ -145,15 +146,7 @@ fn deleted_user_gets_an_error_and_no_run() {
     if !needs_root("deleted_user_gets_an_error_and_no_run") {
         return;
     }
-    let user = TempUser::new("del");
-    let mut h = Harness::new("");
-    write_owned(
-        &h,
-        &spool(&user),
-        "* * * * * * echo still-here\n",
-        &user.name,
-    );
-    h.start();
+    let (user, mut h) = running_for_a_new_user("del", "* * * * * * echo still-here\n");
     h.wait_for("a run", |l| l.ends_with("| still-here"));
     let deleted = Command::new("userdel").arg(&user.name).output().unwrap();
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
@@ -165,12 +158,9 @@ fn deleted_user_gets_an_error_and_no_run() {
         error.contains(&format!("cannot start the job for {}", user.name)),
         "{error}"
     );
-    h.gather(Duration::from_millis(1500));
-    assert!(
-        h.lines().iter().all(|l| !l.ends_with("| still-here")),
-        "{:?}",
-        h.lines()
-    );
+    h.never_within(Duration::from_millis(1500), "it ran", |l| {
+        l.ends_with("| still-here")
+    });
     assert_eq!(h.stop(), Some(0));
 }
 
@@ -298,12 +288,9 @@ fn daemon_does_not_run_the_spool_crontab_of_a_denied_user() {
         )),
         "{refused}"
     );
-    h.gather(Duration::from_millis(1500));
-    assert!(
-        h.lines().iter().all(|l| !l.ends_with("| denied-ran")),
-        "{:?}",
-        h.lines()
-    );
+    h.never_within(Duration::from_millis(1500), "it ran", |l| {
+        l.ends_with("| denied-ran")
+    });
     assert_eq!(h.stop(), Some(0));
 }
 
@@ -390,17 +377,7 @@ fn end_lines_survive_a_syslog_reader_that_falls_behind() {
     h.gather(Duration::from_millis(1500));
     assert_eq!(h.stop(), Some(0));
     // Every run the log started, it ended: no END was lost while the reader was away.
-    let lines = h.lines();
-    let pids = |event: &str| -> Vec<String> {
-        let mut pids: Vec<String> = lines
-            .iter()
-            .filter(|l| is_event(l, event))
-            .map(|l| field(l, "pid").unwrap().to_string())
-            .collect();
-        pids.sort();
-        pids
-    };
-    let (started, ended) = (pids("CMD"), pids("END"));
+    let (started, ended) = h.started_and_ended();
     assert!(started.len() >= 90, "{} runs", started.len());
     assert_eq!(started, ended);
 }

@@ -85,17 +85,7 @@ fn a_syslogd_restarted_mid_burst_loses_no_end_line() {
     h.listen();
     h.gather(std::time::Duration::from_millis(2500));
     assert_eq!(h.stop(), Some(0));
-    let lines = h.lines();
-    let pids = |event: &str| -> Vec<String> {
-        let mut pids: Vec<String> = lines
-            .iter()
-            .filter(|l| is_event(l, event))
-            .map(|l| field(l, "pid").unwrap().to_string())
-            .collect();
-        pids.sort();
-        pids
-    };
-    let (started, ended) = (pids("CMD"), pids("END"));
+    let (started, ended) = h.started_and_ended();
     assert!(started.len() >= 80, "{} runs", started.len());
     assert_eq!(started, ended);
 }

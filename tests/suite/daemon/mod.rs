@@ -250,6 +250,22 @@ reboot_marker = "{dir}/reboot-marker"
         )
     }
 
+    /// The pids of the runs whose CMD line arrived, and of those whose END line did, sorted:
+    /// equal when no run's END was lost.
+    pub fn started_and_ended(&self) -> (Vec<String>, Vec<String>) {
+        let lines = self.lines();
+        let pids = |event: &str| -> Vec<String> {
+            let mut pids: Vec<String> = lines
+                .iter()
+                .filter(|l| is_event(l, event))
+                .filter_map(|l| field(l, "pid").map(str::to_string))
+                .collect();
+            pids.sort();
+            pids
+        };
+        (pids("CMD"), pids("END"))
+    }
+
     /// How many of the messages received so far satisfy `pred`.
     pub fn count(&self, pred: impl Fn(&str) -> bool) -> usize {
         self.lines().iter().filter(|l| pred(l)).count()
@@ -269,6 +285,17 @@ reboot_marker = "{dir}/reboot-marker"
         self.wait_for(&format!("{event} of pid {pid}"), |l| {
             is_event_of(l, event, pid)
         })
+    }
+
+    /// Lets messages arrive for `d`, then fails if one satisfies `pred` (`what` names it).
+    pub fn never_within(&mut self, d: Duration, what: &str, pred: impl Fn(&str) -> bool) {
+        self.gather(d);
+        let lines = self.lines();
+        assert!(
+            !lines.iter().any(|l| pred(l)),
+            "{what}:\n{}",
+            lines.join("\n")
+        );
     }
 
     /// Lets messages arrive for `d`.
