@@ -1,7 +1,9 @@
 //! The daemon's rules for one parsed entry, shared by `cronwrightd` and `cronwright list` so
 //! that the list shows exactly what the daemon runs: where the daemon looks for crontabs
 //! given its configuration and identity ([`sources_config`]), and for each entry the user it
-//! runs as, that user's credentials, its zone, and why an entry is skipped ([`Resolver`]).
+//! runs as, that user's credentials, its zone, and why an entry is skipped ([`Resolver`]);
+//! whether a file may be loaded at all ([`load_source`]); and the limits `check` and
+//! `crontab` apply as the daemon would.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,10 +11,11 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
+use crate::access;
 use crate::config::Config;
 use crate::cron::{Diagnostic, Entry, Parsed, Severity};
 use crate::runner;
-use crate::sources::{Kind, Source, SourcesConfig};
+use crate::sources::{self, Kind, Loaded, Refusal, Source, SourcesConfig};
 
 /// Where the daemon looks for crontabs, for a daemon running as `own_user`.
 pub fn sources_config(
@@ -65,6 +68,27 @@ pub enum Note {
     /// run jobs as itself.
     #[error("runs as {user}, but the daemon is not root; running it as {own}")]
     RunsAsDaemon { user: String, own: String },
+}
+
+/// Checks a source and reads it as the daemon does: [`sources::load`]'s checks of the file,
+/// then, for a spool crontab, the `cron.allow` / `cron.deny` rule, which cronie applies at
+/// load too, so that a file that reached the spool without `crontab` does not run for a user
+/// the rule refuses.
+pub(crate) fn load_source(
+    source: &Source,
+    sources_config: &SourcesConfig,
+    config: &Config,
+) -> Result<Loaded, Refusal> {
+    let loaded = sources::load(source, sources_config)?;
+    if let (Kind::UserSpool, Some(user)) = (source.kind, &source.user) {
+        if user != "root" {
+            if let Some(why) = access::denial(user, &config.crontab) {
+                let user = user.clone();
+                return Err(Refusal::NotAllowed { user, why });
+            }
+        }
+    }
+    Ok(loaded)
 }
 
 /// Applies the daemon's command length limit to a parsed file, as `check` and `crontab` must

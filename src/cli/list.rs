@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Outcome;
 use crate::config::Config;
 use crate::cron::{Entry, Zone, parse_crontab, parse_expr};
-use crate::resolve::{Resolver, sources_config};
+use crate::resolve::{Resolver, load_source, sources_config};
 use crate::runner;
 use crate::sources;
 
@@ -108,7 +108,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
     let mut zones: Vec<(Tz, Zone)> = Vec::new();
     for source in &scan.sources {
         let file = source.path.display().to_string();
-        let loaded = match sources::load(source, &cfg) {
+        let loaded = match load_source(source, &cfg, config) {
             Ok(l) => l,
             Err(refusal) => {
                 let reason = match refusal.fix(&source.path) {

@@ -13,12 +13,11 @@ use std::sync::{Arc, OnceLock};
 
 use chrono_tz::Tz;
 
-use crate::access;
 use crate::config::Config;
 use crate::cron::{Diagnostic, Env, Schedule, Zone, parse_crontab_each};
-use crate::resolve::{Note, Resolver, RunAs, Skip};
+use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
-use crate::sources::{self, Kind, Refusal, Source, SourcesConfig, Stamp, Verdict};
+use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
 
 /// One loaded crontab's commands and standard inputs, end to end, shared by its jobs: they
 /// name their text by offsets, so a file of 100,000 entries keeps one allocation for its text
@@ -351,21 +350,10 @@ impl Table {
         quiet_if_same: bool,
         changes: &mut Vec<Change>,
     ) {
-        let loaded = match sources::load(source, cx.sources) {
+        let loaded = match load_source(source, cx.sources, cx.config) {
             Ok(l) => l,
             Err(refusal) => return self.refuse(&source.path, refusal, changes),
         };
-        // cronie applies cron.allow and cron.deny at load too: a file that reached the spool
-        // without `crontab` does not run for a user the rule refuses.
-        if let (Kind::UserSpool, Some(user)) = (source.kind, &source.user) {
-            if user != "root" {
-                if let Some(why) = access::denial(user, &cx.config.crontab) {
-                    let user = user.clone();
-                    let refusal = Refusal::NotAllowed { user, why };
-                    return self.refuse(&source.path, refusal, changes);
-                }
-            }
-        }
         if quiet_if_same
             && self
                 .files

@@ -278,6 +278,17 @@ fn daemon_does_not_run_the_spool_crontab_of_a_denied_user() {
         "* * * * * * echo denied-ran\n",
         &user.name,
     );
+    // `cronwright list` says what the daemon will do.
+    let out = cronwright()
+        .args(["list", "--config"])
+        .arg(h.path("cronwright.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains("refused: belongs to user"),
+        "{}",
+        text(&out.stdout)
+    );
     h.start();
     let refused = h.wait_for("the refusal", |l| l.starts_with("REFUSED "));
     assert!(
