@@ -41,6 +41,10 @@ pub fn sources_config(
 #[derive(Debug)]
 pub struct RunAs {
     pub user: String,
+    /// For a spool crontab loaded by a root daemon: the uid its user had, which owned the
+    /// file. A start that finds another uid for the name is refused: the account was deleted
+    /// and made again, and the crontab belongs to the old one.
+    pub uid: Option<u32>,
 }
 
 /// Who one entry runs as, in which zone, per the daemon's rules.
@@ -167,7 +171,7 @@ impl<'a> Resolver<'a> {
             user: user.to_string(),
             own: self.own_user.to_string(),
         });
-        match self.run_as(user) {
+        match self.run_as(user, source.kind == Kind::UserSpool) {
             Ok(run_as) => Ok(Resolved { run_as, zone, note }),
             Err(reason) => Err(Skip::UnknownUser {
                 user: user.to_string(),
@@ -177,21 +181,24 @@ impl<'a> Resolver<'a> {
     }
 
     /// `user` as a job's identity: when the daemon is root, a user who exists now (so that a
-    /// typo is reported at load); otherwise a name for the daemon's own identity.
-    fn run_as(&self, user: &str) -> Result<Arc<RunAs>, String> {
+    /// typo is reported at load), with their uid kept when `pin_uid` (a spool crontab);
+    /// otherwise a name for the daemon's own identity. One resolver serves one file, so
+    /// `pin_uid` is the same for all its lookups.
+    fn run_as(&self, user: &str, pin_uid: bool) -> Result<Arc<RunAs>, String> {
         if let Some(known) = self.users.borrow().get(user) {
             return known.clone();
         }
-        let exists = if self.as_root {
+        let uid = if self.as_root {
             runner::lookup_user(user)
-                .map(|_| ())
+                .map(|c| pin_uid.then_some(c.uid.as_raw()))
                 .map_err(|e| e.to_string())
         } else {
-            Ok(())
+            Ok(None)
         };
-        let made = exists.map(|()| {
+        let made = uid.map(|uid| {
             Arc::new(RunAs {
                 user: user.to_string(),
+                uid,
             })
         });
         self.users
@@ -277,8 +284,9 @@ mod tests {
              line skipped"
         );
         // Looked up once per load: the same answer, shared.
-        let root = r.run_as("root").unwrap();
-        assert!(Arc::ptr_eq(&root, &r.run_as("root").unwrap()));
+        let root = r.run_as("root", true).unwrap();
+        assert!(Arc::ptr_eq(&root, &r.run_as("root", true).unwrap()));
+        assert_eq!(root.uid, Some(0));
     }
 
     #[test]

@@ -241,13 +241,24 @@ impl Daemon {
     /// what they had.
     fn start(&mut self, info: &JobInfo) {
         let credentials = if self.as_root {
-            match runner::lookup_user(info.user()) {
+            let looked_up = runner::lookup_user(info.user())
+                .map_err(|e| e.to_string())
+                .and_then(|c| match info.uid_at_load() {
+                    Some(uid) if uid != c.uid.as_raw() => Err(format!(
+                        "{} is uid {} now, but the crontab was loaded for uid {uid}: the \
+                         account was made again, and the crontab is the old account's",
+                        info.user(),
+                        c.uid
+                    )),
+                    _ => Ok(c),
+                });
+            match looked_up {
                 Ok(c) => Some(c),
-                Err(e) => {
+                Err(error) => {
                     self.logger.log(&Event::StartFailed {
                         job: &info.job_ref(),
                         user: info.user(),
-                        error: &e.to_string(),
+                        error: &error,
                     });
                     return;
                 }

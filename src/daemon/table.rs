@@ -94,6 +94,11 @@ impl JobInfo {
         &self.entry.run_as.user
     }
 
+    /// The uid the user had when a root daemon loaded this spool crontab (see [`RunAs::uid`]).
+    pub(crate) fn uid_at_load(&self) -> Option<u32> {
+        self.entry.run_as.uid
+    }
+
     /// The crontab's variables in force at the entry's line.
     pub(crate) fn env(&self) -> &Env {
         &self.entry.env

@@ -540,3 +540,39 @@ fn truncating_a_crontab_in_place_stops_its_jobs() {
     assert!(reload.ends_with("entries=0 errors=0"), "{reload}");
     assert_eq!(h.stop(), Some(0));
 }
+
+/// Users were looked up by name at each start while the owner check was made at load, so an
+/// account deleted and made again under the same name ran the old account's spool crontab
+/// until it was reloaded. The start is refused now when the uid no longer matches.
+#[test]
+fn account_made_again_under_the_same_name_does_not_run_the_old_ones_crontab() {
+    if !needs_root("account_made_again_under_the_same_name_does_not_run_the_old_ones_crontab") {
+        return;
+    }
+    let (user, mut h) = running_for_a_new_user("again", "* * * * * * echo ran-as-$(id -u)\n");
+    h.wait_for("a run", |l| l.contains("| ran-as-"));
+    let old: u32 = user.id("-u").parse().unwrap();
+    let deleted = Command::new("userdel").arg(&user.name).output().unwrap();
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    let new = (old + 1000..old + 2000)
+        .find(|uid| {
+            nix::unistd::User::from_uid((*uid).into())
+                .unwrap()
+                .is_none()
+        })
+        .unwrap();
+    let made = Command::new("useradd")
+        .args(["-M", "-s", "/bin/sh", "-u", &new.to_string(), &user.name])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    h.clear_lines();
+    let error = h.wait_for("the refusal", |l| {
+        l.starts_with("ERROR ") && l.contains("the account was made again")
+    });
+    assert!(error.contains(&format!("uid {new} now")), "{error}");
+    h.never_within(Duration::from_millis(1500), "it ran", |l| {
+        l.ends_with(&format!("| ran-as-{new}"))
+    });
+    assert_eq!(h.stop(), Some(0));
+}
