@@ -152,11 +152,17 @@ impl Identity<'_> {
     fn home(&self) -> &Path {
         &self.credentials.unwrap_or(self.own).home
     }
+
+    /// The name the process runs under, for `LOGNAME` and `USER`: a daemon that is not root
+    /// runs every job as itself, whichever user a system crontab line names.
+    fn user(&self) -> &str {
+        &self.credentials.unwrap_or(self.own).user
+    }
 }
 
 /// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them.
 fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
-    let env = environment(jobs, info.env(), info.user(), who.home());
+    let env = environment(jobs, info.env(), who.user(), who.home());
     let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| jobs.shell.clone()));
     let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
@@ -171,9 +177,9 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
     }
 }
 
-/// How to run sendmail for `info`'s output: as the job's user, with a minimal environment,
+/// How to run sendmail for a job's output: as the job's user, with a minimal environment,
 /// the message on its standard input.
-fn mail_spec(info: &JobInfo, request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
+fn mail_spec(request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
     let home = who.home();
     Spec {
         shell: PathBuf::from("/bin/sh"),
@@ -181,8 +187,8 @@ fn mail_spec(info: &JobInfo, request: &MailRequest, jobs: &Jobs, who: &Identity<
         env: vec![
             ("PATH".into(), jobs.path.clone()),
             ("HOME".into(), home.display().to_string()),
-            ("LOGNAME".into(), info.user().to_string()),
-            ("USER".into(), info.user().to_string()),
+            ("LOGNAME".into(), who.user().to_string()),
+            ("USER".into(), who.user().to_string()),
         ],
         cwd: home.to_path_buf(),
         stdin: Some(request.message.clone()),
@@ -523,7 +529,7 @@ impl Daemon {
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
         };
-        let spec = mail_spec(info, &request, &self.config.jobs, &who);
+        let spec = mail_spec(&request, &self.config.jobs, &who);
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {
             Ok(job) => {
                 let run = Run::Mail {

@@ -576,3 +576,26 @@ fn account_made_again_under_the_same_name_does_not_run_the_old_ones_crontab() {
     });
     assert_eq!(h.stop(), Some(0));
 }
+
+/// A daemon that is not root runs every job as itself, but a system crontab line naming
+/// another user gave its job that user's name in `LOGNAME` and `USER`. They name the user the
+/// job really runs as now.
+#[test]
+fn a_job_of_a_daemon_that_is_not_root_is_named_after_the_daemons_user() {
+    if !needs_root("a_job_of_a_daemon_that_is_not_root_is_named_after_the_daemons_user") {
+        return;
+    }
+    let user = TempUser::new("nrl");
+    let mut h = Harness::new("");
+    h.write(
+        "cron.d/names",
+        "* * * * * * root echo \"names $LOGNAME $USER\"\n",
+    );
+    h.start_as(&user, &[]);
+    let out = h.wait_for("a run", |l| l.contains("| names "));
+    assert!(
+        out.ends_with(&format!("| names {0} {0}", user.name)),
+        "{out}"
+    );
+    assert_eq!(h.stop(), Some(0));
+}

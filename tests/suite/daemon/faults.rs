@@ -2,8 +2,6 @@
 //! refusing a new process (`RLIMIT_NPROC`), a syslog daemon restarted in the middle of a
 //! burst. The daemon logs what happened and goes on.
 
-use std::process::{Command, Stdio};
-
 use super::users::TempUser;
 use super::{Harness, field, is_event};
 use crate::util::needs_root;
@@ -28,37 +26,7 @@ fn clone_failing_with_eagain_is_logged_and_the_daemon_goes_on() {
     let user = TempUser::new("npr");
     let mut h = Harness::new("");
     h.write("mine", "* * * * * * sleep 3\n");
-    let own = |path: &std::path::Path| {
-        let ok = Command::new("chown")
-            .args(["-R", &user.name])
-            .arg(path)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "chown {}", path.display());
-    };
-    own(h.dir.path());
-    // The test's syslog socket, which the daemon must be able to send to.
-    std::fs::set_permissions(
-        h.path("log.sock"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o666),
-    )
-    .unwrap();
-    let daemon = h.daemon_command();
-    let mut cmd = Command::new("setpriv");
-    cmd.arg(format!("--reuid={}", user.id("-u")))
-        .arg(format!("--regid={}", user.id("-g")))
-        .args(["--clear-groups", "prlimit", "--nproc=2", "--"])
-        .arg(daemon.get_program())
-        .args(daemon.get_args())
-        .arg("--foreground")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    h.spawn(cmd);
-    h.wait_for("START", |l| l.starts_with("START"));
+    h.start_as(&user, &["prlimit", "--nproc=2", "--"]);
     let refused = h.wait_for("the refusal", |l| {
         l.starts_with("ERROR ") && l.contains("cannot start the job")
     });

@@ -204,6 +204,39 @@ reboot_marker = "{dir}/reboot-marker"
         self.wait_for("START", |l| l.starts_with("START"));
     }
 
+    /// Starts the daemon as `user` (not root), through `wrapper` (a command that runs the
+    /// rest of its arguments, such as `prlimit --nproc=2 --`), and waits for its START line.
+    /// The harness's files become the user's, and its syslog socket writable by anyone.
+    pub fn start_as(&mut self, user: &users::TempUser, wrapper: &[&str]) {
+        let owned = Command::new("chown")
+            .args(["-R", &user.name])
+            .arg(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(owned.status.success(), "chown: {:?}", owned);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            self.path("log.sock"),
+            std::fs::Permissions::from_mode(0o666),
+        )
+        .unwrap();
+        let daemon = self.daemon_command();
+        let mut cmd = Command::new("setpriv");
+        cmd.arg(format!("--reuid={}", user.id("-u")))
+            .arg(format!("--regid={}", user.id("-g")))
+            .arg("--clear-groups")
+            .args(wrapper)
+            .arg(daemon.get_program())
+            .args(daemon.get_args())
+            .arg("--foreground")
+            .env("TZ", "UTC")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.spawn(cmd);
+        self.wait_for("START", |l| l.starts_with("START"));
+    }
+
     /// Writes the user crontab `mine` and starts the daemon on it: most tests begin so.
     pub fn start_with(&mut self, mine: &str) {
         self.write("mine", mine);
