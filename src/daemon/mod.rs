@@ -78,6 +78,22 @@ fn load_context<'a>(config: &'a Config, sources: &'a SourcesConfig) -> LoadConte
     }
 }
 
+/// Writes a file of the daemon's own (the pid file, the `@reboot` marker) as root would
+/// safely: never through a symbolic link planted at its path, which would make the daemon
+/// overwrite whatever the link names.
+fn write_no_follow(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?
+        .write_all(data)
+}
+
 /// Adds `fd` to a poll set; its slot there.
 fn slot<'a>(fds: &mut Vec<PollFd<'a>>, fd: BorrowedFd<'a>) -> usize {
     fds.push(PollFd::new(fd, PollFlags::POLLIN));
@@ -226,7 +242,7 @@ impl Daemon {
             .clone()
             .or_else(|| self.config.daemon.pid_file.clone());
         if let Some(p) = &pid_file {
-            std::fs::write(p, format!("{}\n", std::process::id()))
+            write_no_follow(p, format!("{}\n", std::process::id()).as_bytes())
                 .with_context(|| format!("cannot write the pid file {}", p.display()))?;
         }
         self.load_all(true);
@@ -433,7 +449,7 @@ impl Daemon {
         if let Some(dir) = marker.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Err(e) = std::fs::write(&marker, b"") {
+        if let Err(e) = write_no_follow(&marker, b"") {
             self.logger.log(&Event::RebootMarkerFailed {
                 marker: &marker,
                 error: &e.to_string(),

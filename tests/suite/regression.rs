@@ -599,3 +599,27 @@ fn a_job_of_a_daemon_that_is_not_root_is_named_after_the_daemons_user() {
     );
     assert_eq!(h.stop(), Some(0));
 }
+
+/// The pid file was written with a plain write, which follows a symbolic link planted at its
+/// path, so the daemon (root) would overwrite whatever the link named. It refuses to now.
+#[test]
+fn pid_file_is_never_written_through_a_symbolic_link() {
+    let h = Harness::new("");
+    let target = h.path("precious");
+    std::fs::write(&target, "keep me\n").unwrap();
+    let pid_file = h.path("cronwrightd.pid");
+    std::os::unix::fs::symlink(&target, &pid_file).unwrap();
+    let out = h
+        .daemon_command()
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot write the pid file"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+}
