@@ -108,6 +108,17 @@ fn output_held_past_output_wait_is_cut_and_the_holder_survives() {
     assert_eq!(h.stop(), Some(0));
 }
 
+/// Waits for the line `refusal` picks out, checks that it says `says`, then that no run
+/// prints `never` for a while, and stops the daemon: a run refused stays refused.
+fn refused_and_never_run(h: &mut Harness, refusal: impl Fn(&str) -> bool, says: &str, never: &str) {
+    let line = h.wait_for("the refusal", refusal);
+    assert!(line.contains(says), "{line}\nexpected: {says}");
+    h.never_within(Duration::from_millis(1500), "it ran", |l| {
+        l.ends_with(never)
+    });
+    assert_eq!(h.stop(), Some(0));
+}
+
 /// A daemon running `crontab` as the spool crontab of a user made for the test (`tag` in its
 /// name).
 fn running_for_a_new_user(tag: &str, crontab: &str) -> (TempUser, Harness) {
@@ -151,17 +162,12 @@ fn deleted_user_gets_an_error_and_no_run() {
     let deleted = Command::new("userdel").arg(&user.name).output().unwrap();
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
     h.clear_lines();
-    let error = h.wait_for("the refusal", |l| {
-        l.starts_with("ERROR ") && l.contains("unknown user")
-    });
-    assert!(
-        error.contains(&format!("cannot start the job for {}", user.name)),
-        "{error}"
+    refused_and_never_run(
+        &mut h,
+        |l| l.starts_with("ERROR ") && l.contains("unknown user"),
+        &format!("cannot start the job for {}", user.name),
+        "| still-here",
     );
-    h.never_within(Duration::from_millis(1500), "it ran", |l| {
-        l.ends_with("| still-here")
-    });
-    assert_eq!(h.stop(), Some(0));
 }
 
 /// A range with equal ends and a step (`5-5/10`) covers just its one value, as in cronie. It
@@ -290,19 +296,16 @@ fn daemon_does_not_run_the_spool_crontab_of_a_denied_user() {
         text(&out.stdout)
     );
     h.start();
-    let refused = h.wait_for("the refusal", |l| l.starts_with("REFUSED "));
-    assert!(
-        refused.contains(&format!(
+    refused_and_never_run(
+        &mut h,
+        |l| l.starts_with("REFUSED "),
+        &format!(
             "belongs to user '{}', who may not use cron: listed in {}",
             user.name,
             deny.display()
-        )),
-        "{refused}"
+        ),
+        "| denied-ran",
     );
-    h.never_within(Duration::from_millis(1500), "it ran", |l| {
-        l.ends_with("| denied-ran")
-    });
-    assert_eq!(h.stop(), Some(0));
 }
 
 /// A cron.d file written in two steps was loaded in between, and its cut-short last line
@@ -567,14 +570,12 @@ fn account_made_again_under_the_same_name_does_not_run_the_old_ones_crontab() {
         .unwrap();
     assert!(made.status.success(), "{}", text(&made.stderr));
     h.clear_lines();
-    let error = h.wait_for("the refusal", |l| {
-        l.starts_with("ERROR ") && l.contains("the account was made again")
-    });
-    assert!(error.contains(&format!("uid {new} now")), "{error}");
-    h.never_within(Duration::from_millis(1500), "it ran", |l| {
-        l.ends_with(&format!("| ran-as-{new}"))
-    });
-    assert_eq!(h.stop(), Some(0));
+    refused_and_never_run(
+        &mut h,
+        |l| l.starts_with("ERROR ") && l.contains("the account was made again"),
+        &format!("uid {new} now"),
+        &format!("| ran-as-{new}"),
+    );
 }
 
 /// A daemon that is not root runs every job as itself, but a system crontab line naming
