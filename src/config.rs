@@ -83,6 +83,17 @@ pub struct Jobs {
     /// Runs of one user in flight at most, so that one user's stuck jobs cannot take what
     /// every other user's need (processes, descriptors).
     pub max_running_per_user: usize,
+    /// Whether jobs run in a PAM session of the `cron` service; `None`: where its
+    /// configuration file exists (see [`Jobs::pam_enabled`]).
+    pub pam: Option<bool>,
+}
+
+impl Jobs {
+    /// Whether jobs run in PAM sessions: as the key says, or where `service_file` exists.
+    /// Only a daemon running as root can open one, and the caller checks that.
+    pub fn pam_enabled(&self, service_file: &Path) -> bool {
+        self.pam.unwrap_or_else(|| service_file.exists())
+    }
 }
 
 /// The `[daemon]` table (named apart from `crate::daemon::Daemon`, the running daemon).
@@ -189,6 +200,7 @@ struct RawJobs {
     output_wait: Number,
     max_running: Number,
     max_running_per_user: Number,
+    pam: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -375,6 +387,7 @@ impl Config {
                     64,
                     1,
                 )?,
+                pam: j.pam,
             },
             daemon: DaemonSettings {
                 timezone,

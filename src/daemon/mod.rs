@@ -40,6 +40,9 @@ use signals::{Signals, StopSignal, Supervisor};
 use table::{Change, LoadContext, LoadNote, Table};
 
 pub use crate::log::Target;
+/// `cronwrightd --pam-session`: the process between the daemon and a job with a PAM session
+/// (see `runner/session.rs`).
+pub use crate::runner::session::{HELPER_ARG as SESSION_HELPER_ARG, helper_main as session_helper};
 
 /// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
 pub fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
@@ -141,6 +144,8 @@ pub struct Daemon {
     logger: Logger,
     /// Whether the daemon can run jobs as other users.
     as_root: bool,
+    /// Whether jobs run in a PAM session (`[jobs] pam`, as root only); set with the config.
+    pam: bool,
     /// The daemon's own identity, which every job takes when the daemon is not root.
     own: Credentials,
     /// For the `From`/`Subject` of mailed output.
@@ -187,6 +192,16 @@ fn logger(config: &Config, extra: &[Target]) -> Logger {
     Logger::new(t).with_syslog_queue(config.log.syslog_queue)
 }
 
+/// Whether jobs run in PAM sessions: only a daemon running as root can open them (a daemon
+/// that is not root runs every job as itself, and PAM's modules need root to set limits and
+/// the login uid).
+fn pam_sessions(config: &Config, as_root: bool) -> bool {
+    as_root
+        && config
+            .jobs
+            .pam_enabled(std::path::Path::new(runner::session::SERVICE_FILE))
+}
+
 /// How long the daemon waits at exit for syslog to take the lines still queued.
 const LOG_FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 
@@ -210,12 +225,14 @@ impl Daemon {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
         let seed = (wall_now() as u64) ^ (u64::from(std::process::id()) << 32);
+        let pam = pam_sessions(&config, as_root);
         Ok(Daemon {
             options,
             config,
             sources,
             logger,
             as_root,
+            pam,
             own,
             hostname,
             job_descriptor_limit,
@@ -254,6 +271,7 @@ impl Daemon {
             files: self.table.files(),
             entries: self.table.jobs(),
             runs_as: runs_as.as_deref(),
+            pam: self.pam.then_some(runner::session::SERVICE),
         });
         self.notify_ready();
         self.run_reboot_jobs();
@@ -519,6 +537,7 @@ impl Daemon {
                 self.sources =
                     sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));
+                self.pam = pam_sessions(&config, self.as_root);
                 self.config = config;
             }
             Err(e) => {

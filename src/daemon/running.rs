@@ -146,6 +146,8 @@ struct Identity<'a> {
     credentials: Option<&'a Credentials>,
     own: &'a Credentials,
     descriptor_limit: Option<u64>,
+    /// Jobs (not their mail) run in a PAM session.
+    pam: bool,
 }
 
 impl Identity<'_> {
@@ -174,6 +176,7 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
         stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
         credentials: who.credentials.cloned(),
         descriptor_limit: who.descriptor_limit,
+        pam: who.pam,
     }
 }
 
@@ -194,6 +197,8 @@ fn mail_spec(request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
         stdin: Some(request.message.clone()),
         credentials: who.credentials.cloned(),
         descriptor_limit: who.descriptor_limit,
+        // The job's session decided whether it ran; its mail is delivery, not a login.
+        pam: false,
     }
 }
 
@@ -217,11 +222,21 @@ fn mail_failed(logger: &mut Logger, info: &JobInfo, pid: u32, to: &str, reason: 
     });
 }
 
-/// The END line of a job whose process exited (sendmail runs have none).
+/// The END line of a job whose process exited (sendmail runs have none), or the ERROR line
+/// of a job that PAM refused, which never ran.
 fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
     let Run::Job(info) = &r.run else {
         return;
     };
+    if let Some(reason) = r.job.refusal() {
+        logger.log(&Event::SessionRefused {
+            job: &info.job_ref(),
+            user: info.user(),
+            pid: r.job.pid().as_raw() as u32,
+            reason,
+        });
+        return;
+    }
     if info.log() || !status.success() {
         let duration = match r.job.exited_at() {
             Some(at) => at.saturating_duration_since(r.job.started()),
@@ -276,6 +291,7 @@ impl Daemon {
             credentials: credentials.as_ref(),
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
+            pam: self.pam,
         };
         let spec = job_spec(info, &self.config.jobs, &who);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
@@ -528,6 +544,7 @@ impl Daemon {
             credentials: credentials.as_ref(),
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
+            pam: self.pam,
         };
         let spec = mail_spec(&request, &self.config.jobs, &who);
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {

@@ -73,6 +73,8 @@ pub enum Event<'a> {
         files: usize,
         entries: usize,
         runs_as: Option<&'a str>,
+        /// The PAM service jobs run under, when they run in PAM sessions.
+        pam: Option<&'a str>,
     },
     /// The daemon is exiting; `reason` is one word such as `SIGTERM`; `killed` counts the jobs
     /// whose process groups got SIGTERM after the grace period.
@@ -155,6 +157,14 @@ pub enum Event<'a> {
         user: &'a str,
         error: &'a str,
     },
+    /// PAM refused the run of a job (`path:line`) for `user` whose session helper was `pid`:
+    /// the command did not run. `reason` is the step and PAM's words.
+    SessionRefused {
+        job: &'a str,
+        user: &'a str,
+        pid: u32,
+        reason: &'a str,
+    },
     /// `secs` after a job's exit a process it left running still held its output pipe: the
     /// output logged and mailed is what came until then; the rest is read and discarded.
     OutputCut { job: &'a str, pid: u32, secs: u64 },
@@ -224,6 +234,7 @@ impl Event<'_> {
             | Event::RebootMarkerFailed { .. }
             | Event::TimerFailed { .. }
             | Event::StartFailed { .. }
+            | Event::SessionRefused { .. }
             | Event::CrontabError { .. }
             | Event::EntrySkipped { .. } => "ERROR",
         }
@@ -277,6 +288,7 @@ impl Event<'_> {
                 files,
                 entries,
                 runs_as,
+                pam,
             } => Shape {
                 fields: vec![
                     both("version", version),
@@ -285,6 +297,7 @@ impl Event<'_> {
                     both("files", files),
                     both("entries", entries),
                     both("runs_as", runs_as),
+                    both("pam", pam),
                 ],
                 tail: match runs_as {
                     Some(runs_as) => words(
@@ -447,6 +460,16 @@ impl Event<'_> {
             Event::StartFailed { job, user, error } => Shape::sentence(
                 "{job}: cannot start the job for {user}: {error}",
                 values![job, user, error],
+            ),
+            Event::SessionRefused {
+                job,
+                user,
+                pid,
+                reason,
+            } => Shape::sentence(
+                "{job}: PAM refused the run for {user} (pid {pid}), so the command did not \
+                 run: {reason}",
+                values![job, user, pid, reason],
             ),
             Event::OutputCut { job, pid, secs } => Shape::sentence(
                 "{job}: output of pid {pid} cut {secs}s after its exit: a process it left \
@@ -620,10 +643,11 @@ mod tests {
             files: 3,
             entries: 12,
             runs_as: None,
+            pam: Some("cron"),
         };
         assert_eq!(
             start.line(),
-            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12"
+            "START version=0.1.0 pid=7 zone=Europe/Berlin files=3 entries=12 pam=cron"
         );
         let start_user = Event::Start {
             version: "0.1.0",
@@ -632,6 +656,7 @@ mod tests {
             files: 3,
             entries: 12,
             runs_as: Some("alice"),
+            pam: None,
         };
         assert_eq!(
             start_user.line(),
@@ -849,6 +874,18 @@ mod tests {
                  Resource temporarily unavailable",
                 json!({"job": JOB, "user": "alice",
                        "error": "fork: Resource temporarily unavailable"}),
+            ),
+            (
+                Event::SessionRefused {
+                    job: JOB,
+                    user: "alice",
+                    pid: 4242,
+                    reason: "account check: User account has expired",
+                },
+                "ERROR /var/spool/cron/crontabs/alice:3: PAM refused the run for alice (pid \
+                 4242), so the command did not run: account check: User account has expired",
+                json!({"job": JOB, "user": "alice", "pid": 4242,
+                       "reason": "account check: User account has expired"}),
             ),
             (
                 Event::OutputCut {

@@ -44,6 +44,7 @@ pub(super) fn clone_child(
     prepared: &Prepared,
     stdin: BorrowedFd<'_>,
     out: BorrowedFd<'_>,
+    passed: Passed,
 ) -> Result<Pid, RunnerError> {
     let mut old_mask = SigSet::empty();
     pthread_sigmask(
@@ -59,6 +60,7 @@ pub(super) fn clone_child(
         prepared,
         stdin: stdin.as_raw_fd(),
         out: out.as_raw_fd(),
+        passed,
     };
     let stack = ChildStack::new().map_err(|source| {
         let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
@@ -94,6 +96,41 @@ pub(super) fn clone_child(
         what: "clone",
         source,
     })
+}
+
+/// Starts `prepared` from the session helper, with a plain fork: the helper is a process of
+/// its own, not the daemon, so no page tables of the job table are copied. The child keeps
+/// the helper's 0, 1 and 2 and its session, and closes everything else.
+pub(super) fn fork_exec(prepared: &Prepared) -> Result<Pid, RunnerError> {
+    // SAFETY: the child runs only `exec_child`, which calls async-signal-safe functions and
+    // system calls alone, so the fork is sound whatever threads a PAM module started.
+    match unsafe { nix::unistd::fork() } {
+        // SAFETY: a new process before exec; its 0, 1 and 2 are the helper's, in place.
+        Ok(nix::unistd::ForkResult::Child) => unsafe {
+            exec_child(prepared, 0, 1, Passed::default())
+        },
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(child),
+        Err(source) => Err(RunnerError::Os {
+            what: "fork",
+            source,
+        }),
+    }
+}
+
+/// The session helper's side of [`Passed`]: descriptors 3 and 4, if this process was started
+/// with them open (a hand-run `cronwrightd --pam-session` has neither).
+pub(super) fn take_passed() -> Option<(OwnedFd, OwnedFd)> {
+    let open = |fd: RawFd| {
+        // SAFETY: F_GETFD only reads the descriptor's flags; an unopened number is EBADF.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    };
+    if !(open(3) && open(4)) {
+        return None;
+    }
+    // SAFETY: both are open, and nothing else in this process owns them: `exec_child` put
+    // them there for this call, which `session::helper_main` makes once, before anything
+    // opens a file.
+    Some(unsafe { (OwnedFd::from_raw_fd(3), OwnedFd::from_raw_fd(4)) })
 }
 
 /// The child's own stack. It runs only `exec_child` (a few small frames) and then execve;
@@ -153,6 +190,29 @@ struct ChildArgs<'a> {
     prepared: &'a Prepared,
     stdin: RawFd,
     out: RawFd,
+    passed: Passed,
+}
+
+/// Descriptors a program gets besides 0, 1 and 2: the first at 3, the second at 4. The
+/// session helper gets its plan and its report pipe so; a job gets none. Each must already be
+/// at [`PASSED_FIRST`] or above ([`above`]), so that moving one into place never overwrites
+/// another.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Passed {
+    fds: [RawFd; 2],
+    count: usize,
+}
+
+/// The lowest number a descriptor handed to [`Passed::new`] may have.
+pub(super) const PASSED_FIRST: RawFd = 5;
+
+impl Passed {
+    pub(super) fn new(first: BorrowedFd<'_>, second: BorrowedFd<'_>) -> Passed {
+        Passed {
+            fds: [first.as_raw_fd(), second.as_raw_fd()],
+            count: 2,
+        }
+    }
 }
 
 extern "C" fn child_main(arg: *mut c_void) -> c_int {
@@ -160,19 +220,23 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // suspended (CLONE_VFORK) and keeps it alive until this process has exec'd or exited.
     let args = unsafe { &*(arg as *const ChildArgs) };
     // SAFETY: this is the new process started by `clone_child`'s clone, before exec.
-    unsafe { exec_child(args.prepared, args.stdin, args.out) }
+    unsafe { exec_child(args.prepared, args.stdin, args.out, args.passed) }
 }
 
 /// Everything the child needs, computed in the parent so that the child never allocates.
 /// The pointer arrays point into the C strings owned alongside them.
 pub(super) struct Prepared {
-    shell: CString,
-    _argv: [CString; 3],
-    argv_ptrs: [*const c_char; 4],
+    program: CString,
+    _argv: Vec<CString>,
+    argv_ptrs: Vec<*const c_char>,
     _env: Vec<CString>,
     env_ptrs: Vec<*const c_char>,
     cwd: CString,
     ids: Option<Ids>,
+    /// Whether the process leads a new session and process group: a job started by the
+    /// daemon does; a job started by its session helper stays in the helper's, which the
+    /// daemon signals as the job's.
+    new_session: bool,
     close_limit: c_int,
     /// The job's descriptor limit, set after closing what it must not inherit.
     descriptor_limit: Option<libc::rlimit>,
@@ -189,24 +253,12 @@ struct Ids {
 }
 
 impl Prepared {
+    /// `spec.shell -c spec.command` as `spec` says, in a session of its own.
     pub(super) fn new(spec: &Spec) -> Result<Prepared, RunnerError> {
         let shell = path_cstring(&spec.shell, "the shell path")?;
         let command = CString::new(spec.command.as_bytes()).map_err(|_| RunnerError::Nul {
             what: "the command".to_owned(),
         })?;
-        let argv = [shell.clone(), c"-c".to_owned(), command];
-        let argv_ptrs = [
-            argv[0].as_ptr(),
-            argv[1].as_ptr(),
-            argv[2].as_ptr(),
-            std::ptr::null(),
-        ];
-
-        let env = env_cstrings(&spec.env)?;
-        let mut env_ptrs: Vec<*const c_char> = env.iter().map(|var| var.as_ptr()).collect();
-        env_ptrs.push(std::ptr::null());
-
-        let cwd = path_cstring(&spec.cwd, "the working directory")?;
         let ids = match &spec.credentials {
             None => None,
             Some(creds) if geteuid().is_root() => Some(Ids {
@@ -223,17 +275,72 @@ impl Prepared {
                 });
             }
         };
+        Ok(Prepared::build(
+            shell.clone(),
+            vec![shell, c"-c".to_owned(), command],
+            env_cstrings(&spec.env)?,
+            path_cstring(&spec.cwd, "the working directory")?,
+            ids,
+            spec.descriptor_limit,
+        ))
+    }
+
+    /// The session helper (`program`, which is cronwrightd) for a job of `user`: as root, in
+    /// `/`, with an empty environment, since a crontab's variables (`LD_PRELOAD`) must never
+    /// reach a process running as root. It finds its plan at descriptor 3.
+    pub(super) fn helper(
+        program: &Path,
+        argv: &[&str],
+        descriptor_limit: Option<u64>,
+    ) -> Result<Prepared, RunnerError> {
+        let argv = argv
+            .iter()
+            .map(|a| {
+                CString::new(*a).map_err(|_| RunnerError::Nul {
+                    what: format!("the helper's argument {a:?}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Prepared::build(
+            path_cstring(program, "the helper's path")?,
+            argv,
+            Vec::new(),
+            c"/".to_owned(),
+            None,
+            descriptor_limit,
+        ))
+    }
+
+    /// The job a session helper starts (`spec`, whose environment has PAM's variables): in
+    /// the helper's session, so that the daemon's signals to the helper's group reach it.
+    pub(super) fn in_session(spec: &Spec) -> Result<Prepared, RunnerError> {
+        let mut prepared = Prepared::new(spec)?;
+        prepared.new_session = false;
+        Ok(prepared)
+    }
+
+    fn build(
+        program: CString,
+        argv: Vec<CString>,
+        env: Vec<CString>,
+        cwd: CString,
+        ids: Option<Ids>,
+        descriptor_limit: Option<u64>,
+    ) -> Prepared {
+        let argv_ptrs = null_terminated(&argv);
+        let env_ptrs = null_terminated(&env);
         let signal_max = libc::SIGRTMAX();
-        Ok(Prepared {
-            shell,
+        Prepared {
+            program,
             _argv: argv,
             argv_ptrs,
             _env: env,
             env_ptrs,
             cwd,
             ids,
+            new_session: true,
             close_limit: close_limit(),
-            descriptor_limit: spec.descriptor_limit.map(|soft| {
+            descriptor_limit: descriptor_limit.map(|soft| {
                 let hard = hard_descriptor_limit();
                 libc::rlimit {
                     rlim_cur: soft.min(hard),
@@ -242,8 +349,15 @@ impl Prepared {
             }),
             signal_max,
             sigset_size: (signal_max as usize).div_ceil(8),
-        })
+        }
     }
+}
+
+/// The pointers of `strings` for execve, with the NULL that ends the array.
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    let mut ptrs: Vec<*const c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    ptrs
 }
 
 fn path_cstring(path: &Path, what: &str) -> Result<CString, RunnerError> {
@@ -314,10 +428,15 @@ fn close_limit() -> c_int {
 /// its descriptors, and because nix 0.30 returns F_DUPFD_CLOEXEC's descriptor as a bare
 /// number, so taking ownership of it takes an `unsafe`, and they all live in this file.
 pub(super) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, RunnerError> {
-    if fd.as_raw_fd() > 2 {
+    above(fd, 3)
+}
+
+/// Moves a descriptor to `min` or above (see [`above_stdio`] and [`Passed`]).
+pub(super) fn above(fd: OwnedFd, min: RawFd) -> Result<OwnedFd, RunnerError> {
+    if fd.as_raw_fd() >= min {
         return Ok(fd);
     }
-    let raw = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|source| RunnerError::Os {
+    let raw = fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(min)).map_err(|source| RunnerError::Os {
         what: "fcntl F_DUPFD_CLOEXEC",
         source,
     })?;
@@ -325,11 +444,13 @@ pub(super) fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, RunnerError> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-/// The child's side, from clone to exec. Never returns.
+/// The child's side, from clone (or the session helper's fork) to exec. Never returns.
 ///
 /// # Safety
-/// Only in the child of `clone_child`'s clone, with `stdin` and `out` open and >= 3.
-unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd) -> ! {
+/// Only in a new process before exec: the child of `clone_child`'s clone, with `stdin` and
+/// `out` open and >= 3 and `passed` as [`Passed`] says; or the child of [`fork_exec`], where
+/// 0, 1 and 2 are already in place.
+unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd, passed: Passed) -> ! {
     // Defaults first, while every signal is still blocked: a handler inherited from the
     // daemon must never run here, and SIG_IGN (SIGPIPE) would survive the exec.
     // The raw system call, because glibc refuses its two reserved real-time signals, and a
@@ -353,8 +474,10 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd) -> ! {
             };
         }
     }
-    if let Err(e) = setsid() {
-        die(out, &[b"cannot start a new session"], e);
+    if p.new_session {
+        if let Err(e) = setsid() {
+            die(out, &[b"cannot start a new session"], e);
+        }
     }
     // SAFETY: `stdin` and `out` are open descriptors of this process (the parent keeps its
     // copies until after the clone) and are distinct from 0, 1 and 2.
@@ -365,7 +488,14 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd) -> ! {
     {
         die(out, &[b"cannot set up the job's standard streams"], e);
     }
-    close_from_3(p.close_limit);
+    for (i, &fd) in passed.fds[..passed.count].iter().enumerate() {
+        // dup2 leaves the copy without close-on-exec, so the program keeps it.
+        // SAFETY: dup2 only changes this process's descriptor table; `fd` is open.
+        if unsafe { libc::dup2(fd, 3 + i as c_int) } < 0 {
+            die(out, &[b"cannot pass descriptors to the session helper"], Errno::last());
+        }
+    }
+    close_from(3 + passed.count as c_int, p.close_limit);
     const ERR: RawFd = 2;
     if let Some(limit) = &p.descriptor_limit {
         // SAFETY: setrlimit reads one rlimit from the prepared struct; a system call,
@@ -419,21 +549,21 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd) -> ! {
     // Unblocking cannot fail with a valid mask and `how`.
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     // SAFETY: both arrays are NULL-terminated and point into C strings `p` keeps alive.
-    unsafe { libc::execve(p.shell.as_ptr(), p.argv_ptrs.as_ptr(), p.env_ptrs.as_ptr()) };
+    unsafe { libc::execve(p.program.as_ptr(), p.argv_ptrs.as_ptr(), p.env_ptrs.as_ptr()) };
     die(
         ERR,
-        &[b"cannot execute ", p.shell.as_bytes()],
+        &[b"cannot execute ", p.program.as_bytes()],
         Errno::last(),
     )
 }
 
-/// Closes every descriptor from 3 up, leaving the job 0, 1 and 2. Async-signal-safe.
-fn close_from_3(limit: c_int) {
+/// Closes every descriptor from `first` up. Async-signal-safe.
+fn close_from(first: c_int, limit: c_int) {
     // SAFETY: close_range(2) only closes descriptors; it is a plain system call (the raw
     // syscall, not glibc's wrapper, so that older glibc builds link).
-    let closed = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0u32) };
     if closed != 0 {
-        for fd in 3..limit {
+        for fd in first..limit {
             // SAFETY: closing a descriptor that may not be open is harmless (EBADF).
             unsafe { libc::close(fd) };
         }

@@ -60,6 +60,8 @@
 //!   the loop calls on `SIGCHLD`, so nothing is left a zombie.
 
 mod child;
+mod pam;
+pub mod session;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -76,7 +78,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Gid, Pid, Uid, User, geteuid, getgrouplist, getgroups, pipe2};
 
-use child::{Prepared, above_stdio};
+use child::{Passed, Prepared, above_stdio};
 
 /// The exit status of a job that never reached its command: exec failed (no such shell) or
 /// the child could not take the user's identity. Its output says which step failed and why.
@@ -122,6 +124,9 @@ pub struct Spec {
     /// daemon's. The daemon raises its own (see [`raise_descriptor_limit`]), which jobs must
     /// not inherit: a program that uses `select(2)` breaks on descriptors past 1024.
     pub descriptor_limit: Option<u64>,
+    /// Run the job in a PAM session of the `cron` service, through a session helper (see
+    /// `session.rs`). Only for a daemon running as root with [`Spec::credentials`].
+    pub pam: bool,
 }
 
 /// Raises this process's soft descriptor limit to the hard one, so that jobs holding pipes
@@ -270,10 +275,15 @@ pub struct Job {
     started: Instant,
     status: Option<ExitStatus>,
     exited_at: Option<Instant>,
+    /// The read end of a session helper's report, until the helper's exit.
+    report: Option<OwnedFd>,
+    /// What the session helper reported: PAM refused the job, which never ran.
+    refusal: Option<String>,
 }
 
 impl Job {
-    /// The job's pid, which is also its process group and session id.
+    /// The job's pid, which is also its process group and session id. With a PAM session it
+    /// is the session helper's, whose child runs the command.
     pub fn pid(&self) -> Pid {
         self.pid
     }
@@ -390,9 +400,16 @@ impl Job {
             self.status = wait_nohang(self.pid)?;
             if self.status.is_some() {
                 self.exited_at = Some(Instant::now());
+                self.refusal = self.report.take().and_then(session::read_report);
             }
         }
         Ok(self.status)
+    }
+
+    /// Why PAM refused the job, once [`Job::try_wait`] has seen its session helper exit: the
+    /// command never ran. `None` for a job that ran, or that had no PAM session.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refusal.as_deref()
     }
 }
 
@@ -426,7 +443,20 @@ fn wait_nohang(pid: Pid) -> nix::Result<Option<ExitStatus>> {
 /// [`Job`]; the call itself never waits for the child. `output_limit` is the number of output
 /// bytes kept (see [`DEFAULT_OUTPUT_LIMIT`]).
 pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
-    let prepared = Prepared::new(spec)?;
+    let session = match &spec.credentials {
+        Some(credentials) if spec.pam && geteuid().is_root() => {
+            Some(session::Start::new(spec, credentials)?)
+        }
+        _ => None,
+    };
+    let own;
+    let (prepared, passed) = match &session {
+        Some(start) => (&start.prepared, start.passed()),
+        None => {
+            own = Prepared::new(spec)?;
+            (&own, Passed::default())
+        }
+    };
     let stdin = stdin_fd(spec.stdin.as_deref())?;
     let (out_read, out_write) = pipe2(OFlag::O_CLOEXEC).map_err(|source| RunnerError::Os {
         what: "pipe",
@@ -441,10 +471,12 @@ pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
     })?;
 
     let started = Instant::now();
-    let pid = child::clone_child(&prepared, stdin.as_fd(), out_write.as_fd())?;
-    // The child holds its own copies; ours must go so that EOF means the job is done.
+    let pid = child::clone_child(prepared, stdin.as_fd(), out_write.as_fd(), passed)?;
+    // The child holds its own copies; ours must go so that EOF means the job is done, and
+    // so that the report reads as complete once the helper exits.
     drop(out_write);
     drop(stdin);
+    let report = session.map(|start| start.report);
     Ok(Job {
         pid,
         output_fd: out_read,
@@ -455,6 +487,8 @@ pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
         started,
         status: None,
         exited_at: None,
+        report,
+        refusal: None,
     })
 }
 
@@ -462,31 +496,30 @@ pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
 fn stdin_fd(input: Option<&[u8]>) -> Result<OwnedFd, RunnerError> {
     let fd = match input {
         None => OwnedFd::from(File::open("/dev/null").map_err(RunnerError::Stdin)?),
-        Some(bytes) => {
-            let fd = memfd_create(
-                c"cronwright-stdin",
-                MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-            )
-            .map_err(|source| RunnerError::Os {
-                what: "memfd_create",
-                source,
-            })?;
-            let mut file = File::from(fd);
-            file.write_all(bytes).map_err(RunnerError::Stdin)?;
-            file.rewind().map_err(RunnerError::Stdin)?;
-            // The job reads its input and nothing more: it cannot change or grow it.
-            let seals = SealFlag::F_SEAL_SEAL
-                | SealFlag::F_SEAL_SHRINK
-                | SealFlag::F_SEAL_GROW
-                | SealFlag::F_SEAL_WRITE;
-            fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).map_err(|source| RunnerError::Os {
-                what: "memfd seals",
-                source,
-            })?;
-            OwnedFd::from(file)
-        }
+        Some(bytes) => sealed_memfd(bytes, c"cronwright-stdin")?,
     };
     above_stdio(fd)
+}
+
+/// A close-on-exec memfd holding `bytes`, read from the start and sealed: whoever is handed
+/// it reads it and nothing more, and cannot change or grow it.
+fn sealed_memfd(bytes: &[u8], name: &std::ffi::CStr) -> Result<OwnedFd, RunnerError> {
+    let fd = memfd_create(name, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).map_err(
+        |source| RunnerError::Os {
+            what: "memfd_create",
+            source,
+        },
+    )?;
+    let mut file = File::from(fd);
+    file.write_all(bytes).map_err(RunnerError::Stdin)?;
+    file.rewind().map_err(RunnerError::Stdin)?;
+    let seals =
+        SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+    fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).map_err(|source| RunnerError::Os {
+        what: "memfd seals",
+        source,
+    })?;
+    Ok(OwnedFd::from(file))
 }
 
 #[cfg(test)]
@@ -510,6 +543,7 @@ mod tests {
             stdin: None,
             credentials: None,
             descriptor_limit: None,
+            pam: false,
         }
     }
 
