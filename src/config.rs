@@ -620,6 +620,7 @@ mod tests {
                 output_wait: Duration::from_secs(3600),
                 max_running: 4096,
                 max_running_per_user: 64,
+                pam: None,
             },
             daemon: DaemonSettings {
                 timezone: Tz::UTC,
@@ -632,6 +633,19 @@ mod tests {
                 deny_file: "/etc/cron.deny".into(),
             },
         }
+    }
+
+    #[test]
+    fn pam_follows_the_key_else_whether_the_service_file_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().join("cron");
+        std::fs::write(&there, "").unwrap();
+        let missing = dir.path().join("missing");
+        let jobs = |text: &str| Config::parse(text, Path::new("t.toml")).unwrap().jobs;
+        assert!(jobs("").pam_enabled(&there));
+        assert!(!jobs("").pam_enabled(&missing));
+        assert!(!jobs("[jobs]\npam = false\n").pam_enabled(&there));
+        assert!(jobs("[jobs]\npam = true\n").pam_enabled(&missing));
     }
 
     #[test]
@@ -667,6 +681,7 @@ mod tests {
             output_limit = 1
             max_command_length = 4096
             grace_period = 0
+            pam = false
             [daemon]
             timezone = "Europe/Berlin"
             pid_file = "/run/cronwrightd.pid"
@@ -702,6 +717,7 @@ mod tests {
                 output_wait: Duration::from_secs(3600),
                 max_running: 4096,
                 max_running_per_user: 64,
+                pam: Some(false),
             },
             daemon: DaemonSettings {
                 timezone: chrono_tz::Europe::Berlin,

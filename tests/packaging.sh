@@ -100,13 +100,14 @@ check_deb_contents() {
     'lrwxrwxrwx root/root .* ./usr/bin/crontab -> cronwright$' \
     '-rw-r--r-- root/root .* ./usr/lib/systemd/system/cronwright.service$' \
     '-rw-r--r-- root/root .* ./etc/cronwright/cronwright.toml$' \
+    '-rw-r--r-- root/root .* ./etc/pam.d/cron$' \
     '-rw-r--r-- root/root .* ./usr/share/man/man8/cronwrightd.8.gz$' \
     '-rw-r--r-- root/root .* ./usr/share/doc/cronwright/copyright$'; do
     # dpkg-deb prints owners as 0/0 or root/root depending on the tar member.
     grep -Eq "^${want//root\/root/(root/root|0/0)}" <<<"$listing" ||
       fail "the package lacks: $want"$'\n'"$listing"
   done
-  ok "the package holds the binaries, the crontab symlink, the unit, the config, the man page"
+  ok "the package holds the binaries, the crontab symlink, the unit, the config, the PAM service, the man page"
   # The setgid bit is set by the postinst with the crontab group; set at build time it could
   # only be setgid root, so no file in the archive may carry a set-id bit.
   if grep -Eq '^-..[sS]|^-.....[sS]' <<<"$listing"; then
@@ -132,12 +133,16 @@ Conflicts|^cron, cronie, systemd-cron, bcron$
 Replaces|^cron, cronie, systemd-cron, bcron$
 Depends|cron-daemon-common
 Depends|libc6
+Depends|libpam0g
 Section|^admin$
 EOF
   ok "control fields: Provides cron-daemon, Conflicts/Replaces the other crons"
   grep -qx /etc/cronwright/cronwright.toml <<<"$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)" ||
     fail "/etc/cronwright/cronwright.toml is not a conffile"
   ok "/etc/cronwright/cronwright.toml is a conffile"
+  grep -qx /etc/pam.d/cron <<<"$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)" ||
+    fail "/etc/pam.d/cron is not a conffile"
+  ok "/etc/pam.d/cron is a conffile"
   local script listing
   # Listed into a variable first: with pipefail, `grep -q` closing the pipe early would
   # make tar die of SIGPIPE and the check fail at random.
@@ -313,10 +318,11 @@ admin_path() {
   exec_start=$(sed -n 's/^ExecStart=//p' "$UNIT")
   $exec_start &
   DAEMON_PID=$!
-  wait_syslog "cronwrightd\\[$DAEMON_PID\\]: START "
+  # The package's /etc/pam.d/cron is there, so jobs run in PAM sessions (Debian's stack).
+  wait_syslog "cronwrightd\\[$DAEMON_PID\\]: START .* pam=cron"
   wait_syslog "\\($alice\\) END \\(echo \"hello from .*status=0 "
   wait_syslog "\\($alice\\) OUT \\(echo .*\\| hello from $alice in /home/$alice"
-  ok "the job ran as $alice, and syslog has its exit status and output"
+  ok "the job ran as $alice in a PAM session, and syslog has its exit status and output"
 
   # The other user can neither read nor replace it.
   runuser -u "$bob" -- crontab -l -u "$alice" >/dev/null 2>&1 && fail "$bob listed $alice's crontab"

@@ -48,7 +48,10 @@ struct Args {
 
 fn main() -> ExitCode {
     // The daemon execs itself so for each job with a PAM session; not an option for people.
-    if std::env::args_os().nth(1).is_some_and(|a| a == SESSION_HELPER_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == SESSION_HELPER_ARG)
+    {
         return ExitCode::from(session_helper() as u8);
     }
     let args = match Args::command()

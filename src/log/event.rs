@@ -783,9 +783,11 @@ mod tests {
             files: 1,
             entries: 2,
             runs_as: Some("alice"),
+            pam: None,
         };
         let v: Value = serde_json::from_str(&start.json()).unwrap();
         assert_eq!(v["runs_as"], "alice");
+        assert_eq!(v["pam"], Value::Null);
         assert_eq!(v["files"], 1);
     }
 

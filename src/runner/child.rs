@@ -492,7 +492,11 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd, passed: Passed) -> 
         // dup2 leaves the copy without close-on-exec, so the program keeps it.
         // SAFETY: dup2 only changes this process's descriptor table; `fd` is open.
         if unsafe { libc::dup2(fd, 3 + i as c_int) } < 0 {
-            die(out, &[b"cannot pass descriptors to the session helper"], Errno::last());
+            die(
+                out,
+                &[b"cannot pass descriptors to the session helper"],
+                Errno::last(),
+            );
         }
     }
     close_from(3 + passed.count as c_int, p.close_limit);
@@ -549,7 +553,13 @@ unsafe fn exec_child(p: &Prepared, stdin: RawFd, out: RawFd, passed: Passed) -> 
     // Unblocking cannot fail with a valid mask and `how`.
     let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     // SAFETY: both arrays are NULL-terminated and point into C strings `p` keeps alive.
-    unsafe { libc::execve(p.program.as_ptr(), p.argv_ptrs.as_ptr(), p.env_ptrs.as_ptr()) };
+    unsafe {
+        libc::execve(
+            p.program.as_ptr(),
+            p.argv_ptrs.as_ptr(),
+            p.env_ptrs.as_ptr(),
+        )
+    };
     die(
         ERR,
         &[b"cannot execute ", p.program.as_bytes()],

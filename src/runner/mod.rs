@@ -513,8 +513,10 @@ fn sealed_memfd(bytes: &[u8], name: &std::ffi::CStr) -> Result<OwnedFd, RunnerEr
     let mut file = File::from(fd);
     file.write_all(bytes).map_err(RunnerError::Stdin)?;
     file.rewind().map_err(RunnerError::Stdin)?;
-    let seals =
-        SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
     fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).map_err(|source| RunnerError::Os {
         what: "memfd seals",
         source,

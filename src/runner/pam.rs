@@ -66,14 +66,8 @@ impl Pam {
         let mut handle: *const PamHandle = ptr::null();
         // SAFETY: the strings and the conversation are valid for the call; pam_start copies
         // all three, so none needs to outlive it. `handle` receives the new transaction.
-        let status = unsafe {
-            raw::pam_start(
-                service.as_ptr(),
-                user.as_ptr(),
-                &conversation,
-                &mut handle,
-            )
-        };
+        let status =
+            unsafe { raw::pam_start(service.as_ptr(), user.as_ptr(), &conversation, &mut handle) };
         if status != PAM_SUCCESS || handle.is_null() {
             return Err(Refusal {
                 step: "start",

@@ -100,11 +100,9 @@ impl Start {
         })?;
         let report = child::above(read, PASSED_FIRST)?;
         let report_write = child::above(write, PASSED_FIRST)?;
-        fcntl(&report, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|source| {
-            RunnerError::Os {
-                what: "fcntl O_NONBLOCK",
-                source,
-            }
+        fcntl(&report, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|source| RunnerError::Os {
+            what: "fcntl O_NONBLOCK",
+            source,
         })?;
         let prepared = Prepared::helper(
             Path::new(HELPER_PROGRAM),

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::unistd::{User, getuid};
 
-use crate::util::{Account, CRONWRIGHT_BIN, needs_root, run, text, write_script};
+use crate::util::{
+    Account, CRONWRIGHT_BIN, in_mount_namespace, needs_root, run, text, with_etc_files,
+    write_script,
+};
 
 fn me() -> User {
     User::from_uid(getuid()).unwrap().unwrap()
@@ -93,41 +96,10 @@ fn setup(test: &str) -> Option<Setup> {
     needs_root(test).then(Setup::new)
 }
 
-/// `sh -c script` (its `$1`… the arguments added next) in a mount namespace of its own, so
-/// that what it mounts is seen by it alone. As root.
-fn in_mount_namespace(script: &str) -> Command {
-    let mut c = Command::new("unshare");
-    c.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        script,
-        "sh",
-    ]);
-    c
-}
-
 /// `cmd` run where `/etc/cronwright/cronwright.toml` is a copy of `config`: a `crontab` run
-/// by anyone but root reads only that path. The copy lives in an overlay of `/etc` in a
-/// mount namespace of the command's own, so the machine's `/etc` is never touched. As root.
+/// by anyone but root reads only that path (see [`with_etc_files`]). As root.
 fn with_system_config(config: &Path, cmd: &Command) -> Command {
-    const SCRIPT: &str = r#"conf=$1; shift
-t=$(mktemp -d) && mkdir "$t/upper" "$t/work" &&
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/upper,workdir=$t/work" /etc &&
-mkdir -p /etc/cronwright && cp "$conf" /etc/cronwright/cronwright.toml &&
-chmod 644 /etc/cronwright/cronwright.toml && exec "$@""#;
-    let mut c = in_mount_namespace(SCRIPT);
-    c.arg(config).arg(cmd.get_program()).args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(v) => c.env(key, v),
-            None => c.env_remove(key),
-        };
-    }
-    c
+    with_etc_files(&[("/etc/cronwright/cronwright.toml", config)], cmd)
 }
 
 fn ok(out: &Output) {

@@ -168,3 +168,46 @@ impl Drop for Account {
         };
     }
 }
+
+/// `sh -c script` (its `$1`… the arguments added next) in a mount namespace of its own, so
+/// that what it mounts is seen by it alone. As root.
+pub fn in_mount_namespace(script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    c
+}
+
+/// `cmd` run where each `/etc/…` path of `files` is a copy (mode 0644) of the file beside
+/// it: the copies live in an overlay of `/etc` in a mount namespace of the command's own, so
+/// the machine's `/etc` is never touched. The command keeps its process (the script execs
+/// it), so signalling the returned command's child signals `cmd`. As root.
+pub fn with_etc_files(files: &[(&str, &Path)], cmd: &Command) -> Command {
+    const SCRIPT: &str = r#"t=$(mktemp -d) && mkdir "$t/upper" "$t/work" &&
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/upper,workdir=$t/work" /etc || exit 1
+while [ "$1" != -- ]; do
+  mkdir -p "$(dirname "$1")" && cp "$2" "$1" && chmod 644 "$1" || exit 1; shift 2
+done
+shift; exec "$@""#;
+    let mut c = in_mount_namespace(SCRIPT);
+    for (dest, source) in files {
+        assert!(dest.starts_with("/etc/"), "{dest} is not under /etc");
+        c.arg(dest).arg(source);
+    }
+    c.arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => c.env(key, v),
+            None => c.env_remove(key),
+        };
+    }
+    c
+}

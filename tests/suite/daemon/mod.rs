@@ -4,6 +4,7 @@
 mod faults;
 mod lifecycle;
 mod logging;
+mod pam;
 mod reload;
 mod running;
 pub(crate) mod users;
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::util::CRONWRIGHTD_BIN;
+use crate::util::{CRONWRIGHTD_BIN, with_etc_files};
 
 /// How long a test waits for something to show up before failing. Generous on purpose: it
 /// bounds a failure, it does not measure speed.
@@ -80,8 +81,11 @@ pub struct Harness {
 
 impl Harness {
     /// A directory with `cron.d/`, `spool/`, a user crontab `mine` run as the daemon's own
-    /// user, a bound syslog socket, and a config that points at all of them.
+    /// user, a bound syslog socket, and a config that points at all of them. Jobs get no PAM
+    /// session unless `extra_config` says `pam = true`: the machine's `/etc/pam.d/cron`
+    /// (there or not) must not decide what a test sees.
     pub fn new(extra_config: &str) -> Harness {
+        let extra_config = without_pam_unless_asked(extra_config);
         let dir = tempfile::tempdir().unwrap();
         for d in ["cron.d", "spool"] {
             std::fs::create_dir(dir.path().join(d)).unwrap();
@@ -195,9 +199,21 @@ reboot_marker = "{dir}/reboot-marker"
     /// Starts the daemon with its output discarded (tests read the syslog instead) and waits
     /// for its START line.
     pub fn start(&mut self) {
-        let mut cmd = self.daemon_command();
-        cmd.arg("--foreground")
-            .stdin(Stdio::null())
+        self.start_with_etc_files(&[]);
+    }
+
+    /// [`Harness::start`] where each `/etc/…` file of `files` is the test's copy, in a mount
+    /// namespace of the daemon's own (see [`with_etc_files`]; as root). With none, the
+    /// daemon starts as it is.
+    pub fn start_with_etc_files(&mut self, files: &[(&str, &Path)]) {
+        let mut daemon = self.daemon_command();
+        daemon.arg("--foreground");
+        let mut cmd = if files.is_empty() {
+            daemon
+        } else {
+            with_etc_files(files, &daemon)
+        };
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.spawn(cmd);
@@ -380,6 +396,17 @@ impl Drop for Harness {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `extra` (TOML) with `pam = false` in its `[jobs]` table, unless it sets `pam` itself.
+fn without_pam_unless_asked(extra: &str) -> String {
+    if extra.lines().any(|l| l.trim_start().starts_with("pam ")) {
+        extra.to_string()
+    } else if extra.contains("[jobs]\n") {
+        extra.replacen("[jobs]\n", "[jobs]\npam = false\n", 1)
+    } else {
+        format!("{extra}\n[jobs]\npam = false\n")
     }
 }
 
