@@ -21,7 +21,9 @@
 //! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
 //!   is skipped), shared by the daemon and `cronwright list` so both say the same.
 //! - `runner`: starting a job as a user, capturing its output, signalling and reaping it;
-//!   `runner/child.rs` holds everything between clone and exec, and every `unsafe`.
+//!   `runner/child.rs` holds everything between clone and exec; `runner/session.rs` the
+//!   PAM session a job runs in (a helper process between the daemon and the job) and
+//!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs` or `pam.rs`.
 //! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
 //!   hold up the loop; `sd_notify`: telling systemd the daemon is ready, reloading, stopping.
 //!

@@ -1,7 +1,9 @@
 //! Between clone and exec: the job's process from its first instruction to `execve`, what is
 //! computed for it beforehand ([`Prepared`]), the clone itself ([`clone_child`]) and the
-//! descriptor numbers it relies on ([`above_stdio`]). Every `unsafe` of the runner, and so of
-//! cronwright, is in this file.
+//! descriptor numbers it relies on ([`above_stdio`]), and the same for the session helper:
+//! the descriptors it is passed ([`Passed`], [`take_passed`]) and the fork of its job
+//! ([`fork_exec`]). Every `unsafe` of cronwright is in this file, but for the calls into
+//! libpam (`pam.rs`).
 //!
 //! `std::process::Command` does not fit: it cannot set supplementary groups on stable Rust,
 //! runs `pre_exec` only after its own uid switch, and reports exec errors through a pipe that

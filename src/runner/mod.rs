@@ -2,9 +2,11 @@
 //! single poll(2) loop what it needs to follow the job without ever blocking on it. It owns
 //! user and group lookup, clone/exec, the job's standard streams, output capture with a cap,
 //! process groups, signals to a job and reaping. Everything between clone and exec is in
-//! `child.rs`, the one file of cronwright with code the compiler cannot check for memory
-//! safety; it says why a job is not started with `std::process::Command` or `fork`, and what
-//! the child may and may not do.
+//! `child.rs`; it says why a job is not started with `std::process::Command` or `fork`, and
+//! what the child may and may not do. A job with a PAM session ([`Spec::pam`]) is started
+//! through a session helper (`session.rs`), which talks to libpam through `pam.rs`. Those
+//! two files, `child.rs` and `pam.rs`, are the only ones of cronwright with code the
+//! compiler cannot check for memory safety.
 //!
 //! # What a job gets
 //!
