@@ -44,6 +44,11 @@ struct Args {
     /// Check the configuration file, print what is wrong, and exit (0 if it is valid)
     #[arg(long)]
     check_config: bool,
+    /// Debug builds only, for tests: the loop's clock is the system's plus the seconds
+    /// this file holds, so a test can step it
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true, value_name = "PATH")]
+    clock_offset_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +89,10 @@ fn main() -> ExitCode {
         config_path: args.config,
         log,
         pid_file: args.pid_file,
+        #[cfg(debug_assertions)]
+        clock_offset_file: args.clock_offset_file,
+        #[cfg(not(debug_assertions))]
+        clock_offset_file: None,
     };
     match Daemon::new(options).and_then(Daemon::run) {
         Ok(()) => ExitCode::SUCCESS,

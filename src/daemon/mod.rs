@@ -34,7 +34,7 @@ use crate::runner::{self, Credentials};
 use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
-use clock::{Timer, WallClock, wall_now};
+use clock::{Timer, WallClock, WallSource, wall_now};
 use running::{Running, Waiting};
 use signals::{Signals, StopSignal, Supervisor};
 use table::{Change, LoadContext, LoadNote, Table};
@@ -70,14 +70,17 @@ pub struct Options {
     pub log: Vec<Target>,
     /// Overrides the config's pid file.
     pub pid_file: Option<PathBuf>,
+    /// Debug builds only, for tests: the loop's wall clock is the system's plus the seconds
+    /// this file holds (see `clock.rs`). A release build refuses it.
+    pub clock_offset_file: Option<PathBuf>,
 }
 
 /// What the table needs to load now (a free function: the table is borrowed mutably beside it).
-fn load_context<'a>(config: &'a Config, sources: &'a SourcesConfig) -> LoadContext<'a> {
+fn load_context<'a>(config: &'a Config, sources: &'a SourcesConfig, now: i64) -> LoadContext<'a> {
     LoadContext {
         config,
         sources,
-        now: wall_now(),
+        now,
     }
 }
 
@@ -208,6 +211,9 @@ const LOG_FLUSH_AT_EXIT: Duration = Duration::from_secs(1);
 impl Daemon {
     /// Sets everything up: config, log, signals, timer, watcher. Loads nothing yet.
     pub fn new(options: Options) -> anyhow::Result<Daemon> {
+        if cfg!(not(debug_assertions)) && options.clock_offset_file.is_some() {
+            anyhow::bail!("a clock offset file is for tests, in debug builds only");
+        }
         let config = Config::load_or_defaults(&options.config_path)?;
         let logger = logger(&config, &options.log);
         let as_root = nix::unistd::geteuid().is_root();
@@ -226,6 +232,7 @@ impl Daemon {
             .unwrap_or_else(|_| "localhost".into());
         let seed = (wall_now() as u64) ^ (u64::from(std::process::id()) << 32);
         let pam = pam_sessions(&config, as_root);
+        let clock = WallClock::new(WallSource::new(options.clock_offset_file.clone()));
         Ok(Daemon {
             options,
             config,
@@ -244,7 +251,7 @@ impl Daemon {
             watcher,
             last_fallback_check: Instant::now(),
             timer,
-            clock: WallClock::new(),
+            clock,
             signals,
             supervisor: Supervisor::default(),
             phase: Phase::Running,
@@ -429,7 +436,7 @@ impl Daemon {
 
     /// Arms the timer for the earliest deadline.
     fn arm_timer(&mut self) {
-        if let Err(e) = self.timer.arm(self.table.next_wake()) {
+        if let Err(e) = self.timer.arm(self.table.next_wake(), &self.clock) {
             self.logger.log(&Event::TimerFailed {
                 error: &e.to_string(),
             });
@@ -550,7 +557,7 @@ impl Daemon {
 
     /// Scans every source and loads every crontab (see [`Table::load_all`]).
     fn load_all(&mut self, force: bool) {
-        let cx = load_context(&self.config, &self.sources);
+        let cx = load_context(&self.config, &self.sources, self.clock.now());
         let changes = self.table.load_all(&cx, force);
         self.log_changes(changes);
     }
@@ -560,7 +567,7 @@ impl Daemon {
         if changed.is_empty() {
             return;
         }
-        let cx = load_context(&self.config, &self.sources);
+        let cx = load_context(&self.config, &self.sources, self.clock.now());
         let changes = self.table.reload_paths(changed, &cx);
         self.log_changes(changes);
     }

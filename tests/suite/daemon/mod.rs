@@ -1,6 +1,7 @@
 //! End-to-end tests of `cronwrightd`: the real binary on a temporary directory of crontabs,
 //! with a syslog socket the test binds itself. One file per feature; `Harness` does the setup.
 
+mod clock;
 mod faults;
 mod lifecycle;
 mod logging;
