@@ -103,6 +103,8 @@ pub struct DaemonSettings {
     pub pid_file: Option<PathBuf>,
     /// Absent means this is the first start since boot (`@reboot` jobs run).
     pub reboot_marker: PathBuf,
+    /// Where the daemon keeps what must outlive it: the journal of runs in flight.
+    pub state_dir: PathBuf,
 }
 
 /// Who may use the `crontab` command (cronie's `cron.allow` / `cron.deny` rules).
@@ -209,6 +211,7 @@ struct RawDaemon {
     timezone: Text,
     pid_file: Text,
     reboot_marker: Text,
+    state_dir: Text,
 }
 
 #[derive(Deserialize, Default)]
@@ -397,6 +400,7 @@ impl Config {
                     d.reboot_marker,
                     "/run/cronwrightd.reboot",
                 )?,
+                state_dir: c.path("state_dir", d.state_dir, "/var/lib/cronwright")?,
             },
             crontab: CrontabCommand {
                 allow_everyone: t.allow_everyone.unwrap_or(true),
@@ -626,6 +630,7 @@ mod tests {
                 timezone: Tz::UTC,
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
+                state_dir: "/var/lib/cronwright".into(),
             },
             crontab: CrontabCommand {
                 allow_everyone: true,
@@ -686,6 +691,7 @@ mod tests {
             timezone = "Europe/Berlin"
             pid_file = "/run/cronwrightd.pid"
             reboot_marker = "/run/cw.reboot"
+            state_dir = "/var/lib/cw"
             [crontab]
             allow_everyone = false
             allow_file = "/etc/cronwright/allow"
@@ -723,6 +729,7 @@ mod tests {
                 timezone: chrono_tz::Europe::Berlin,
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),
+                state_dir: "/var/lib/cw".into(),
             },
             crontab: CrontabCommand {
                 allow_everyone: false,

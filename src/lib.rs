@@ -24,6 +24,8 @@
 //!   `runner/child.rs` holds everything between clone and exec; `runner/session.rs` the
 //!   PAM session a job runs in (a helper process between the daemon and the job) and
 //!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs` or `pam.rs`.
+//! - `inflight`: the runs in flight, journaled in the state directory, so that a daemon
+//!   started after one that was killed reports the jobs that one left behind.
 //! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
 //!   hold up the loop; `sd_notify`: telling systemd the daemon is ready, reloading, stopping.
 //!
@@ -61,6 +63,7 @@ pub mod cli;
 pub(crate) mod config;
 pub mod cron;
 pub mod daemon;
+pub(crate) mod inflight;
 pub(crate) mod log;
 pub(crate) mod mail;
 pub(crate) mod resolve;

@@ -28,6 +28,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
+use crate::inflight::{self, Fate, Journal};
 use crate::log::{Event, Logger};
 use crate::resolve::sources_config;
 use crate::runner::{self, Credentials};
@@ -182,6 +183,9 @@ pub struct Daemon {
     supervisor: Supervisor,
     /// Running, or stopping and how far along.
     phase: Phase,
+    /// The runs in flight on disk, for the daemon after one that is killed; `None` when the
+    /// state directory cannot be used.
+    journal: Option<Journal>,
 }
 
 /// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
@@ -255,6 +259,7 @@ impl Daemon {
             signals,
             supervisor: Supervisor::default(),
             phase: Phase::Running,
+            journal: None,
         })
     }
 
@@ -281,6 +286,7 @@ impl Daemon {
             pam: self.pam.then_some(runner::session::SERVICE),
         });
         self.notify_ready();
+        self.open_journal();
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
             self.logger.log(&Event::WatchFallback { why });
@@ -288,6 +294,9 @@ impl Daemon {
         let result = self.event_loop();
         if let Some(p) = &pid_file {
             let _ = std::fs::remove_file(p);
+        }
+        if let Some(journal) = self.journal.take() {
+            journal.close();
         }
         let (reason, killed) = match self.phase {
             Phase::Running => ("error", 0),
@@ -458,6 +467,48 @@ impl Daemon {
             self.enqueue(Some(key), info);
         }
         self.start_waiting();
+    }
+
+    /// Starts the journal of runs in flight, and reports what a daemon that was killed left
+    /// in it: runs still going (orphans nobody follows now) and runs that ended unseen.
+    fn open_journal(&mut self) {
+        let dir = self.config.daemon.state_dir.clone();
+        let (journal, leftover) = match Journal::open(&dir, inflight::process_start) {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.logger.log(&Event::StateUnavailable {
+                    dir: &dir,
+                    error: &e.to_string(),
+                });
+                return;
+            }
+        };
+        self.journal = Some(journal);
+        if leftover.ended_by_reboot > 0 {
+            self.logger.log(&Event::RunsEndedByReboot {
+                count: leftover.ended_by_reboot,
+            });
+        }
+        for (run, fate) in &leftover.runs {
+            match fate {
+                Fate::Running => {
+                    let since = chrono::DateTime::from_timestamp_millis(run.started_ms)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                        .unwrap_or_default();
+                    self.logger.log(&Event::RunOrphaned {
+                        job: &run.job,
+                        user: &run.user,
+                        pid: run.pid,
+                        since: &since,
+                    });
+                }
+                Fate::Ended => self.logger.log(&Event::RunLost {
+                    job: &run.job,
+                    user: &run.user,
+                    pid: run.pid,
+                }),
+            }
+        }
     }
 
     /// Runs the `@reboot` entries once per boot: only if the marker file (under /run, which

@@ -296,13 +296,18 @@ impl Daemon {
         let spec = job_spec(info, &self.config.jobs, &who);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
             Ok(job) => {
+                let pid = job.pid().as_raw() as u32;
                 if info.log() {
                     self.logger.log(&Event::Cmd {
                         user: info.user(),
                         command: info.command(),
                         job: &info.job_ref(),
-                        pid: job.pid().as_raw() as u32,
+                        pid,
                     });
+                }
+                if let Some(journal) = &mut self.journal {
+                    let started_ms = chrono::Utc::now().timestamp_millis();
+                    journal.started(pid, started_ms, info.user(), &info.job_ref());
                 }
                 let run = Run::Job(info.clone());
                 self.running.push(Running::new(job, run, credentials));
@@ -434,7 +439,11 @@ impl Daemon {
                 r.ended = true;
                 // Take what is there now; the pipe may close on this read.
                 r.read();
-                log_end(&mut self.logger, &self.running[i], status);
+                let r = &self.running[i];
+                log_end(&mut self.logger, r, status);
+                if let (Run::Job(_), Some(journal)) = (&r.run, &mut self.journal) {
+                    journal.ended(r.job.pid().as_raw() as u32);
+                }
             }
             let r = &mut self.running[i];
             if !r.output_done {

@@ -165,6 +165,24 @@ pub enum Event<'a> {
         pid: u32,
         reason: &'a str,
     },
+    /// A run (`path:line`, for `user`, process `pid`, started at `since`) that a daemon which
+    /// was killed left behind is still running: nothing follows it any more.
+    RunOrphaned {
+        job: &'a str,
+        user: &'a str,
+        pid: u32,
+        since: &'a str,
+    },
+    /// A run that a daemon which was killed left behind ended while no daemon was running.
+    RunLost {
+        job: &'a str,
+        user: &'a str,
+        pid: u32,
+    },
+    /// Runs in flight when the machine last went down, which ended with it.
+    RunsEndedByReboot { count: usize },
+    /// The journal of runs in flight cannot be kept in `dir`.
+    StateUnavailable { dir: &'a Path, error: &'a str },
     /// `secs` after a job's exit a process it left running still held its output pipe: the
     /// output logged and mailed is what came until then; the rest is read and discarded.
     OutputCut { job: &'a str, pid: u32, secs: u64 },
@@ -224,6 +242,9 @@ impl Event<'_> {
             | Event::RebootSkipped { .. }
             | Event::ClockMoved { .. }
             | Event::OutputCut { .. }
+            | Event::RunOrphaned { .. }
+            | Event::RunLost { .. }
+            | Event::RunsEndedByReboot { .. }
             | Event::Swept { .. }
             | Event::RunWaits { .. }
             | Event::RunMerged { .. }
@@ -235,6 +256,7 @@ impl Event<'_> {
             | Event::TimerFailed { .. }
             | Event::StartFailed { .. }
             | Event::SessionRefused { .. }
+            | Event::StateUnavailable { .. }
             | Event::CrontabError { .. }
             | Event::EntrySkipped { .. } => "ERROR",
         }
@@ -470,6 +492,30 @@ impl Event<'_> {
                 "{job}: PAM refused the run for {user} (pid {pid}), so the command did not \
                  run: {reason}",
                 values![job, user, pid, reason],
+            ),
+            Event::RunOrphaned {
+                job,
+                user,
+                pid,
+                since,
+            } => Shape::sentence(
+                "{job}: the run for {user} (pid {pid}) that a killed daemon started at {since} \
+                 is still running; its output and end will not be logged",
+                values![job, user, pid, since],
+            ),
+            Event::RunLost { job, user, pid } => Shape::sentence(
+                "{job}: the run for {user} (pid {pid}) that a killed daemon started ended \
+                 while no daemon was running; its status is lost",
+                values![job, user, pid],
+            ),
+            Event::RunsEndedByReboot { count } => Shape::sentence(
+                "{count} runs in flight when the machine last went down ended with it",
+                values![count],
+            ),
+            Event::StateUnavailable { dir, error } => Shape::sentence(
+                "cannot keep the journal of runs in flight in {dir}: {error}; the runs of a \
+                 daemon that is killed will not be reported",
+                values![dir, error],
             ),
             Event::OutputCut { job, pid, secs } => Shape::sentence(
                 "{job}: output of pid {pid} cut {secs}s after its exit: a process it left \
@@ -888,6 +934,44 @@ mod tests {
                  4242), so the command did not run: account check: User account has expired",
                 json!({"job": JOB, "user": "alice", "pid": 4242,
                        "reason": "account check: User account has expired"}),
+            ),
+            (
+                Event::RunOrphaned {
+                    job: JOB,
+                    user: "alice",
+                    pid: 4242,
+                    since: "2026-12-05T04:00:00Z",
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: the run for alice (pid 4242) that a \
+                 killed daemon started at 2026-12-05T04:00:00Z is still running; its output and \
+                 end will not be logged",
+                json!({"job": JOB, "user": "alice", "pid": 4242,
+                       "since": "2026-12-05T04:00:00Z"}),
+            ),
+            (
+                Event::RunLost {
+                    job: JOB,
+                    user: "alice",
+                    pid: 4242,
+                },
+                "INFO /var/spool/cron/crontabs/alice:3: the run for alice (pid 4242) that a \
+                 killed daemon started ended while no daemon was running; its status is lost",
+                json!({"job": JOB, "user": "alice", "pid": 4242}),
+            ),
+            (
+                Event::RunsEndedByReboot { count: 2 },
+                "INFO 2 runs in flight when the machine last went down ended with it",
+                json!({"count": 2}),
+            ),
+            (
+                Event::StateUnavailable {
+                    dir: Path::new("/var/lib/cronwright"),
+                    error: "Permission denied (os error 13)",
+                },
+                "ERROR cannot keep the journal of runs in flight in /var/lib/cronwright: \
+                 Permission denied (os error 13); the runs of a daemon that is killed will not \
+                 be reported",
+                json!({"dir": "/var/lib/cronwright", "error": "Permission denied (os error 13)"}),
             ),
             (
                 Event::OutputCut {

@@ -59,20 +59,49 @@ fn a_syslogd_restarted_mid_burst_loses_no_end_line() {
 }
 
 #[test]
-fn a_daemon_killed_with_jobs_running_does_not_run_reboot_jobs_again_when_restarted() {
+fn a_daemon_killed_with_jobs_running_reports_its_orphans_and_runs_no_reboot_job_again() {
     let mut h = Harness::new("");
     let runs = h.path("reboot-runs");
     h.start_with(&format!(
-        "@reboot echo run >> {}; sleep 30\n",
+        "@reboot echo run >> {}; sleep 30\n@reboot sleep 1\n",
         runs.display()
     ));
-    h.wait_for("the @reboot run", |l| is_event(l, "CMD"));
+    let cmds = h.wait_for_count("the @reboot runs", 2, |l| is_event(l, "CMD"));
+    let pid_of = |text: &str| {
+        let line = cmds.iter().find(|l| l.contains(text)).unwrap();
+        field(line, "pid").unwrap().to_string()
+    };
+    let (long, short) = (pid_of("sleep 30"), pid_of("sleep 1)"));
     h.signal(nix::sys::signal::Signal::SIGKILL);
     assert_eq!(h.wait(), None, "killed by a signal, not exited");
+    // The short run ends while no daemon is there.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     h.clear_lines();
     h.start();
+    let orphan = h.wait_for("the orphan", |l| l.contains("is still running"));
+    assert!(
+        orphan.contains(&format!("(pid {long}) that a killed daemon started at ")),
+        "{orphan}"
+    );
+    let lost = h.wait_for("the lost run", |l| l.contains("status is lost"));
+    assert!(lost.contains(&format!("(pid {short})")), "{lost}");
     h.gather(std::time::Duration::from_millis(1500));
     assert_eq!(h.count(|l| is_event(l, "CMD")), 0, "{:?}", h.lines());
     assert_eq!(std::fs::read_to_string(&runs).unwrap(), "run\n");
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(long.parse().unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(h.stop(), Some(0));
+    // A stop with nothing left in flight leaves nothing to report.
+    h.clear_lines();
+    h.start();
+    h.gather(std::time::Duration::from_millis(500));
+    assert_eq!(
+        h.count(|l| l.contains("killed daemon")),
+        0,
+        "{:?}",
+        h.lines()
+    );
     assert_eq!(h.stop(), Some(0));
 }

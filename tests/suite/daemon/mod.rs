@@ -106,6 +106,7 @@ sendmail = "{dir}/sendmail"
 [daemon]
 timezone = "UTC"
 reboot_marker = "{dir}/reboot-marker"
+state_dir = "{dir}/state"
 {extra_config}
 "#,
             dir = dir.path().display(),
