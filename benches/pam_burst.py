@@ -6,8 +6,11 @@ pam_loginuid, pam_env twice, pam_unix's session, pam_limits), which a private mo
 puts in place of the machine's. Each line the daemon logs is timestamped as it arrives; a
 burst lasts from its first CMD to its last END.
 
-Usage (as root, after `cargo build --release`): python3 benches/pam_burst.py [N] [SECONDS]
-Prints, for each mode, the median burst and the time per job, and the difference per job.
+Usage (as root, after `cargo build --release`):
+    python3 benches/pam_burst.py [N] [SECONDS] [SERVICE_FILE]
+SERVICE_FILE replaces the package's /etc/pam.d/cron (a file of `pam_permit.so` lines measures
+the helper alone). Prints, for each mode, the median burst and the time per job, and the
+difference per job.
 """
 
 import os
@@ -19,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAEMON = os.path.join(ROOT, "target/release/cronwrightd")
-SERVICE = os.path.join(ROOT, "packaging/pam.d/cron")
+SERVICE = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "packaging/pam.d/cron")
 USER = "cwpambench"
 
 

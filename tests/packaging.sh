@@ -96,6 +96,7 @@ check_deb_contents() {
   local want
   for want in \
     '-rwxr-xr-x root/root .* ./usr/sbin/cronwrightd$' \
+    '-rwxr-xr-x root/root .* ./usr/sbin/cronwright-session$' \
     '-rwxr-xr-x root/root .* ./usr/bin/cronwright$' \
     'lrwxrwxrwx root/root .* ./usr/bin/crontab -> cronwright$' \
     '-rw-r--r-- root/root .* ./usr/lib/systemd/system/cronwright.service$' \

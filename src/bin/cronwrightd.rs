@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use clap::{Parser, ValueEnum};
-use cronwright::daemon::{
-    Daemon, Options, SESSION_HELPER_ARG, Target, check_config, session_helper,
-};
+use cronwright::daemon::{Daemon, Options, Target, check_config};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogTo {
@@ -52,13 +50,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // The daemon execs itself so for each job with a PAM session; not an option for people.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == SESSION_HELPER_ARG)
-    {
-        return ExitCode::from(session_helper() as u8);
-    }
     let args = match Args::command()
         .version(cronwright::version())
         .try_get_matches()

@@ -43,7 +43,7 @@ use table::{Change, LoadContext, LoadNote, Table};
 pub use crate::log::Target;
 /// `cronwrightd --pam-session`: the process between the daemon and a job with a PAM session
 /// (see `runner/session.rs`).
-pub use crate::runner::session::{HELPER_ARG as SESSION_HELPER_ARG, helper_main as session_helper};
+pub use crate::runner::session::helper_main as session_helper;
 
 /// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
 pub fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
@@ -148,8 +148,9 @@ pub struct Daemon {
     logger: Logger,
     /// Whether the daemon can run jobs as other users.
     as_root: bool,
-    /// Whether jobs run in a PAM session (`[jobs] pam`, as root only); set with the config.
-    pam: bool,
+    /// The session helper jobs run through when they run in a PAM session (`[jobs] pam`, as
+    /// root only); set with the config.
+    pam: Option<PathBuf>,
     /// The daemon's own identity, which every job takes when the daemon is not root.
     own: Credentials,
     /// For the `From`/`Subject` of mailed output.
@@ -199,14 +200,20 @@ fn logger(config: &Config, extra: &[Target]) -> Logger {
     Logger::new(t).with_syslog_queue(config.log.syslog_queue)
 }
 
-/// Whether jobs run in PAM sessions: only a daemon running as root can open them (a daemon
-/// that is not root runs every job as itself, and PAM's modules need root to set limits and
-/// the login uid).
-fn pam_sessions(config: &Config, as_root: bool) -> bool {
-    as_root
+/// The session helper, if jobs run in PAM sessions: only a daemon running as root can open
+/// them (a daemon that is not root runs every job as itself, and PAM's modules need root to
+/// set limits and the login uid).
+fn pam_sessions(config: &Config, as_root: bool) -> Option<PathBuf> {
+    let on = as_root
         && config
             .jobs
-            .pam_enabled(std::path::Path::new(runner::session::SERVICE_FILE))
+            .pam_enabled(std::path::Path::new(runner::session::SERVICE_FILE));
+    if !on {
+        return None;
+    }
+    // Without a path of its own, the daemon still tries the file name, and each job's output
+    // says it cannot be executed: jobs never run without the session that was asked for.
+    Some(runner::session::helper_path().unwrap_or_else(|| runner::session::HELPER_NAME.into()))
 }
 
 /// How long the daemon waits at exit for syslog to take the lines still queued.
@@ -283,7 +290,7 @@ impl Daemon {
             files: self.table.files(),
             entries: self.table.jobs(),
             runs_as: runs_as.as_deref(),
-            pam: self.pam.then_some(runner::session::SERVICE),
+            pam: self.pam.is_some().then_some(runner::session::SERVICE),
         });
         self.notify_ready();
         self.open_journal();

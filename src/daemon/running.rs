@@ -146,8 +146,8 @@ struct Identity<'a> {
     credentials: Option<&'a Credentials>,
     own: &'a Credentials,
     descriptor_limit: Option<u64>,
-    /// Jobs (not their mail) run in a PAM session.
-    pam: bool,
+    /// Jobs (not their mail) run in a PAM session through this helper.
+    pam: Option<&'a Path>,
 }
 
 impl Identity<'_> {
@@ -176,7 +176,7 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
         stdin: info.stdin().map(|s| s.as_bytes().to_vec()),
         credentials: who.credentials.cloned(),
         descriptor_limit: who.descriptor_limit,
-        pam: who.pam,
+        session_helper: who.pam.map(Path::to_path_buf),
     }
 }
 
@@ -198,7 +198,7 @@ fn mail_spec(request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
         credentials: who.credentials.cloned(),
         descriptor_limit: who.descriptor_limit,
         // The job's session decided whether it ran; its mail is delivery, not a login.
-        pam: false,
+        session_helper: None,
     }
 }
 
@@ -291,7 +291,7 @@ impl Daemon {
             credentials: credentials.as_ref(),
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
-            pam: self.pam,
+            pam: self.pam.as_deref(),
         };
         let spec = job_spec(info, &self.config.jobs, &who);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
@@ -553,7 +553,7 @@ impl Daemon {
             credentials: credentials.as_ref(),
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
-            pam: self.pam,
+            pam: None,
         };
         let spec = mail_spec(&request, &self.config.jobs, &who);
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {

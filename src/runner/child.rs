@@ -287,7 +287,7 @@ impl Prepared {
         ))
     }
 
-    /// The session helper (`program`, which is cronwrightd) for a job of `user`: as root, in
+    /// The session helper (`program`, `cronwright-session`) for a job: as root, in
     /// `/`, with an empty environment, since a crontab's variables (`LD_PRELOAD`) must never
     /// reach a process running as root. It finds its plan at descriptor 3.
     pub(super) fn helper(

@@ -126,9 +126,10 @@ pub struct Spec {
     /// daemon's. The daemon raises its own (see [`raise_descriptor_limit`]), which jobs must
     /// not inherit: a program that uses `select(2)` breaks on descriptors past 1024.
     pub descriptor_limit: Option<u64>,
-    /// Run the job in a PAM session of the `cron` service, through a session helper (see
-    /// `session.rs`). Only for a daemon running as root with [`Spec::credentials`].
-    pub pam: bool,
+    /// Run the job in a PAM session of the `cron` service, through this session helper
+    /// (`cronwright-session`; see `session.rs`). Only for a daemon running as root, with
+    /// [`Spec::credentials`].
+    pub session_helper: Option<PathBuf>,
 }
 
 /// Raises this process's soft descriptor limit to the hard one, so that jobs holding pipes
@@ -445,9 +446,9 @@ fn wait_nohang(pid: Pid) -> nix::Result<Option<ExitStatus>> {
 /// [`Job`]; the call itself never waits for the child. `output_limit` is the number of output
 /// bytes kept (see [`DEFAULT_OUTPUT_LIMIT`]).
 pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
-    let session = match &spec.credentials {
-        Some(credentials) if spec.pam && geteuid().is_root() => {
-            Some(session::Start::new(spec, credentials)?)
+    let session = match (&spec.credentials, &spec.session_helper) {
+        (Some(credentials), Some(helper)) if geteuid().is_root() => {
+            Some(session::Start::new(spec, credentials, helper)?)
         }
         _ => None,
     };
@@ -547,7 +548,7 @@ mod tests {
             stdin: None,
             credentials: None,
             descriptor_limit: None,
-            pam: false,
+            session_helper: None,
         }
     }
 

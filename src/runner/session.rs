@@ -4,9 +4,11 @@
 //! PAM cannot run between the daemon's clone and exec (libpam allocates, reads files and
 //! loads modules) nor in the daemon's loop (a module may block on NSS or a bus). So a job
 //! with a PAM session is started as Debian's cron and cronie start one, a process in between:
-//! the daemon clones and execs a helper, which is cronwrightd itself (`/proc/self/exe`, the
-//! very binary running, even once a package upgrade replaced the file) with [`HELPER_ARG`].
-//! The helper, still root, opens the session (account check, session, credentials), forks
+//! the daemon clones and execs a helper, `cronwright-session` ([`HELPER_NAME`]), found beside
+//! the daemon's own binary ([`helper_path`]). It is a program of its own, not cronwrightd
+//! again: cronwrightd carries the tz database, whose megabyte of pointer tables the loader
+//! relocates at every start, which cost each job 1.1 ms more. The helper, still root, opens
+//! the session (account check, session, credentials), forks
 //! the job, which takes the user's identity and execs the shell, waits for it, closes the
 //! session and exits as the job did: with its exit code, or by its signal.
 //!
@@ -48,11 +50,16 @@ pub const SERVICE: &str = "cron";
 /// says otherwise.
 pub const SERVICE_FILE: &str = "/etc/pam.d/cron";
 
-/// The argument that makes `cronwrightd` a session helper.
-pub const HELPER_ARG: &str = "--pam-session";
+/// The session helper's file name, beside `cronwrightd`.
+pub const HELPER_NAME: &str = "cronwright-session";
 
-/// The running daemon's own binary.
-const HELPER_PROGRAM: &str = "/proc/self/exe";
+/// Where the session helper is: beside the running daemon's binary (as installed, or as
+/// built), so it is as trusted as the daemon itself and no configuration can point a root
+/// daemon at another program.
+pub fn helper_path() -> Option<PathBuf> {
+    let own = std::env::current_exe().ok()?;
+    Some(own.with_file_name(HELPER_NAME))
+}
 
 /// Everything of a job the helper needs and may not take from its environment or arguments.
 #[derive(Debug, Serialize, Deserialize)]
@@ -78,7 +85,11 @@ pub(super) struct Start {
 }
 
 impl Start {
-    pub fn new(spec: &Spec, credentials: &Credentials) -> Result<Start, RunnerError> {
+    pub fn new(
+        spec: &Spec,
+        credentials: &Credentials,
+        helper: &Path,
+    ) -> Result<Start, RunnerError> {
         let plan = Plan {
             user: credentials.user.clone(),
             uid: credentials.uid.as_raw(),
@@ -105,8 +116,8 @@ impl Start {
             source,
         })?;
         let prepared = Prepared::helper(
-            Path::new(HELPER_PROGRAM),
-            &["cronwrightd", HELPER_ARG, &credentials.user],
+            helper,
+            &[HELPER_NAME, &credentials.user],
             spec.descriptor_limit,
         )?;
         Ok(Start {
@@ -133,13 +144,13 @@ pub(super) fn read_report(report: OwnedFd) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// `cronwrightd --pam-session USER`: the helper's whole life. Returns only an exit code for a
+/// `cronwright-session USER`: the helper's whole life. Returns only an exit code for a
 /// failure before the job started; otherwise it ends as the job did.
 pub fn helper_main() -> i32 {
     let Some((plan, report)) = child::take_passed() else {
         eprintln!(
-            "cronwrightd {HELPER_ARG}: run by cronwrightd for each job, with its plan at \
-             descriptor 3; not a command"
+            "{HELPER_NAME}: run by cronwrightd for each job, with its plan at descriptor 3; \
+             not a command"
         );
         return 2;
     };
@@ -214,7 +225,7 @@ fn job_spec(plan: Plan, pam_env: Vec<(String, String)>) -> Spec {
             shell: PathBuf::new(),
         }),
         descriptor_limit: None,
-        pam: false,
+        session_helper: None,
     }
 }
 

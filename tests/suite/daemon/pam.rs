@@ -165,7 +165,7 @@ fn session_helper_runs_with_none_of_the_crontabs_variables() {
     start(&mut h, &user);
     let out = h.wait_for("the helper's environment", |l| l.contains("| helper "));
     assert!(
-        out.ends_with("| helper 0 cronwrightd --pam-session root job from-the-crontab"),
+        out.ends_with("| helper 0 cronwright-session root job from-the-crontab"),
         "{out}"
     );
 }
