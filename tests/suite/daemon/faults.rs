@@ -1,10 +1,11 @@
 //! Faults with real components: a job that closes its output before it exits, the kernel
 //! refusing a new process (`RLIMIT_NPROC`), a syslog daemon restarted in the middle of a
-//! burst. The daemon logs what happened and goes on.
+//! burst, the daemon killed outright and started again, its state directory full. The daemon
+//! logs what happened and goes on.
 
 use super::users::TempUser;
 use super::{Harness, field, is_event};
-use crate::util::needs_root;
+use crate::util::{in_mount_namespace, needs_root};
 
 #[test]
 fn a_job_that_closes_its_output_early_is_followed_to_its_exit() {
@@ -103,5 +104,42 @@ fn a_daemon_killed_with_jobs_running_reports_its_orphans_and_runs_no_reboot_job_
         "{:?}",
         h.lines()
     );
+    assert_eq!(h.stop(), Some(0));
+}
+
+#[test]
+fn a_full_state_directory_is_an_error_line_and_every_job_still_runs() {
+    if !needs_root("a_full_state_directory_is_an_error_line_and_every_job_still_runs") {
+        return;
+    }
+    // The state directory on a tmpfs filled to the last byte, in a mount namespace of the
+    // daemon's own.
+    let mut h = Harness::new("");
+    let state = h.path("state");
+    std::fs::create_dir(&state).unwrap();
+    h.write("mine", "* * * * * * echo still running\n");
+    let mut daemon = h.daemon_command();
+    daemon.arg("--foreground");
+    let mut cmd = in_mount_namespace(
+        r#"mount -t tmpfs -o size=16k tmpfs "$1" &&
+dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; shift; exec "$@""#,
+    );
+    cmd.arg(&state)
+        .arg(daemon.get_program())
+        .args(daemon.get_args())
+        .env("TZ", "UTC")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    h.spawn(cmd);
+    let error = h.wait_for("the state error", |l| {
+        l.contains("journal of runs in flight")
+    });
+    assert!(
+        error.starts_with("ERROR cannot keep the journal of runs in flight in ")
+            && error.contains("No space left on device"),
+        "{error}"
+    );
+    h.wait_for_count("runs", 3, |l| is_event(l, "END"));
     assert_eq!(h.stop(), Some(0));
 }
