@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Soak: cronwrightd running JOBS jobs a second (default 1,000) for SECONDS (default 600),
 as the current user, on a private directory. Every 10 s it samples the daemon's descriptors,
-RSS, threads and zombie children; at the end it checks that every run the log started it
+RSS, threads, zombie children and the size of its journal of runs in flight; at the end it checks that every run the log started it
 also ended (every CMD has its END), and prints the samples and the totals.
 
 Usage: python3 benches/soak.py [--jobs N] [--seconds S]   (from the repository; builds
@@ -61,7 +61,9 @@ def main():
             f'extra_user_crontabs = ["{tab}"]\n[log]\nsyslog = true\nsyslog_socket = "{sock_path}"\n'
             f'[mail]\nenabled = false\n[jobs]\nmax_running_per_user = {args.jobs * 2}\n'
             f'[daemon]\ntimezone = "UTC"\nreboot_marker = "{work}/reboot"\n'
+            f'state_dir = "{work}/state"\n'
         )
+    journal = os.path.join(work, "state", "inflight")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     sock.bind(sock_path)
@@ -95,15 +97,17 @@ def main():
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={"PATH": "/usr/bin:/bin", "TZ": "UTC"},
     )
-    print("  s   fds  rss_kib  threads  zombies  CMD  END")
+    print("  s   fds  rss_kib  threads  zombies journal_b  CMD  END")
     begin = time.time()
     try:
         while time.time() - begin < args.seconds:
             time.sleep(10)
             pid = daemon.pid
             fds = len(os.listdir(f"/proc/{pid}/fd"))
+            size = os.path.getsize(journal) if os.path.exists(journal) else 0
             print(f"{time.time() - begin:4.0f} {fds:5d} {status(pid, 'VmRSS'):>8} "
-                  f"{status(pid, 'Threads'):>8} {zombies(pid):8d} {counts['CMD']:5d} {counts['END']:5d}",
+                  f"{status(pid, 'Threads'):>8} {zombies(pid):8d} {size:9d} "
+                  f"{counts['CMD']:5d} {counts['END']:5d}",
                   flush=True)
     finally:
         daemon.terminate()
