@@ -129,6 +129,7 @@ pub fn parse_crontab_each(
     let mut delay = 0u32;
     let mut lines = source.split('\n').peekable();
     let mut line_no = 0u32;
+    let mut crlf_told = false;
     while let Some(raw) = lines.next() {
         line_no += 1;
         let last = lines.peek().is_none();
@@ -141,6 +142,17 @@ pub fn parse_crontab_each(
             text,
             out: diagnostics,
         };
+        if text.len() != raw.len() && !crlf_told {
+            crlf_told = true;
+            sink.warn(
+                text.len(),
+                1,
+                "Windows line endings (CR LF): cronwright reads each line without its CR, but \
+                 Debian's cron and cronie keep the CR at the end of every command (and refuse a \
+                 line that holds only a CR); convert the file (dos2unix) so every cron reads it \
+                 alike",
+            );
+        }
         let parsed = parse_line(&mut sink, format);
         if last && !matches!(parsed, Some(Line::Nothing)) {
             if format == Format::System {
@@ -185,16 +197,26 @@ pub fn parse_crontab_each(
                             );
                         }
                     },
-                    "RANDOM_DELAY" => match value.parse::<u32>() {
-                        Ok(m) => delay = m,
-                        Err(_) => sink.error(
-                            value_span.start,
-                            (value_span.end - value_span.start).max(1),
-                            format!(
-                                "RANDOM_DELAY must be a whole number of minutes, found '{value}'"
-                            ),
-                        ),
-                    },
+                    "RANDOM_DELAY" => {
+                        // cronie reads it with atoi: the number it starts with, else 0.
+                        let digits: String =
+                            value.chars().take_while(|c| c.is_ascii_digit()).collect();
+                        delay = match digits.len() {
+                            0 => 0,
+                            _ => digits.parse().unwrap_or(u32::MAX),
+                        };
+                        if digits.len() != value.len() {
+                            sink.warn(
+                                value_span.start,
+                                (value_span.end - value_span.start).max(1),
+                                format!(
+                                    "RANDOM_DELAY is a whole number of minutes: '{value}' is \
+                                     read as {delay}, as cronie reads it; write \
+                                     RANDOM_DELAY={delay}"
+                                ),
+                            );
+                        }
+                    }
                     _ => {}
                 }
                 Arc::make_mut(&mut env).set(name.clone(), value.clone());
@@ -272,7 +294,8 @@ mod tests {
         let p = parse_crontab("* * * * * a\r\n0 * * * * b", Format::User);
         assert_eq!(p.crontab.entries.len(), 2);
         assert_eq!(p.crontab.entries[0].command, "a");
-        assert_eq!(p.count(Severity::Warning), 1);
+        // One for the line endings (once per file), one for the last line.
+        assert_eq!(p.count(Severity::Warning), 2);
         assert_eq!(p.count(Severity::Error), 0);
     }
 

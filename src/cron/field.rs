@@ -1,11 +1,18 @@
 //! One time field of a cron expression, parsed from text into a bit set.
 //!
 //! The grammar is cronie's (`entry.c`): a field is a comma list of values `N` and of `*` and
-//! `A-B`, each with an optional `/STEP`. cronwright also takes `N/STEP`, meaning `N-max/STEP`,
-//! which cronie refuses. Months and weekdays also take three-letter names in any case; day of
-//! week 7 is Sunday. Values out of the field's range, backward ranges and a zero step are
+//! `A-B`, each with an optional `/STEP`. Months and weekdays also take three-letter names in
+//! any case; day of week 7 is Sunday. Values out of the field's range and a zero step are
 //! errors, as in cronie; a step wider than the field is legal but reported as a warning, since
 //! only the first value can match.
+//!
+//! Where Debian's cron and cronie load a field that does not say what its author meant,
+//! cronwright loads it too (a crontab they install must install here) and warns:
+//! - `N/STEP`, which both refuse, is read as `N-max/STEP`, as crontab(5) describes it;
+//! - a value with leading zeros (`0005`) is read as its number, as their `atoi` reads it;
+//! - a backward range (`22-2`, `sat-sun`) wraps past the end of the field (22, 23, 0, 1, 2),
+//!   which is what its author meant; they load it and never run it (cronie's current source
+//!   reads `N-0` in the day of week as `N-7`, which is the same as wrapping).
 //!
 //! A field also remembers whether its text starts with `*`: cron's day-of-month/day-of-week
 //! rule and its DST rules depend on that (cronie's `DOM_STAR`, `DOW_STAR`, `MIN_STAR`,
@@ -128,8 +135,6 @@ pub enum FieldErrorKind {
         value: String,
         expected: &'static str,
     },
-    #[error("range {start}-{end} runs backwards: its start is after its end")]
-    Backwards { start: u32, end: u32 },
     #[error("expected a step number after '/', found {found}")]
     ExpectedStep { found: String },
     #[error("a step of 0 never advances (expected 1 or more)")]
@@ -205,11 +210,13 @@ impl<'a> Cursor<'a> {
                 self.pos += 1;
             }
             let digits = &self.text[start..self.pos];
-            // More than three digits cannot be in range for any field; avoid overflow too.
-            let value = if digits.len() > 3 {
+            // Leading zeros are read away, as atoi does; more than three significant digits
+            // cannot be in range for any field, and would overflow.
+            let significant = digits.trim_start_matches('0');
+            let value = if significant.len() > 3 {
                 u32::MAX
             } else {
-                digits.parse::<u32>().unwrap_or(u32::MAX)
+                significant.parse::<u32>().unwrap_or(0)
             };
             if value < lo as u32 || value > hi as u32 {
                 return Err(self.err(
@@ -300,6 +307,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether `text`, a field's item, holds a number written with more digits than any field
+/// needs (`0005`), and where the first one starts.
+fn padded_number(text: &str) -> Option<(usize, usize)> {
+    let mut at = 0;
+    for run in text.split(|c: char| !c.is_ascii_digit()) {
+        if run.len() > 2 && run.starts_with('0') {
+            return Some((at, run.len()));
+        }
+        at += run.len() + 1;
+    }
+    None
+}
+
+/// How to write the backward range `a-b` so that every cron reads it as cronwright does:
+/// `22-23,0-2`; `6-7` for a day-of-week range that ends on Sunday (`sat-sun`).
+fn wrapped(kind: FieldKind, a: u32, b: u32, lo: u32, top: u32) -> String {
+    if kind == FieldKind::DayOfWeek && b == 0 {
+        return format!("{a}-7");
+    }
+    let part = |from: u32, to: u32| {
+        if from == to {
+            from.to_string()
+        } else {
+            format!("{from}-{to}")
+        }
+    };
+    format!("{},{}", part(a, top), part(lo, b))
+}
+
 /// Parses one field. Warnings (legal but surprising) are pushed to `warnings`.
 pub fn parse_field(
     text: &str,
@@ -316,8 +352,28 @@ pub fn parse_field(
         });
     }
     let (lo, hi) = kind.bounds();
+    // The values a wrapping range goes round: day of week 7 is Sunday again, so it wraps
+    // after Saturday.
+    let top = if kind == FieldKind::DayOfWeek {
+        6
+    } else {
+        hi as u32
+    };
     let mut c = Cursor { text, pos: 0, kind };
     let mut bits = 0u64;
+    if let Some((at, len)) = padded_number(text) {
+        let padded = &text[at..at + len];
+        let value = padded.trim_start_matches('0');
+        warnings.push(FieldWarning {
+            message: format!(
+                "'{padded}' is read as {}, as Debian's cron and cronie read it; write {}",
+                if value.is_empty() { "0" } else { value },
+                if value.is_empty() { "0" } else { value },
+            ),
+            offset: at,
+            len,
+        });
+    }
     loop {
         let item_start = c.pos;
         // `single` is whether the item was written as one value, `N`: only that form takes
@@ -331,12 +387,20 @@ pub fn parse_field(
             if c.peek() == Some(b'-') {
                 c.pos += 1;
                 let b = c.value()?;
-                if a > b {
-                    return Err(c.err(
-                        FieldErrorKind::Backwards { start: a, end: b },
-                        item_start,
-                        c.pos - item_start,
-                    ));
+                // `N-7` in the day of week ends on Sunday, like `N-0`: not backward.
+                if a > b && !(kind == FieldKind::DayOfWeek && b == 0 && a == 7) {
+                    let range = &text[item_start..c.pos];
+                    let wrapped = wrapped(kind, a, b, lo as u32, top);
+                    warnings.push(FieldWarning {
+                        message: format!(
+                            "range {range} runs backwards: Debian's cron and cronie load it \
+                             and may never run it; cronwright reads it as {wrapped}, going \
+                             round past the end of the field; write {wrapped} to say so to \
+                             every cron"
+                        ),
+                        offset: item_start,
+                        len: c.pos - item_start,
+                    });
                 }
                 (a, b, false)
             } else {
@@ -349,12 +413,18 @@ pub fn parse_field(
             let (s, s_at, s_len) = c.step()?;
             step = s;
             if single {
-                // `N/STEP` means from N to the end of the field. cronie refuses this form
-                // (it takes a step only after `*` or a range); the meaning is the one
-                // crontab(5) documents.
+                // `N/STEP` means from N to the end of the field, as crontab(5) describes it;
+                // Debian's cron and cronie refuse the form (a step only after `*` or a range).
                 last = hi as u32;
-            }
-            if step > last - first && last > first {
+                warnings.push(FieldWarning {
+                    message: format!(
+                        "a step without a range: Debian's cron and cronie refuse this line; \
+                         write {first}-{last}/{step}, which is how cronwright reads it"
+                    ),
+                    offset: item_start,
+                    len: c.pos - item_start,
+                });
+            } else if last > first && step > last - first {
                 warnings.push(FieldWarning {
                     message: format!(
                         "step {step} is wider than the range {first}-{last}, so only {first} matches"
@@ -364,10 +434,22 @@ pub fn parse_field(
                 });
             }
         }
-        let mut v = first;
-        while v <= last {
-            bits |= 1u64 << v;
-            v = v.saturating_add(step);
+        if first <= last {
+            let mut v = first;
+            while v <= last {
+                bits |= 1u64 << v;
+                v = v.saturating_add(step);
+            }
+        } else {
+            // A backward range goes round: first..=top, then lo..=last, stepping across the
+            // wrap as if the values went on.
+            let span = top + 1 - lo as u32;
+            let count = (last + span - first) % span + 1;
+            let mut i = 0;
+            while i < count {
+                bits |= 1u64 << (lo as u32 + (first - lo as u32 + i) % span);
+                i = i.saturating_add(step);
+            }
         }
         match c.peek() {
             None => break,
@@ -457,7 +539,6 @@ mod tests {
             parse("60", Minute).unwrap_err(),
             "minute 60 is out of range (expected 0-59)"
         );
-        assert!(parse("22-2", Hour).unwrap_err().contains("backwards"));
         assert!(parse("*/0", Hour).unwrap_err().contains("step of 0"));
         assert!(
             parse("1,", Hour)
@@ -467,6 +548,70 @@ mod tests {
         assert!(parse("monday", DayOfWeek).unwrap_err().contains("'monday'"));
         assert!(parse("5x", Minute).unwrap_err().contains("'x'"));
         assert!(parse("*-5", Minute).unwrap_err().contains("'-'"));
+    }
+
+    /// The bits of `text` and the warnings it gives.
+    fn read(text: &str, kind: FieldKind) -> (Vec<u32>, Vec<String>) {
+        let mut w = Vec::new();
+        let f = parse_field(text, kind, &mut w).unwrap();
+        let values = (0..64).filter(|&v| f.contains(v)).collect();
+        (values, w.into_iter().map(|w| w.message).collect())
+    }
+
+    #[test]
+    fn backward_ranges_go_round_the_field_with_a_warning() {
+        use FieldKind::*;
+        let (values, warnings) = read("22-2", Hour);
+        assert_eq!(values, vec![0, 1, 2, 22, 23]);
+        assert_eq!(
+            warnings,
+            vec![
+                "range 22-2 runs backwards: Debian's cron and cronie load it and may never run \
+                 it; cronwright reads it as 22-23,0-2, going round past the end of the field; \
+                 write 22-23,0-2 to say so to every cron"
+            ]
+        );
+        assert_eq!(read("sat-sun", DayOfWeek).0, vec![0, 6]);
+        assert!(read("sat-sun", DayOfWeek).1[0].contains("write 6-7 "));
+        assert_eq!(read("mon-sun", DayOfWeek).0, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(read("fri-tue", DayOfWeek).0, vec![0, 1, 2, 5, 6]);
+        assert_eq!(read("7-2", DayOfWeek).0, vec![0, 1, 2]);
+        // `N-7` ends on Sunday: forward, no warning.
+        assert_eq!(read("5-7", DayOfWeek), (vec![0, 5, 6], vec![]));
+        // A step counts on across the wrap: 22, 0, 2.
+        assert_eq!(read("22-2/2", Hour).0, vec![0, 2, 22]);
+        assert_eq!(read("nov-feb", Month).0, vec![1, 2, 11, 12]);
+        assert_eq!(read("30-1", DayOfMonth).0, vec![1, 30, 31]);
+    }
+
+    #[test]
+    fn padded_numbers_are_read_as_other_crons_read_them_with_a_warning() {
+        use FieldKind::*;
+        let (values, warnings) = read("0005", Minute);
+        assert_eq!(values, vec![5]);
+        assert_eq!(
+            warnings,
+            vec!["'0005' is read as 5, as Debian's cron and cronie read it; write 5"]
+        );
+        // Two digits are how people write times: no warning.
+        assert_eq!(read("05", Minute), (vec![5], vec![]));
+        assert_eq!(read("1,0010", Hour).0, vec![1, 10]);
+        assert_eq!(read("000", Hour).0, vec![0]);
+        assert!(parse("0060", Minute).unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn a_step_without_a_range_says_the_peers_refuse_it() {
+        let (values, warnings) = read("5/60", FieldKind::Minute);
+        assert_eq!(values, vec![5]);
+        assert_eq!(
+            warnings,
+            vec![
+                "a step without a range: Debian's cron and cronie refuse this line; write \
+                 5-59/60, which is how cronwright reads it"
+            ]
+        );
+        assert_eq!(read("10/20", FieldKind::Minute).0, vec![10, 30, 50]);
     }
 
     #[test]

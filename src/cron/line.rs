@@ -206,6 +206,21 @@ fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
     let dom = toks[toks.len() - 3];
     let month = toks[toks.len() - 2];
     let dow = toks[toks.len() - 1];
+    let (minute, hour) = (toks[at], toks[at + 1]);
+    // `* 4 * * 0`: a fixed hour with every minute of it is nearly always `0 4 * * 0` meant.
+    // A deliberate range or step in the minute field says otherwise.
+    if toks.len() == 5 && minute.text(sink.text) == "*" && !field(at + 1).star {
+        let rest = &sink.text[hour.start..dow.end];
+        let runs = match hour.text(sink.text).parse::<u32>() {
+            Ok(h) => format!("every minute from {h:02}:00 to {h:02}:59 (60 runs)"),
+            Err(_) => "every minute of each hour it names (60 runs an hour)".to_string(),
+        };
+        sink.warn(
+            minute.start,
+            1,
+            format!("this runs {runs}; did you mean `0 {rest}`?"),
+        );
+    }
     if !times.can_fire() {
         sink.warn(
             dom.start,

@@ -10,7 +10,7 @@ use crate::util::{cronwright, data, run, text};
 const EXPECTED: [(u32, u32, &str, &str); 17] = [
     (6,  7,  "error",   "unknown month name 'jna' (expected 1-12 or jan-dec)"),
     (8,  1,  "error",   "minute 60 is out of range (expected 0-59)"),
-    (10, 3,  "error",   "range 22-2 runs backwards"),
+    (10, 3,  "warning", "range 22-2 runs backwards"),
     (12, 3,  "error",   "a step of 0 never advances"),
     (14, 13, "error",   "unknown day of week name 'frii'"),
     (16, 8,  "error",   "found only 4 fields"),
@@ -18,7 +18,7 @@ const EXPECTED: [(u32, u32, &str, &str); 17] = [
     (21, 3,  "error",   "in the minute field, found ','"),
     (23, 1,  "error",   "or an environment line NAME=value, found 'backup'"),
     (25, 4,  "error",   "unexpected 'O' in the hour field"),
-    (27, 14, "error",   "RANDOM_DELAY must be a whole number of minutes, found 'soon'"),
+    (27, 14, "warning", "RANDOM_DELAY is a whole number of minutes: 'soon' is read as 0"),
     (29, 9,  "error",   "unknown time zone 'Europe/Berln'"),
     (30, 1,  "error",   "entry not loaded: CRON_TZ on line 29"),
     (33, 5,  "warning", "never fires"),
@@ -46,7 +46,7 @@ fn a_dozen_mistakes_are_each_reported_at_their_line_and_column() {
         );
     }
     assert!(
-        stdout.ends_with("13 errors, 4 warnings; 6 entries fine (lines 4, 19, 33-36)\n"),
+        stdout.ends_with("11 errors, 6 warnings; 7 entries fine (lines 4, 10, 19, 33-36)\n"),
         "{stdout}"
     );
 }

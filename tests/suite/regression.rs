@@ -622,3 +622,129 @@ fn pid_file_is_never_written_through_a_symbolic_link() {
     assert_eq!(h.wait(), Some(1));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
 }
+
+/// `cronwright check -` on `source`: its exit code and what it printed.
+fn check(source: &str) -> (Option<i32>, String) {
+    let out = run(cronwright().args(["check", "-"]), source);
+    (out.status.code(), text(&out.stdout))
+}
+
+/// The first `n` fire times after `from` of the one entry of the user crontab `source`, as
+/// the daemon would load it.
+fn fires(source: &str, from: &str, n: usize) -> Vec<String> {
+    let parsed = parse_crontab(source, Format::User);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let zone = Zone::new(chrono_tz::UTC);
+    let mut at = utc(from);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        at = parsed.crontab.entries[0]
+            .schedule
+            .next_after(at, &zone)
+            .unwrap();
+        out.push(at.format("%a %H:%M").to_string());
+    }
+    out
+}
+
+/// `0005 * * * *` (leading zeros) was refused as out of range; Debian's cron and cronie read
+/// it as 5, as atoi does.
+#[test]
+fn a_value_with_leading_zeros_is_read_as_its_number() {
+    let source = "0005 * * * * x\n";
+    let (code, out) = check(source);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("warning: '0005' is read as 5"), "{out}");
+    assert_eq!(
+        fires(source, "2026-12-07T10:00:00Z", 2),
+        ["Mon 10:05", "Mon 11:05"]
+    );
+}
+
+/// `0 22-2 * * *` and `0 9 * * sat-sun` were refused as running backwards; Debian's cron and
+/// cronie load them (and may never run them). They load, go round, and say so.
+#[test]
+fn a_backward_range_loads_and_goes_round_past_the_end_of_the_field() {
+    let (code, out) = check("0 22-2 * * * night\n0 9 * * sat-sun weekend\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("reads it as 22-23,0-2"), "{out}");
+    assert!(out.contains("write 6-7 to say so to every cron"), "{out}");
+    assert_eq!(
+        fires("0 22-2 * * * night\n", "2026-12-07T21:00:00Z", 6),
+        [
+            "Mon 22:00",
+            "Mon 23:00",
+            "Tue 00:00",
+            "Tue 01:00",
+            "Tue 02:00",
+            "Tue 22:00"
+        ]
+    );
+    assert_eq!(
+        fires("0 9 * * sat-sun weekend\n", "2026-12-07T00:00:00Z", 3),
+        ["Sat 09:00", "Sun 09:00", "Sat 09:00"]
+    );
+}
+
+/// `RANDOM_DELAY=5m` was an error (and its crontab refused by `crontab`); cronie reads the
+/// number it starts with.
+#[test]
+fn random_delay_is_read_up_to_its_first_non_digit() {
+    let parsed = parse_crontab("RANDOM_DELAY=5m\n0 * * * * x\n", Format::User);
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    assert_eq!(parsed.crontab.entries[0].random_delay_minutes, 5);
+    let (code, out) = check("RANDOM_DELAY=5m\n0 * * * * x\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("'5m' is read as 5, as cronie reads it; write RANDOM_DELAY=5"),
+        "{out}"
+    );
+}
+
+/// `5/60 * * * *` was read as `5-59/60` with only a step-width warning; Debian's cron and
+/// cronie refuse the line, which `check` must say.
+#[test]
+fn a_step_without_a_range_warns_that_other_crons_refuse_the_line() {
+    let (code, out) = check("5/60 * * * * x\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "warning: a step without a range: Debian's cron and cronie refuse this line; \
+             write 5-59/60"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("wider than"), "{out}");
+}
+
+/// A crontab saved with CR LF line endings was read silently, while Debian's cron and cronie
+/// keep the CR in every command. One warning per file.
+#[test]
+fn windows_line_endings_are_warned_about_once_per_file() {
+    let (code, out) = check("0 1 * * * a\r\n0 2 * * * b\r\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("Windows line endings").count(), 1, "{out}");
+    assert!(
+        out.contains("<stdin>:1:12: warning: Windows line endings"),
+        "{out}"
+    );
+}
+
+/// `* 4 * * 0` runs 60 times between 04:00 and 04:59, which real crontabs do by mistake.
+#[test]
+fn every_minute_of_a_fixed_hour_is_warned_about() {
+    let (code, out) = check("* 4 * * 0 backup\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "<stdin>:1:1: warning: this runs every minute from 04:00 to 04:59 (60 runs); did \
+             you mean `0 4 * * 0`?"
+        ),
+        "{out}"
+    );
+    // A deliberate minute range or step, or no fixed hour, is not warned about.
+    for fine in ["0-59 4 * * 0 x\n", "*/1 4 * * 0 x\n", "* * * * * x\n"] {
+        let (_, out) = check(fine);
+        assert!(!out.contains("every minute"), "{fine}: {out}");
+    }
+}
