@@ -310,12 +310,19 @@ impl<'a> Cursor<'a> {
 /// Whether `text`, a field's item, holds a number written with more digits than any field
 /// needs (`0005`), and where the first one starts.
 fn padded_number(text: &str) -> Option<(usize, usize)> {
-    let mut at = 0;
-    for run in text.split(|c: char| !c.is_ascii_digit()) {
-        if run.len() > 2 && run.starts_with('0') {
-            return Some((at, run.len()));
+    // Bytes, not chars: an ASCII digit is never part of a multi-byte character, and the
+    // offsets must be byte offsets whatever surrounds the digits.
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
         }
-        at += run.len() + 1;
+        if i - start > 2 && bytes[start] == b'0' {
+            return Some((start, i - start));
+        }
+        i = i.max(start + 1);
     }
     None
 }
@@ -598,6 +605,19 @@ mod tests {
         assert_eq!(read("1,0010", Hour).0, vec![1, 10]);
         assert_eq!(read("000", Hour).0, vec![0]);
         assert!(parse("0060", Minute).unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn a_padded_number_after_a_multibyte_character_is_found_where_it_is() {
+        // Found by the fuzzer: the warning's offset was counted in characters.
+        for text in ["\u{ff}0059", "é0005", "0005,é", "\u{1F600}-0001"] {
+            let mut w = Vec::new();
+            let _ = parse_field(text, FieldKind::Minute, &mut w);
+            for warning in &w {
+                assert!(text.is_char_boundary(warning.offset), "{text}: {warning:?}");
+            }
+        }
+        assert_eq!(padded_number("é0005"), Some((2, 4)));
     }
 
     #[test]
