@@ -43,6 +43,9 @@ pub struct Sources {
     pub user_spool: Option<PathBuf>,
     /// User-format crontabs run as the daemon's own user: cronwright without root, and tests.
     pub extra_user_crontabs: Vec<PathBuf>,
+    /// Whether the file names the system crontabs itself (`system_crontab` or `system_dirs`):
+    /// only then does a daemon that is not root load them, running their jobs as itself.
+    pub system_named: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -305,7 +308,11 @@ impl Config {
 
     /// Validates `text`; `origin` names the file in messages and anchors relative paths.
     pub fn parse(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let c = Checker { text, origin };
+        let c = Checker {
+            text,
+            origin,
+            retry: false,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| c.toml_error(&e))?;
         let (Table(s), Table(l), Table(m)) = (raw.sources, raw.log, raw.mail);
         let (Table(j), Table(d), Table(t)) = (raw.jobs, raw.daemon, raw.crontab);
@@ -321,6 +328,7 @@ impl Config {
         };
         Ok(Config {
             sources: Sources {
+                system_named: s.system_crontab.is_some() || s.system_dirs.is_some(),
                 system_crontab: c.optional("system_crontab", s.system_crontab, "/etc/crontab")?,
                 system_dirs: c.paths("system_dirs", s.system_dirs, &["/etc/cron.d"])?,
                 user_spool: c.optional("user_spool", s.user_spool, "/var/spool/cron/crontabs")?,
@@ -419,6 +427,10 @@ impl Config {
 struct Checker<'a> {
     text: &'a str,
     origin: &'a Path,
+    /// Reading the text again with an unquoted word quoted (see [`Checker::unquoted`]): a
+    /// second unquoted word is not looked into, so a file of them costs two reads, not one
+    /// per word.
+    retry: bool,
 }
 
 impl Checker<'_> {
@@ -508,6 +520,84 @@ impl Checker<'_> {
         Err(self.error(value.span(), problem))
     }
 
+    /// `key = word` on the line of byte `at`, with `word` an unquoted name (`no`, `yes`,
+    /// `/var/log`…) that TOML has no value for: the key, the word, and where the word starts.
+    fn bare_word(&self, at: usize) -> Option<(&str, &str, usize)> {
+        let start = self.text[..at.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line = self.text[start..].split('\n').next().unwrap_or_default();
+        let (key, value) = line.split_once('=')?;
+        let key = key.trim();
+        let word = value
+            .trim()
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        let bare = !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && word
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'/' || b == b'.')
+            && !matches!(word, "true" | "false" | "inf" | "nan")
+            && !word.contains(['"', '\'', '[', '{', ' ']);
+        bare.then(|| {
+            let offset = line.find('=').unwrap_or(0) + 1;
+            let in_value = value.find(word).unwrap_or(0);
+            (key, word, start + offset + in_value)
+        })
+    }
+
+    /// What an unquoted `word` for `key` should have been: the type the key wants (found by
+    /// reading the file again with the word quoted), or the string in quotes.
+    /// Another error about the key (an unknown key) is that error, at the key.
+    fn unquoted(&self, key: &str, word: &str, at: usize) -> ConfigError {
+        // The key alone under its table header, with the word quoted: what the key wants is
+        // then the only thing the reading can complain about.
+        let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let header = self.text[..line_start]
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with('['))
+            .unwrap_or_default();
+        let alone = format!("{header}\n{key} = \"{word}\"\n");
+        let retry = Checker {
+            text: &alone,
+            origin: self.origin,
+            retry: true,
+        };
+        let found = toml::from_str::<RawConfig>(&alone).map_err(|e| retry.toml_error(&e));
+        let (span, message) = match found {
+            Err(ConfigError::Invalid { message, .. })
+                if message.starts_with(&format!("wrong type for '{key}'")) =>
+            {
+                let expected = message
+                    .split_once("expected ")
+                    .map_or("", |(_, rest)| rest.split(", found").next().unwrap_or(rest));
+                let message = match expected {
+                    "a boolean" => {
+                        format!("'{key}' takes a boolean: write true or false, not {word}")
+                    }
+                    expected => format!("'{key}' takes {expected}, not {word}"),
+                };
+                (at..at + word.len(), message)
+            }
+            Err(ConfigError::Invalid {
+                line: 2, message, ..
+            }) => {
+                let key_at = line_start + self.text[line_start..].find(key).unwrap_or(0);
+                (key_at..key_at + key.len(), message)
+            }
+            _ => (
+                at..at + word.len(),
+                format!("a string is quoted in TOML: write {key} = \"{word}\""),
+            ),
+        };
+        self.error(span, message)
+    }
+
     /// Rewords a toml/serde error as a compiler-style message at its span.
     fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         // toml keeps the keys leading to the failing value private, but shows them ("in `a.b`")
@@ -531,8 +621,9 @@ impl Checker<'_> {
                 table => format!(" in [{table}]"),
             };
             format!(
-                "unknown key '{name}'{place} (expected one of {})",
-                known.join(", ")
+                "unknown key '{name}'{place} (expected one of {}){}",
+                known.join(", "),
+                crate::suggest::did_you_mean(name, known.iter().copied())
             )
         } else if let (Some(rest), Some(key)) =
             (message.strip_prefix("invalid type: "), keys.last())
@@ -549,6 +640,8 @@ impl Checker<'_> {
         } else if message == "duplicate key" {
             let at = self.text.get(span.clone()).unwrap_or_default();
             format!("duplicate key '{at}'")
+        } else if let Some((key, word, at)) = self.bare_word(span.start).filter(|_| !self.retry) {
+            return self.unquoted(key, word, at);
         } else if keys.is_empty() {
             format!("invalid TOML: {message}")
         } else {
@@ -604,6 +697,7 @@ mod tests {
                 system_dirs: vec!["/etc/cron.d".into()],
                 user_spool: Some("/var/spool/cron/crontabs".into()),
                 extra_user_crontabs: vec![],
+                system_named: false,
             },
             log: Log {
                 syslog: true,
@@ -703,6 +797,7 @@ mod tests {
                 system_dirs: vec!["/etc/cron.d".into(), "/opt/cron.d".into()],
                 user_spool: None,
                 extra_user_crontabs: vec!["/home/alice/jobs".into()],
+                system_named: true,
             },
             log: Log {
                 syslog: false,
@@ -742,7 +837,13 @@ mod tests {
 
     /// One case a line: the file (`\n` for a line break), ` => `, the message after the path.
     const ERROR_CASES: &str = r#"
-# cronwright\n[sources]\nsystem_crontab = "/etc/crontab"\nsytem_dirs = [] => 4:1: unknown key 'sytem_dirs' in [sources] (expected one of system_crontab, system_dirs, user_spool, extra_user_crontabs)
+[log]\nsyslog = no => 2:10: 'syslog' takes a boolean: write true or false, not no
+[log]\n  syslog=yes\nx=y => 2:10: 'syslog' takes a boolean: write true or false, not yes
+[jobs]\nmax_running = many # all => 2:15: 'max_running' takes an integer, not many
+[daemon]\ntimezone = UTC => 2:12: a string is quoted in TOML: write timezone = "UTC"
+[log]\nsylog = no => 2:1: unknown key 'sylog' in [log] (expected one of syslog, syslog_socket, syslog_queue); did you mean 'syslog'?
+[source] => 1:2: unknown key 'source' (expected one of sources, log, mail, jobs, daemon, crontab); did you mean 'sources'?
+# cronwright\n[sources]\nsystem_crontab = "/etc/crontab"\nsytem_dirs = [] => 4:1: unknown key 'sytem_dirs' in [sources] (expected one of system_crontab, system_dirs, user_spool, extra_user_crontabs); did you mean 'system_dirs'?
 [srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon, crontab)
 mail = { from = "é", x = 1 } => 1:22: unknown key 'x' in [mail] (expected one of enabled, sendmail, from)
 [log]\n\n\n\n\n\nsyslog = "yes" => 7:10: wrong type for 'syslog': expected a boolean, found a string
@@ -865,9 +966,14 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")
             .collect();
+        // Except that naming the system crontabs is asking for them (see `system_named`).
+        let named = as_is.map(|mut c| {
+            c.sources.system_named = true;
+            c
+        });
         assert_eq!(
             Config::parse(&uncommented, &path).map_err(|e| e.to_string()),
-            as_is
+            named
         );
     }
 

@@ -19,7 +19,9 @@
 //! - `access`: who may have a crontab (`cron.allow` / `cron.deny`), for `crontab` and the
 //!   daemon alike.
 //! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
-//!   is skipped), shared by the daemon and `cronwright list` so both say the same.
+//!   is skipped), shared by the daemon and `cronwright list` so both say the same;
+//!   `user_fields`: what a line's user name means on this host, for `check` and `crontab`
+//!   (a system line without its user, a user crontab written like a system one).
 //! - `runner`: starting a job as a user, capturing its output, signalling and reaping it;
 //!   `runner/child.rs` holds everything between clone and exec; `runner/session.rs` the
 //!   PAM session a job runs in (a helper process between the daemon and the job) and
@@ -55,7 +57,7 @@
 //! let parsed = parse_crontab("0 0 1 jna * report\n*/5 * * * * poll\n", Format::User);
 //! assert_eq!(parsed.crontab.entries.len(), 1);
 //! assert_eq!(parsed.diagnostics[0].headline("alice"),
-//!     "alice:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)");
+//!     "alice:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?");
 //! ```
 
 pub(crate) mod access;
@@ -71,7 +73,9 @@ pub(crate) mod runner;
 pub(crate) mod scheduler;
 pub(crate) mod sd_notify;
 pub(crate) mod sources;
+pub(crate) mod suggest;
 pub(crate) mod system_zone;
+pub(crate) mod user_fields;
 pub(crate) mod watch;
 
 /// The version every program prints: the package version and the compiled-in tz database,

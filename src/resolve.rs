@@ -13,26 +13,43 @@ use chrono_tz::Tz;
 
 use crate::access;
 use crate::config::Config;
-use crate::cron::{Diagnostic, Entry, Parsed, Severity};
-use crate::runner;
+use crate::cron::{Diagnostic, Entry, Format, Parsed, Severity, not_a_user_message, parse_crontab};
+use crate::runner::{self, RunnerError};
 use crate::sources::{self, Kind, Loaded, Refusal, Source, SourcesConfig};
+use crate::user_fields;
 
-/// Where the daemon looks for crontabs, for a daemon running as `own_user`.
+/// Where the daemon looks for crontabs, for a daemon running as `own_user`. A daemon that is
+/// not root loads the system crontabs only where its configuration names them: their lines
+/// name the users to run as, and such a daemon could only run root's jobs as itself.
 pub fn sources_config(
     config: &Config,
     as_root: bool,
     own_user: &str,
     own_uid: u32,
 ) -> SourcesConfig {
+    let system = !system_crontabs_left_out(config, as_root);
     SourcesConfig {
-        system_crontab: config.sources.system_crontab.clone(),
-        system_dirs: config.sources.system_dirs.clone(),
+        system_crontab: config.sources.system_crontab.clone().filter(|_| system),
+        system_dirs: if system {
+            config.sources.system_dirs.clone()
+        } else {
+            Vec::new()
+        },
         user_spool: config.sources.user_spool.clone(),
         extra_user_crontabs: config.sources.extra_user_crontabs.clone(),
         as_root,
         own_user: own_user.to_string(),
         own_uid,
     }
+}
+
+/// Whether a daemon (or `list`) of this identity leaves out the system crontabs the
+/// configuration has by default: it is not root, and the file does not name them.
+pub fn system_crontabs_left_out(config: &Config, as_root: bool) -> bool {
+    let sources = &config.sources;
+    !as_root
+        && !sources.system_named
+        && (sources.system_crontab.is_some() || !sources.system_dirs.is_empty())
 }
 
 /// Who a job runs as: one per user and load, shared by that user's entries. Only the name:
@@ -61,8 +78,13 @@ pub struct Resolved {
 pub enum Skip {
     #[error("command of {len} bytes is longer than max_command_length ({max}); line skipped")]
     CommandTooLong { len: usize, max: usize },
-    #[error("unknown user '{user}' ({reason}); line skipped")]
-    UnknownUser { user: String, reason: String },
+    /// No such user here; for a system crontab line, most often a line without its user
+    /// field. In the words `check` uses for the same line.
+    #[error("{}; line skipped", not_a_user_message(.user, *.system_line))]
+    UnknownUser { user: String, system_line: bool },
+    /// The password database could not be read (NSS trouble).
+    #[error("cannot look up user '{user}': {reason}; line skipped")]
+    UserLookup { user: String, reason: String },
 }
 
 /// What the daemon tells about an entry it runs anyway.
@@ -95,10 +117,22 @@ pub(crate) fn load_source(
     Ok(loaded)
 }
 
+/// Parses a crontab as `check` and `crontab` judge it, so that what they call fine is what
+/// the daemon runs: the language, then the daemon's command length limit (when its
+/// configuration could be read), then what the lines' user names mean on this host.
+pub(crate) fn parse_for_daemon(source: &str, format: Format, config: Option<&Config>) -> Parsed {
+    let mut parsed = parse_crontab(source, format);
+    if let Some(config) = config {
+        refuse_long_commands(&mut parsed, source, config);
+    }
+    user_fields::check_user_fields(&mut parsed, source, format);
+    parsed
+}
+
 /// Applies the daemon's command length limit to a parsed file, as `check` and `crontab` must
 /// before they call it fine: each entry the daemon would skip becomes an error at its line,
 /// in the daemon's words, and leaves the entries.
-pub(crate) fn refuse_long_commands(parsed: &mut Parsed, source: &str, config: &Config) {
+fn refuse_long_commands(parsed: &mut Parsed, source: &str, config: &Config) {
     let max = config.jobs.max_command_length;
     let lines: Vec<&str> = source.split('\n').collect();
     let mut refused = Vec::new();
@@ -134,7 +168,7 @@ pub struct Resolver<'a> {
     own_user: &'a str,
     /// A crontab of 100,000 lines for one user costs one getpwnam and getgrouplist (each
     /// reads /etc/passwd or /etc/group), not 100,000, and its jobs share one [`RunAs`].
-    users: RefCell<HashMap<String, Result<Arc<RunAs>, String>>>,
+    users: RefCell<HashMap<String, Result<Arc<RunAs>, Skip>>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -171,27 +205,34 @@ impl<'a> Resolver<'a> {
             user: user.to_string(),
             own: self.own_user.to_string(),
         });
-        match self.run_as(user, source.kind == Kind::UserSpool) {
-            Ok(run_as) => Ok(Resolved { run_as, zone, note }),
-            Err(reason) => Err(Skip::UnknownUser {
-                user: user.to_string(),
-                reason,
-            }),
-        }
+        let run_as = self.run_as(user, source.kind == Kind::UserSpool)?;
+        Ok(Resolved { run_as, zone, note })
     }
 
     /// `user` as a job's identity: when the daemon is root, a user who exists now (so that a
     /// typo is reported at load), with their uid kept when `pin_uid` (a spool crontab);
     /// otherwise a name for the daemon's own identity. One resolver serves one file, so
     /// `pin_uid` is the same for all its lookups.
-    fn run_as(&self, user: &str, pin_uid: bool) -> Result<Arc<RunAs>, String> {
+    fn run_as(&self, user: &str, pin_uid: bool) -> Result<Arc<RunAs>, Skip> {
         if let Some(known) = self.users.borrow().get(user) {
             return known.clone();
         }
         let uid = if self.as_root {
             runner::lookup_user(user)
                 .map(|c| pin_uid.then_some(c.uid.as_raw()))
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    RunnerError::UnknownUser { .. } => Skip::UnknownUser {
+                        user: user.to_string(),
+                        system_line: !pin_uid,
+                    },
+                    other => Skip::UserLookup {
+                        user: user.to_string(),
+                        reason: match other {
+                            RunnerError::UserLookup { source, .. } => source.desc().to_string(),
+                            other => other.to_string(),
+                        },
+                    },
+                })
         } else {
             Ok(None)
         };
@@ -211,8 +252,7 @@ impl<'a> Resolver<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cron::{Format, parse_crontab};
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn entry(line: &str, format: Format) -> Entry {
         let parsed = parse_crontab(&format!("{line}\n"), format);
@@ -273,6 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn without_root_the_system_crontabs_load_only_when_the_config_names_them() {
+        let defaults = config("");
+        let cfg = sources_config(&defaults, false, "me", 1000);
+        assert!(cfg.system_crontab.is_none() && cfg.system_dirs.is_empty());
+        assert!(system_crontabs_left_out(&defaults, false));
+        let cfg = sources_config(&defaults, true, "root", 0);
+        assert!(cfg.system_crontab.is_some() && !cfg.system_dirs.is_empty());
+        assert!(!system_crontabs_left_out(&defaults, true));
+        let named = config("[sources]\nsystem_dirs = [\"/etc/cron.d\"]\n");
+        let cfg = sources_config(&named, false, "me", 1000);
+        assert_eq!(
+            cfg.system_crontab.as_deref(),
+            Some(Path::new("/etc/crontab"))
+        );
+        assert!(!system_crontabs_left_out(&named, false));
+    }
+
+    #[test]
     fn an_unknown_user_is_skipped_when_root_looks_users_up() {
         let config = config("");
         let r = Resolver::new(&config, true, "root");
@@ -280,8 +338,8 @@ mod tests {
         let skip = r.resolve(&source(Kind::SystemDir, None), &e).unwrap_err();
         assert_eq!(
             skip.to_string(),
-            "unknown user 'no-such-user-cronwright' (unknown user 'no-such-user-cronwright'); \
-             line skipped"
+            "'no-such-user-cronwright' is not a user on this host; system crontab lines need a \
+             user name between the schedule and the command; line skipped"
         );
         // Looked up once per load: the same answer, shared.
         let root = r.run_as("root", true).unwrap();

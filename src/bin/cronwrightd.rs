@@ -61,8 +61,8 @@ fn main() -> ExitCode {
     let _ = args.foreground;
     if args.check_config {
         return match check_config(&args.config) {
-            Ok(_) => {
-                println!("{}: ok", args.config.display());
+            Ok(verdict) => {
+                println!("{verdict}");
                 ExitCode::SUCCESS
             }
             Err(e) => {

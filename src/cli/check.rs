@@ -10,8 +10,8 @@ use anyhow::Context;
 
 use super::Outcome;
 use crate::config::Config;
-use crate::cron::{Format, parse_crontab, report};
-use crate::resolve::refuse_long_commands;
+use crate::cron::{Format, report};
+use crate::resolve::parse_for_daemon;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -78,10 +78,7 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
             _ if stdin => Format::User,
             _ => default_format(path),
         };
-        let mut parsed = parse_crontab(&source, format);
-        if let Some(config) = &config {
-            refuse_long_commands(&mut parsed, &source, config);
-        }
+        let parsed = parse_for_daemon(&source, format, config.as_ref());
         report(&name, &source, &parsed, out)?;
         if parsed.has_errors() {
             outcome = Outcome::Invalid;

@@ -53,6 +53,10 @@ pub struct Entry {
     pub schedule: Schedule,
     /// The user field of a system crontab line; `None` in user crontabs.
     pub user: Option<String>,
+    /// Where the user field starts in the line, in bytes (in a user crontab, where the
+    /// command starts), and where the command starts: for messages about them.
+    pub user_start: u32,
+    pub command_start: u32,
     /// The shell command, up to the first unescaped `%`, with `\%` turned into `%`.
     pub command: String,
     /// Standard input from the text after the first unescaped `%`.
@@ -239,6 +243,9 @@ pub fn parse_crontab_each(
                     line: line_no,
                     schedule: job.schedule,
                     user: job.user.map(str::to_string),
+                    // A line is at most a file, and a file is far below 4 GiB.
+                    user_start: job.user_start as u32,
+                    command_start: job.command_start as u32,
                     command: job.command,
                     stdin: job.stdin,
                     log: job.log,

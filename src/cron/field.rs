@@ -123,11 +123,13 @@ pub enum FieldErrorKind {
         expected: &'static str,
         found: String,
     },
-    #[error("unknown {field} name '{name}' (expected {expected})")]
+    #[error("unknown {field} name '{name}' (expected {expected}){hint}")]
     UnknownName {
         field: &'static str,
         name: String,
         expected: &'static str,
+        /// `"; did you mean 'jan'?"` when a name is close, else empty.
+        hint: String,
     },
     #[error("{field} {value} is out of range (expected {expected})")]
     OutOfRange {
@@ -253,6 +255,7 @@ impl<'a> Cursor<'a> {
                         field: self.kind.label(),
                         name: name.to_string(),
                         expected: self.kind.expected(),
+                        hint: crate::suggest::did_you_mean(name, self.kind.names().iter().copied()),
                     },
                     start,
                     self.pos - start,
@@ -540,7 +543,7 @@ mod tests {
         use FieldKind::*;
         assert_eq!(
             parse("jna", Month).unwrap_err(),
-            "unknown month name 'jna' (expected 1-12 or jan-dec)"
+            "unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?"
         );
         assert_eq!(
             parse("60", Minute).unwrap_err(),

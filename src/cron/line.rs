@@ -48,7 +48,11 @@ pub(crate) struct EntryLine<'a> {
     pub schedule: Schedule,
     /// The user field of a system crontab line.
     pub user: Option<&'a str>,
+    /// Where the user field starts, in bytes (where the command starts when there is none).
+    pub user_start: usize,
     pub command: String,
+    /// Where the command starts, in bytes.
+    pub command_start: usize,
     pub stdin: Option<String>,
     /// `false` for a leading `-`.
     pub log: bool,
@@ -176,6 +180,18 @@ fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
         let before = warnings.len();
         match parse_field(tok.text(sink.text), kind, &mut warnings) {
             Ok(f) => fields[i] = Some(f),
+            Err(e) if toks.len() == 6 => {
+                failed = true;
+                sink.error(
+                    tok.start + e.offset,
+                    e.len,
+                    format!(
+                        "{e}; with six time fields the first is read as seconds, so this is \
+                         the {} field",
+                        kind.label()
+                    ),
+                );
+            }
             Err(e) => {
                 failed = true;
                 sink.error(tok.start + e.offset, e.len, e.to_string());
@@ -254,6 +270,29 @@ fn parse_times(toks: &[Span], sink: &mut Sink) -> Option<Times> {
     Some(times)
 }
 
+/// A line read with a leading seconds field, which only cronwright has: says how the other
+/// crons, reading five fields and then the command, take the same line.
+fn seconds_note(sink: &mut Sink, toks: &[Span]) {
+    let text = sink.text;
+    let sixth = toks[5];
+    let theirs = if sixth.text(text).starts_with('*') || !all_ok(text, &toks[..5], &FIVE) {
+        "refuse this line".to_string()
+    } else {
+        format!(
+            "run '{}' as its command",
+            text[sixth.start..].trim_end_matches([' ', '\t'])
+        )
+    };
+    sink.warn(
+        toks[0].start,
+        sixth.end - toks[0].start,
+        format!(
+            "six time fields: cronwright reads the first as seconds, a field only it has; \
+             Debian's cron and cronie read five fields and {theirs}"
+        ),
+    );
+}
+
 /// Parses `@name` into its schedule.
 fn parse_macro(tok: Span, sink: &mut Sink) -> Option<Schedule> {
     let text = tok.text(sink.text);
@@ -263,8 +302,9 @@ fn parse_macro(tok: Span, sink: &mut Sink) -> Option<Schedule> {
             tok.start,
             tok.end - tok.start,
             format!(
-                "unknown macro '{text}' (expected one of {})",
-                names.join(" ")
+                "unknown macro '{text}' (expected one of {}){}",
+                names.join(" "),
+                crate::suggest::did_you_mean(text, names.iter().copied())
             ),
         );
         return None;
@@ -303,6 +343,26 @@ pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
             return None;
         }
         return parse_macro(toks[0], sink);
+    }
+    // A crontab line pasted whole: its command is no time field.
+    let command = toks[..n].iter().skip(5).find(|t| {
+        !t.text(sink.text)
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b',' | b'-' | b'/'))
+            || t.text(sink.text).starts_with('/')
+    });
+    if let Some(cmd) = command {
+        sink.error(
+            cmd.start,
+            sink.text.len() - cmd.start,
+            format!(
+                "'{}' looks like a command, not a time field: an expression is the schedule \
+                 alone (5 time fields, 6 with seconds first, or a macro), not a whole crontab \
+                 line",
+                &sink.text[cmd.start..]
+            ),
+        );
+        return None;
     }
     if n != 5 && n != 6 {
         let at = if n > 6 {
@@ -496,17 +556,30 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
             );
             return None;
         }
-        (
-            parse_times(&toks[..count], sink).map(Schedule::Times),
-            count,
-        )
+        let times = parse_times(&toks[..count], sink);
+        if count == 6 && times.is_some() {
+            seconds_note(sink, &toks[..6]);
+        }
+        (times.map(Schedule::Times), count)
     };
     let mut rest = toks[used - 1].end;
+    let mut user_start = rest;
     let user = match format {
         Format::User => None,
         Format::System => match next_token(text, rest) {
+            // A path is never a user name: the line has a command where its user belongs,
+            // which Debian's cron and cronie refuse as a bad user name.
+            Some(t) if t.text(text).contains('/') => {
+                sink.error(
+                    t.start,
+                    t.end - t.start,
+                    not_a_user_message(t.text(text), true),
+                );
+                return None;
+            }
             Some(t) => {
                 rest = t.end;
+                user_start = t.start;
                 Some(t.text(text))
             }
             None => {
@@ -520,10 +593,20 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         },
     };
     let Some(cmd) = next_token(text, rest) else {
-        sink.error(text.len(), 1, "expected a command after the schedule");
+        let msg = match user {
+            Some(user) => format!(
+                "expected a command after the user name '{user}' (lines of /etc/crontab and \
+                 /etc/cron.d name the user between the schedule and the command)"
+            ),
+            None => "expected a command after the schedule".to_string(),
+        };
+        sink.error(text.len(), 1, msg);
         return None;
     };
     let schedule = schedule?;
+    if user.is_none() {
+        user_start = cmd.start;
+    }
     let mut cmd_text = &text[cmd.start..];
     let mut cmd_start = cmd.start;
     if cmd_text.starts_with('*') {
@@ -533,6 +616,23 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
             "the command starts with '*': cron reads this as a mistyped schedule (a missing or extra time field?)",
         );
         return None;
+    }
+    let word = cmd.text(text);
+    if user.is_none()
+        && word.bytes().any(|b| b.is_ascii_digit())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b',' | b'-' | b'/'))
+    {
+        sink.warn(
+            cmd.start,
+            cmd.end - cmd.start,
+            format!(
+                "the command starts with '{word}', which looks like one more time field (a \
+                 year?): cron has no such field, so this runs '{}' as the command",
+                cmd_text.trim_end_matches([' ', '\t'])
+            ),
+        );
     }
     if let Some(stripped) = cmd_text.strip_prefix('-') {
         log = false;
@@ -555,10 +655,26 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
     Some(Line::Entry(EntryLine {
         schedule,
         user,
+        user_start,
         command,
+        command_start: cmd_start,
         stdin,
         log,
     }))
+}
+
+/// What `check`, `crontab` and the daemon say about a user field (or a spool crontab's user)
+/// that is not a user on this host. For a system crontab line the likely cause is a missing
+/// user field, so the message says where the user name goes.
+pub fn not_a_user_message(user: &str, system_line: bool) -> String {
+    if system_line {
+        format!(
+            "'{user}' is not a user on this host; system crontab lines need a user name \
+             between the schedule and the command"
+        )
+    } else {
+        format!("'{user}' is not a user on this host")
+    }
 }
 
 #[cfg(test)]

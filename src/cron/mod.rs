@@ -21,7 +21,7 @@ mod zone;
 pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each};
 pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
-pub use line::Format;
+pub use line::{Format, not_a_user_message};
 pub use schedule::{MACROS, Schedule, Times};
 pub use zone::{
     Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at, zone_named,

@@ -30,7 +30,7 @@ use nix::sys::signal::Signal;
 use crate::config::Config;
 use crate::inflight::{self, Fate, Journal};
 use crate::log::{Event, Logger};
-use crate::resolve::sources_config;
+use crate::resolve::{sources_config, system_crontabs_left_out};
 use crate::runner::{self, Credentials};
 use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
@@ -46,9 +46,20 @@ pub use crate::log::Target;
 pub use crate::runner::session::helper_main as session_helper;
 
 /// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
-pub fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+/// Checks the configuration at `path` as a start would read it; the line to print when it
+/// is good: `ok`, or that it does not exist and the defaults are used (only the default path
+/// may be missing).
+pub fn check_config(path: &std::path::Path) -> anyhow::Result<String> {
     Config::load_or_defaults(path)?;
-    Ok(())
+    Ok(if path.exists() {
+        format!("{}: ok", path.display())
+    } else {
+        format!(
+            "{}: does not exist, so the built-in defaults are used (every key is described in \
+             cronwrightd(8))",
+            path.display()
+        )
+    })
 }
 
 // Exists for the fuzz target `config` (tests/fuzz): the configuration parser on text, without
@@ -190,14 +201,19 @@ pub struct Daemon {
 }
 
 /// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
-/// the command line asked for.
+/// the command line asked for; with nothing asked for there, stderr while syslog is down.
 fn logger(config: &Config, extra: &[Target]) -> Logger {
     let mut t = Vec::new();
     if config.log.syslog {
         t.push(Target::Syslog(config.log.syslog_socket.clone()));
     }
     t.extend(extra.iter().cloned());
-    Logger::new(t).with_syslog_queue(config.log.syslog_queue)
+    let logger = Logger::new(t).with_syslog_queue(config.log.syslog_queue);
+    if extra.is_empty() {
+        logger.with_stderr_while_syslog_down()
+    } else {
+        logger
+    }
 }
 
 /// The session helper, if jobs run in PAM sessions: only a daemon running as root can open
@@ -298,6 +314,7 @@ impl Daemon {
         if let Some((_, why)) = self.watcher.fallback() {
             self.logger.log(&Event::WatchFallback { why });
         }
+        self.tell_system_crontabs_left_out();
         let result = self.event_loop();
         if let Some(p) = &pid_file {
             let _ = std::fs::remove_file(p);
@@ -317,6 +334,25 @@ impl Daemon {
         });
         self.logger.finish(LOG_FLUSH_AT_EXIT);
         result
+    }
+
+    /// Says so when a daemon that is not root leaves out the system crontabs: a foreground
+    /// start by hand would otherwise just run fewer jobs than the administrator expected.
+    fn tell_system_crontabs_left_out(&mut self) {
+        if !system_crontabs_left_out(&self.config, self.as_root) {
+            return;
+        }
+        let sources = &self.config.sources;
+        let paths: Vec<String> = sources
+            .system_crontab
+            .iter()
+            .chain(&sources.system_dirs)
+            .map(|p| p.display().to_string())
+            .collect();
+        self.logger.log(&Event::SystemCrontabsLeftOut {
+            own: &self.own.user,
+            paths: &paths.join(", "),
+        });
     }
 
     fn event_loop(&mut self) -> anyhow::Result<()> {

@@ -560,7 +560,7 @@ mod tests {
                 assert_eq!((d.line, d.column), (1, 7));
                 assert_eq!(
                     d.message,
-                    "unknown month name 'jna' (expected 1-12 or jan-dec)"
+                    "unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?"
                 );
             }
             other => panic!("{other:?}"),

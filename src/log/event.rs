@@ -137,6 +137,8 @@ pub enum Event<'a> {
     // carries that text as `text` and every value in it under its own key too.
     /// The watcher cannot watch files (`why`), so the daemon checks them once a minute.
     WatchFallback { why: &'a str },
+    /// A daemon that is not root leaves the default system crontabs (`paths`) out.
+    SystemCrontabsLeftOut { own: &'a str, paths: &'a str },
     /// SIGTERM or SIGINT: the daemon waits up to `grace_secs` for `running` jobs.
     Stopping { grace_secs: u64, running: usize },
     /// A new configuration was refused (SIGHUP); the old one goes on.
@@ -238,6 +240,7 @@ impl Event<'_> {
             Event::Ignored { .. } => "IGNORED",
             Event::MailFailed { .. } => "MAIL",
             Event::WatchFallback { .. }
+            | Event::SystemCrontabsLeftOut { .. }
             | Event::Stopping { .. }
             | Event::RebootSkipped { .. }
             | Event::ClockMoved { .. }
@@ -444,6 +447,12 @@ impl Event<'_> {
             Event::WatchFallback { why } => Shape::sentence(
                 "watching files is not possible ({why}); checking them once a minute",
                 values![why],
+            ),
+            Event::SystemCrontabsLeftOut { own, paths } => Shape::sentence(
+                "not running as root: the system crontabs ({paths}) are not loaded, since their \
+                 lines name the users to run as; to run their jobs as {own}, name them in the \
+                 configuration's [sources] (system_crontab, system_dirs)",
+                values![own, paths],
             ),
             Event::Stopping {
                 grace_secs,
@@ -850,6 +859,16 @@ mod tests {
                 "INFO watching files is not possible (inotify limit reached); checking them \
                  once a minute",
                 json!({"why": "inotify limit reached"}),
+            ),
+            (
+                Event::SystemCrontabsLeftOut {
+                    own: "alice",
+                    paths: "/etc/crontab, /etc/cron.d",
+                },
+                "INFO not running as root: the system crontabs (/etc/crontab, /etc/cron.d) are \
+                 not loaded, since their lines name the users to run as; to run their jobs as \
+                 alice, name them in the configuration's [sources] (system_crontab, system_dirs)",
+                json!({"own": "alice", "paths": "/etc/crontab, /etc/cron.d"}),
             ),
             (
                 Event::Stopping {

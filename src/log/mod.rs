@@ -108,6 +108,11 @@ pub struct Logger {
     sinks: Vec<Sink>,
     stderr: Stream,
     stdout: Stream,
+    /// Syslog is the only target: while its socket is unavailable, lines go to stderr too,
+    /// so that a daemon started by hand on a machine without syslog is not silent.
+    mirror_while_down: bool,
+    /// Lines are being mirrored now (stderr was told).
+    mirroring: bool,
 }
 
 enum Sink {
@@ -138,7 +143,16 @@ impl Logger {
             sinks,
             stderr: Stream::new(stderr),
             stdout: Stream::new(stdout),
+            mirror_while_down: false,
+            mirroring: false,
         }
+    }
+
+    /// The same logger, writing its lines to stderr as well while the syslog socket is
+    /// unavailable, for a daemon whose only target is syslog.
+    pub fn with_stderr_while_syslog_down(mut self) -> Logger {
+        self.mirror_while_down = true;
+        self
     }
 
     /// The same logger with room for `lines` (at least 1) syslog lines the socket has not
@@ -180,6 +194,8 @@ impl Logger {
             sinks,
             stderr,
             stdout,
+            mirror_while_down,
+            mirroring,
         } = self;
         let mut line: Option<String> = None;
         for sink in sinks.iter_mut() {
@@ -187,6 +203,17 @@ impl Logger {
                 Sink::Syslog(s) => {
                     let text = line.get_or_insert_with(|| event.line());
                     s.send(event.severity(), event.kind(), text, stderr);
+                    let down = *mirror_while_down && s.is_down();
+                    if down && !*mirroring {
+                        stderr.write_line(&format!(
+                            "{}: until syslog is back, log lines go to stderr too",
+                            sink::IDENT
+                        ));
+                    }
+                    *mirroring = down;
+                    if down {
+                        stderr.write_line(text);
+                    }
                 }
                 Sink::Text => {
                     let text = line.get_or_insert_with(|| event.line());

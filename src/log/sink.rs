@@ -19,7 +19,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::event::Level;
 
 /// The syslog identity.
-const IDENT: &str = "cronwrightd";
+pub(super) const IDENT: &str = "cronwrightd";
 
 /// How long one write to stderr/stdout may wait for a slow reader. After a write that ran
 /// out of time, later writes do not wait at all until one goes through again.
@@ -348,6 +348,11 @@ impl Syslog {
 
     /// Some while lines are queued and the receiver is full: poll it for POLLOUT, then
     /// [`Syslog::flush`].
+    /// Whether the last try found the socket unavailable (not merely full).
+    pub(super) fn is_down(&self) -> bool {
+        self.down_since.is_some()
+    }
+
     pub(super) fn pending_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.sock {
             Some(s) if self.awaiting_room && !self.queue.is_empty() => Some(s.as_fd()),

@@ -8,7 +8,7 @@ use crate::util::{cronwright, data, run, text};
 /// would break the rows with longer messages over six lines each.
 #[rustfmt::skip]
 const EXPECTED: [(u32, u32, &str, &str); 17] = [
-    (6,  7,  "error",   "unknown month name 'jna' (expected 1-12 or jan-dec)"),
+    (6,  7,  "error",   "unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?"),
     (8,  1,  "error",   "minute 60 is out of range (expected 0-59)"),
     (10, 3,  "warning", "range 22-2 runs backwards"),
     (12, 3,  "error",   "a step of 0 never advances"),
@@ -56,7 +56,7 @@ fn diagnostics_show_the_source_line_with_a_caret() {
     let out = run(cronwright().args(["check", "-"]), "0 0 1 jna * /bin/true\n");
     assert_eq!(
         text(&out.stdout),
-        "<stdin>:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)\n  |\n1 | 0 0 1 jna * /bin/true\n  |       ^^^\n\n<stdin>: 1 error, 0 warnings; no entries\n"
+        "<stdin>:1:7: error: unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?\n  |\n1 | 0 0 1 jna * /bin/true\n  |       ^^^\n\n<stdin>: 1 error, 0 warnings; no entries\n"
     );
     assert_eq!(out.status.code(), Some(1));
 }

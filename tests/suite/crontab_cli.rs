@@ -160,7 +160,7 @@ fn a_syntax_error_is_refused_with_the_caret_and_nothing_is_installed() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "{name}:2:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)\n  |\n\
+            "{name}:2:7: error: unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?\n  |\n\
              2 | 0 0 1 jna * echo typo\n  |       ^^^\n\n\
              {name}: 1 error, 0 warnings; 1 entry fine (line 1)\n\
              errors in crontab file, can't install.\n"
@@ -368,7 +368,7 @@ fn edit_with_an_error_asks_to_retry_and_reopens_the_same_text() {
     let temp_name = err
         .lines()
         .find_map(|l| {
-            l.strip_suffix(":3:7: error: unknown month name 'jna' (expected 1-12 or jan-dec)")
+            l.strip_suffix(":3:7: error: unknown month name 'jna' (expected 1-12 or jan-dec); did you mean 'jan'?")
         })
         .unwrap_or_else(|| panic!("{err}"));
     assert!(

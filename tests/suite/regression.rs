@@ -748,3 +748,299 @@ fn every_minute_of_a_fixed_hour_is_warned_about() {
         assert!(!out.contains("every minute"), "{fine}: {out}");
     }
 }
+
+/// `cronwright check --system` on `source`: its exit code and what it printed.
+fn check_system(source: &str) -> (Option<i32>, String) {
+    let out = run(cronwright().args(["check", "--system", "-"]), source);
+    (out.status.code(), text(&out.stdout))
+}
+
+/// The system crontab lines of the next test, and what `check` and the daemon say of each.
+const USERLESS: [(u32, u32, &str, &str); 3] = [
+    (
+        1,
+        11,
+        "0 5 * * * /usr/bin/backup.sh",
+        "'/usr/bin/backup.sh' is not a user on this host; system crontab lines need a user \
+         name between the schedule and the command",
+    ),
+    (
+        2,
+        13,
+        "*/5 * * * * cd /app && python worker.py",
+        "'cd' is not a user on this host; system crontab lines need a user name between the \
+         schedule and the command",
+    ),
+    (
+        3,
+        12,
+        "25 6 * * * nosuchuser echo hi",
+        "'nosuchuser' is not a user on this host; system crontab lines need a user name \
+         between the schedule and the command",
+    ),
+];
+
+/// System crontab lines with no user field were accepted silently by `check --system` (the
+/// command's first word taken for the user) or told "expected a command after the schedule";
+/// an unknown user passed `check` while the daemon skipped the line, saying "unknown user
+/// 'x' (unknown user 'x')". `check` and the daemon now say the same words, once.
+#[test]
+fn a_system_line_without_its_user_is_told_alike_by_check_and_the_daemon() {
+    let mut source: String = USERLESS.iter().map(|u| format!("{}\n", u.2)).collect();
+    source.push_str("0 3 * * * root true\n");
+    let (code, out) = check_system(&source);
+    // A path or a shell word where the user belongs is an error; a name that may be a user
+    // on another host is a warning.
+    assert_eq!(code, Some(1), "{out}");
+    for (line, column, _, message) in USERLESS {
+        let severity = if line == 3 { "warning" } else { "error" };
+        let said = format!("<stdin>:{line}:{column}: {severity}: {message}");
+        assert!(out.contains(&said), "{said}\n{out}");
+    }
+    assert!(
+        out.contains("2 errors, 1 warning; 1 entry fine (line 4)"),
+        "{out}"
+    );
+    if !needs_root("a_system_line_without_its_user_is_told_alike_by_check_and_the_daemon") {
+        return;
+    }
+    let mut h = Harness::new("");
+    h.write("cron.d/app", &source);
+    h.start();
+    for (line, column, _, message) in USERLESS {
+        // A parse error has its column; a skipped entry is told at its line.
+        let said = match line {
+            1 => format!("cron.d/app:{line}:{column}: {message}"),
+            _ => format!("cron.d/app:{line}: {message}; line skipped"),
+        };
+        h.wait_for(&said, |l| l.starts_with("ERROR ") && l.ends_with(&said));
+    }
+    assert_eq!(
+        h.count(|l| l.contains("unknown user")),
+        0,
+        "{:?}",
+        h.lines()
+    );
+}
+
+/// `cronwright check crontabs/system/crontab` said "4 entries fine" of a system crontab read
+/// as a user's, whose commands then start with `root`. Said once for such a file, and at its
+/// line for one such line among others.
+#[test]
+fn a_system_crontab_checked_as_a_user_crontab_is_told_once() {
+    let system = "SHELL=/bin/sh\n\
+                  17 * * * * root cd / && run-parts --report /etc/cron.hourly\n\
+                  25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n";
+    let (code, out) = check(system);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("warning:").count(), 1, "{out}");
+    assert!(
+        out.contains(
+            "<stdin>:2:12: warning: this file looks like a system crontab: the command of every \
+             entry starts with a user name ('root' here)"
+        ),
+        "{out}"
+    );
+    let (_, out) = check("0 1 * * * echo one\n0 2 * * * root rm -rf /tmp/x\n");
+    assert!(
+        out.contains(
+            "<stdin>:2:11: warning: looks like a system crontab line: 'root' is a user name"
+        ),
+        "{out}"
+    );
+    // `crontab -T`, which installs user crontabs, says the same.
+    let out = run(cronwright().args(["crontab", "-T", "-"]), system);
+    assert!(
+        text(&out.stderr).contains("this file looks like a system crontab"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `*/6 * * * * * echo` was read as seconds without a word, where the other crons refuse it;
+/// `30 9 * * 1-5 2026 cmd` ran the command `2026 cmd`; `next` said nothing of the seconds
+/// reading in its errors, nor that a pasted crontab line holds a command.
+#[test]
+fn six_fields_are_told_as_cronwrights_own_reading() {
+    let (code, out) = check("*/6 * * * * * echo\n0 5 * * * 2 cmd\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "<stdin>:1:1: warning: six time fields: cronwright reads the first as seconds, a \
+             field only it has; Debian's cron and cronie read five fields and refuse this line"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("read five fields and run '2 cmd' as its command"),
+        "{out}"
+    );
+    let (code, out) = check("30 9 * * 1-5 2026 /usr/bin/with-year\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "<stdin>:1:14: warning: the command starts with '2026', which looks like one more \
+             time field (a year?)"
+        ),
+        "{out}"
+    );
+    let next = |expr: &str| {
+        let out = run(cronwright().args(["next", "--tz", "UTC", expr]), "");
+        assert_eq!(out.status.code(), Some(1), "{expr}");
+        text(&out.stderr)
+    };
+    let err = next("0 0 * * 5 2026");
+    assert!(
+        err.contains(
+            "day of week 2026 is out of range (expected 0-7 or sun-sat); with six time fields \
+             the first is read as seconds, so this is the day of week field"
+        ),
+        "{err}"
+    );
+    let err = next("0 0 * * * /usr/bin/backup");
+    assert!(
+        err.contains(
+            "expression:1:11: error: '/usr/bin/backup' looks like a command, not a time field"
+        ),
+        "{err}"
+    );
+}
+
+/// `0 0 1 jna *`, `@dialy` and `[source]` named the right spelling nowhere.
+#[test]
+fn a_misspelt_name_or_key_gets_the_closest_known_one() {
+    let (_, out) = check("0 0 1 jna * a\n@dialy b\n0 0 * * monday c\n");
+    for hint in [
+        "did you mean 'jan'?",
+        "did you mean '@daily'?",
+        "did you mean 'mon'?",
+    ] {
+        assert!(out.contains(hint), "{hint}\n{out}");
+    }
+    let h = Harness::new("[source]\n");
+    let out = h.run_daemon(&["--check-config"]);
+    assert!(
+        text(&out.stderr).contains("did you mean 'sources'?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `syslog = no` gave "invalid TOML: invalid float, expected nan".
+#[test]
+fn an_unquoted_word_in_the_config_says_what_the_key_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cronwright.toml");
+    std::fs::write(&config, "[log]\nsyslog_queue = 10\nsyslog = no\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cronwrightd"))
+        .arg("--check-config")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("'syslog' takes a boolean: write true or false, not no"),
+        "{err}"
+    );
+}
+
+/// `cronwrightd --check-config` with no configuration file said `…/cronwright.toml: ok`.
+#[test]
+fn check_config_without_a_file_says_the_defaults_are_used() {
+    if !needs_root("check_config_without_a_file_says_the_defaults_are_used") {
+        return;
+    }
+    // The machine's /etc/cronwright is hidden in a mount namespace of the check's own.
+    let script = r#"t=$(mktemp -d) && mkdir "$t/upper" "$t/work" &&
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/upper,workdir=$t/work" /etc &&
+rm -rf /etc/cronwright && exec "$@""#;
+    let out = crate::util::in_mount_namespace(script)
+        .arg(env!("CARGO_BIN_EXE_cronwrightd"))
+        .arg("--check-config")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "/etc/cronwright/cronwright.toml: does not exist, so the built-in defaults are used \
+         (every key is described in cronwrightd(8))\n"
+    );
+}
+
+/// A daemon started by hand as a user, without `--config`, loaded /etc/crontab and
+/// /etc/cron.d and ran root's system jobs as that user. It leaves them out unless its
+/// configuration names them, and says how.
+#[test]
+fn a_daemon_that_is_not_root_leaves_the_system_crontabs_out_unless_named() {
+    if !needs_root("a_daemon_that_is_not_root_leaves_the_system_crontabs_out_unless_named") {
+        return;
+    }
+    let user = TempUser::new("nosys");
+    let mut h = Harness::new("");
+    let config = std::fs::read_to_string(h.path("cronwright.toml")).unwrap();
+    // The harness's configuration without the system crontabs named: their defaults apply.
+    let unnamed: String = config
+        .lines()
+        .filter(|l| !l.starts_with("system_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    h.write("cronwright.toml", &unnamed);
+    h.write("mine", "0 0 1 1 * true\n");
+    h.start_as(&user, &[]);
+    let start = h.wait_for("START", |l| l.starts_with("START"));
+    assert_eq!(field(&start, "files"), Some("1"), "{start}");
+    h.wait_for("why the system crontabs are left out", |l| {
+        l == format!(
+            "INFO not running as root: the system crontabs (/etc/crontab, /etc/cron.d) are not \
+             loaded, since their lines name the users to run as; to run their jobs as {}, name \
+             them in the configuration's [sources] (system_crontab, system_dirs)",
+            user.name
+        )
+    });
+}
+
+/// With syslog unreachable and no `--log`, a daemon started in the foreground said nothing
+/// but "syslog socket … unavailable; will retry".
+#[test]
+fn a_daemon_logging_only_to_syslog_writes_stderr_while_syslog_is_down() {
+    use std::io::{BufRead, BufReader};
+    let mut h = Harness::new("");
+    h.unlisten();
+    h.write("mine", "0 0 1 1 * true\n");
+    let mut cmd = h.daemon_command();
+    cmd.arg("--foreground")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let stderr = h.spawn(cmd).stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                let start = line.starts_with("START ");
+                seen.push(line);
+                if start {
+                    break;
+                }
+            }
+            Err(_) => panic!("no START line on stderr: {seen:?}"),
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("until syslog is back, log lines go to stderr too")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l.starts_with("RELOAD ")), "{seen:?}");
+    assert_eq!(h.stop(), Some(0));
+}

@@ -5,7 +5,7 @@
 //!
 //! # Command line
 //!
-//! `crontab FILE` and `crontab -` install (validated first with [`crate::cron::parse_crontab`]:
+//! `crontab FILE` and `crontab -` install (validated first as `check` validates:
 //! on errors the diagnostics are printed with their caret and nothing is installed); `-l` lists,
 //! `-r` removes (`-i` asks first), `-e` edits with `$VISUAL`, `$EDITOR`, `/usr/bin/editor` or
 //! `vi`, `-T FILE` only checks, `-u USER` picks another user (root only), `-V` prints the
@@ -32,8 +32,8 @@ use clap::{ArgGroup, Parser};
 use nix::unistd::{Uid, User, getuid};
 
 use crate::config::{Config, ConfigError, DEFAULT_PATH};
-use crate::cron::{Format, parse_crontab, report};
-use crate::resolve::refuse_long_commands;
+use crate::cron::{Format, report};
+use crate::resolve::parse_for_daemon;
 use crate::sources::MAX_CRONTAB_BYTES;
 use edit::edit_cmd;
 use spool::{Privileges, allowed, install, read_capped, read_crontab, remove_crontab};
@@ -354,8 +354,7 @@ fn read_input(path: &Path) -> Result<Vec<u8>, CrontabError> {
 /// are any, with the daemon's command length limit applied; true when it has no errors.
 fn validate(name: &str, text: &[u8], config: &Config) -> bool {
     let source = String::from_utf8_lossy(text);
-    let mut parsed = parse_crontab(&source, Format::User);
-    refuse_long_commands(&mut parsed, &source, config);
+    let parsed = parse_for_daemon(&source, Format::User, Some(config));
     if !parsed.diagnostics.is_empty() {
         let stderr = io::stderr();
         let _ = report(name, &source, &parsed, &mut stderr.lock());
