@@ -141,3 +141,53 @@ fn usage_errors_exit_two() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every example of a line other crons read otherwise, or that will not do what it says:
+/// `check` and `crontab -T` report the same diagnostics, and each error is the daemon's
+/// reason to skip the line, in the same words.
+#[test]
+fn check_crontab_t_and_the_daemon_tell_every_example_alike() {
+    let examples = "0005 * * * * padded\n\
+                    0 9 * * sat-sun weekend\n\
+                    0 22-2 * * * night\n\
+                    RANDOM_DELAY=5m\n\
+                    5/60 * * * * stepped\n\
+                    */6 * * * * * echo six\n\
+                    30 9 * * 1-5 2026 /usr/bin/with-year\n\
+                    * 4 * * 0 backup\n\
+                    0 0 1 jna * typo\n\
+                    @dialy typo\n\
+                    0 1 * * * root rm -rf /tmp/x\n\
+                    0 30 25 * * * six-bad\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("examples");
+    std::fs::write(&file, examples).unwrap();
+    let checked = cronwright().arg("check").arg(&file).output().unwrap();
+    let tested = cronwright()
+        .args(["crontab", "-T"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let report = text(&checked.stdout);
+    let t = text(&tested.stderr);
+    assert_eq!(
+        t.strip_suffix("Invalid crontab file. Syntax issues were found.\n"),
+        Some(report.as_str()),
+        "{t}"
+    );
+    let headlines: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains(": warning: "))
+        .collect();
+    assert_eq!(headlines.len(), 9, "{report}");
+    // The daemon logs each error as the reason it skips that line.
+    let mut h = crate::daemon::Harness::new("");
+    h.start_with(examples);
+    let mine = h.path("mine").display().to_string();
+    for error in report.lines().filter(|l| l.contains(": error: ")) {
+        let (place, message) = error.split_once(": error: ").unwrap();
+        let (_, at) = place.rsplit_once("examples:").unwrap();
+        let said = format!("ERROR {mine}:{at}: {message}");
+        h.wait_for(&said, |l| l == said);
+    }
+}
