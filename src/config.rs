@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use chrono_tz::Tz;
+use crate::cron::ZoneRule;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -102,7 +102,7 @@ impl Jobs {
 /// The `[daemon]` table (named apart from `crate::daemon::Daemon`, the running daemon).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSettings {
-    pub timezone: Tz,
+    pub timezone: ZoneRule,
     pub pid_file: Option<PathBuf>,
     /// Absent means this is the first start since boot (`@reboot` jobs run).
     pub reboot_marker: PathBuf,
@@ -721,7 +721,7 @@ mod tests {
                 pam: None,
             },
             daemon: DaemonSettings {
-                timezone: Tz::UTC,
+                timezone: ZoneRule::UTC,
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
                 state_dir: "/var/lib/cronwright".into(),
@@ -821,7 +821,7 @@ mod tests {
                 pam: Some(false),
             },
             daemon: DaemonSettings {
-                timezone: chrono_tz::Europe::Berlin,
+                timezone: chrono_tz::Europe::Berlin.into(),
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),
                 state_dir: "/var/lib/cw".into(),

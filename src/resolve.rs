@@ -9,11 +9,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono_tz::Tz;
-
 use crate::access;
 use crate::config::Config;
-use crate::cron::{Diagnostic, Entry, Format, Parsed, Severity, not_a_user_message, parse_crontab};
+use crate::cron::{
+    Diagnostic, Entry, Format, Parsed, Severity, ZoneRule, not_a_user_message, parse_crontab,
+};
 use crate::runner::{self, RunnerError};
 use crate::sources::{self, Kind, Loaded, Refusal, Source, SourcesConfig};
 use crate::user_fields;
@@ -68,7 +68,7 @@ pub struct RunAs {
 #[derive(Clone, Debug)]
 pub struct Resolved {
     pub run_as: Arc<RunAs>,
-    pub zone: Tz,
+    pub zone: ZoneRule,
     /// Something to tell without skipping the entry.
     pub note: Option<Note>,
 }
@@ -197,7 +197,10 @@ impl<'a> Resolver<'a> {
             (_, Some(u)) => u,
             (_, None) => self.own_user,
         };
-        let zone = entry.zone.unwrap_or(self.config.daemon.timezone);
+        let zone = entry
+            .zone
+            .clone()
+            .unwrap_or_else(|| self.config.daemon.timezone.clone());
         let note = (!self.as_root
             && user != self.own_user
             && matches!(source.kind, Kind::SystemCrontab | Kind::SystemDir))
@@ -354,6 +357,6 @@ mod tests {
         let parsed = parse_crontab("CRON_TZ=:Asia/Tokyo\n0 9 * * * true\n", Format::User);
         let e = &parsed.crontab.entries[0];
         let got = r.resolve(&source(Kind::Extra, None), e).unwrap();
-        assert_eq!(got.zone, chrono_tz::Asia::Tokyo);
+        assert_eq!(got.zone, chrono_tz::Asia::Tokyo.into());
     }
 }

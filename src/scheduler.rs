@@ -394,13 +394,12 @@ mod tests {
     }
 
     fn zone(name: &str) -> Arc<Zone> {
-        Arc::new(Zone::new(name.parse().unwrap()))
+        Arc::new(Zone::new(name.parse::<chrono_tz::Tz>().unwrap()))
     }
 
     fn show(t: i64, zone: &Zone) -> String {
-        Utc.timestamp_opt(t, 0)
-            .unwrap()
-            .with_timezone(&zone.tz())
+        zone.rule()
+            .local(Utc.timestamp_opt(t, 0).unwrap())
             .format("%Y-%m-%dT%H:%M:%S%:z")
             .to_string()
     }

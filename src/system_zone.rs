@@ -1,20 +1,20 @@
 //! Which zone the system is in, and the error for a zone name that means nothing.
 //!
-//! Names resolve through [`crate::cron::zone_named`] (chrono-tz's compiled-in tz database), so
-//! an unknown name is an error, never a silent fallback to UTC. The system zone is `TZ` (`:Area/City` and zoneinfo paths
+//! Names resolve through [`crate::cron::zone_named`] (a zone of the tz database, or a POSIX TZ
+//! rule), so an unknown name is an error, never a silent fallback to UTC. The system zone is
+//! `TZ` (`:Area/City`, zoneinfo paths and POSIX rules
 //! accepted), then the target of the `/etc/localtime` link, then Debian's `/etc/timezone`; a
 //! machine with no `/etc/localtime` at all runs in UTC, as glibc does.
 
 use std::path::Path;
 
-use chrono_tz::Tz;
-
-use crate::cron::zone_named;
+use crate::cron::{ZoneRule, zone_named};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ZoneError {
     #[error(
-        "unknown time zone '{name}' (from {origin}; expected an IANA name such as Europe/Berlin)"
+        "unknown time zone '{name}' (from {origin}; expected an IANA name such as Europe/Berlin, or a POSIX TZ \
+         rule such as JST-9)"
     )]
     Unknown { name: String, origin: String },
     #[error(
@@ -25,7 +25,7 @@ pub enum ZoneError {
 }
 
 /// Resolves a zone name (see [`zone_named`]); `origin` says where the name came from.
-pub fn parse_zone(name: &str, origin: &str) -> Result<Tz, ZoneError> {
+pub fn parse_zone(name: &str, origin: &str) -> Result<ZoneRule, ZoneError> {
     zone_named(name).ok_or_else(|| ZoneError::Unknown {
         name: name.to_string(),
         origin: origin.to_string(),
@@ -38,7 +38,7 @@ pub fn zone_from(
     tz_var: Option<&str>,
     localtime: Result<String, bool>,
     timezone_file: Option<&str>,
-) -> Result<Tz, ZoneError> {
+) -> Result<ZoneRule, ZoneError> {
     if let Some(v) = tz_var.filter(|v| !v.trim().is_empty()) {
         return parse_zone(v, "the TZ environment variable");
     }
@@ -46,14 +46,14 @@ pub fn zone_from(
         Ok(target) => parse_zone(&target, "the /etc/localtime link"),
         Err(exists) => match timezone_file.map(str::trim).filter(|s| !s.is_empty()) {
             Some(name) => parse_zone(name, "/etc/timezone"),
-            None if !exists => Ok(Tz::UTC),
+            None if !exists => Ok(ZoneRule::UTC),
             None => Err(ZoneError::Undetermined),
         },
     }
 }
 
 /// The zone this machine is in now (reads `TZ` and files under `/etc`).
-pub fn system_zone() -> Result<Tz, ZoneError> {
+pub fn system_zone() -> Result<ZoneRule, ZoneError> {
     let tz_var = std::env::var("TZ").ok();
     let localtime = Path::new("/etc/localtime");
     let link = std::fs::read_link(localtime)
@@ -72,16 +72,19 @@ mod tests {
         let link = Ok("/usr/share/zoneinfo/Europe/Berlin".to_string());
         assert_eq!(
             zone_from(Some(":Asia/Kolkata"), link.clone(), None),
-            Ok(chrono_tz::Asia::Kolkata)
+            Ok(chrono_tz::Asia::Kolkata.into())
         );
-        assert_eq!(zone_from(None, link, None), Ok(chrono_tz::Europe::Berlin));
+        assert_eq!(
+            zone_from(None, link, None),
+            Ok(chrono_tz::Europe::Berlin.into())
+        );
         assert_eq!(
             zone_from(
                 Some("/usr/share/zoneinfo/posix/Pacific/Chatham"),
                 Err(true),
                 None
             ),
-            Ok(chrono_tz::Pacific::Chatham)
+            Ok(chrono_tz::Pacific::Chatham.into())
         );
     }
 
@@ -97,8 +100,8 @@ mod tests {
         );
         assert_eq!(
             zone_from(None, Err(true), Some("Europe/Paris\n")),
-            Ok(chrono_tz::Europe::Paris)
+            Ok(chrono_tz::Europe::Paris.into())
         );
-        assert_eq!(zone_from(None, Err(false), None), Ok(Tz::UTC));
+        assert_eq!(zone_from(None, Err(false), None), Ok(ZoneRule::UTC));
     }
 }

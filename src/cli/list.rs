@@ -5,13 +5,12 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use nix::unistd::geteuid;
 use serde::Serialize;
 
 use super::Outcome;
 use crate::config::Config;
-use crate::cron::{Entry, Zone, parse_crontab, parse_expr};
+use crate::cron::{Entry, Zone, ZoneRule, parse_crontab, parse_expr};
 use crate::resolve::{Resolver, load_source, sources_config};
 use crate::runner;
 use crate::sources;
@@ -105,7 +104,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
             reason,
         });
     }
-    let mut zones: Vec<(Tz, Zone)> = Vec::new();
+    let mut zones: Vec<(ZoneRule, Zone)> = Vec::new();
     for source in &scan.sources {
         let file = source.path.display().to_string();
         let loaded = match load_source(source, &cfg, config) {
@@ -142,12 +141,14 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
             let zone = match zones.iter().position(|(tz, _)| *tz == resolved.zone) {
                 Some(i) => &zones[i].1,
                 None => {
-                    zones.push((resolved.zone, Zone::new(resolved.zone)));
+                    zones.push((resolved.zone.clone(), Zone::new(resolved.zone.clone())));
                     &zones[zones.len() - 1].1
                 }
             };
             let next = entry.schedule.next_after(now, zone).map(|t| {
-                t.with_timezone(&resolved.zone)
+                resolved
+                    .zone
+                    .local(t)
                     .format("%Y-%m-%dT%H:%M:%S%:z")
                     .to_string()
             });

@@ -5,7 +5,6 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Utc};
-use chrono_tz::Tz;
 
 use super::Outcome;
 use crate::cron::{Schedule, Zone, parse_expr};
@@ -33,7 +32,7 @@ pub struct NextArgs {
 
 pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let expr = args.expr.join(" ");
-    let tz: Tz = match &args.tz {
+    let tz = match &args.tz {
         Some(name) => parse_zone(name, "--tz"),
         None => system_zone(),
     }
@@ -59,13 +58,13 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
         eprintln!("@reboot fires only once, when the daemon starts after the machine boots");
         return Ok(Outcome::Ok);
     }
-    let zone = Zone::new(tz);
+    let zone = Zone::new(tz.clone());
     let mut t = from;
     for i in 0..args.count {
         match schedule.next_after(t, &zone) {
             // RFC 3339 has four-digit years only (chrono would write `+10000-...`), and the
             // year that must fit is the one written, in `tz`, not the one in UTC.
-            Some(next) if next.with_timezone(&tz).year() > LAST_YEAR => {
+            Some(next) if tz.local(next).year() > LAST_YEAR => {
                 let none = if i == 0 {
                     "no fire time"
                 } else {
@@ -78,11 +77,7 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
                 break;
             }
             Some(next) => {
-                writeln!(
-                    out,
-                    "{}",
-                    next.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z")
-                )?;
+                writeln!(out, "{}", tz.local(next).format("%Y-%m-%dT%H:%M:%S%:z"))?;
                 t = next;
             }
             None => {

@@ -7,12 +7,10 @@
 
 use std::sync::Arc;
 
-use chrono_tz::Tz;
-
 use super::diag::{Diagnostic, Severity};
 use super::line::{Format, Line, Sink, parse_line};
+use super::rule::{ZoneRule, zone_named};
 use super::schedule::Schedule;
-use super::zone::zone_named;
 
 /// Environment assignments in force at some line: each name once, in order of first
 /// assignment, with its latest value.
@@ -66,7 +64,7 @@ pub struct Entry {
     /// The environment lines above this entry.
     pub env: Arc<Env>,
     /// `CRON_TZ` in force, if any; otherwise the daemon's zone applies.
-    pub zone: Option<Tz>,
+    pub zone: Option<ZoneRule>,
     /// `RANDOM_DELAY` in force, in minutes (cronie's meaning: each run starts after a random
     /// delay up to this many minutes).
     pub random_delay_minutes: u32,
@@ -102,7 +100,7 @@ impl Parsed {
 /// The zone state that `CRON_TZ` lines set for the entries below them.
 enum ZoneState {
     Default,
-    Named(Tz),
+    Named(ZoneRule),
     /// An unknown zone name at this line: entries under it are not loaded, since running
     /// them in some other zone would run them at the wrong time.
     Unknown(u32),
@@ -196,7 +194,7 @@ pub fn parse_crontab_each(
                                 value_span.end - value_span.start,
                                 format!(
                                     "unknown time zone '{value}' (expected an IANA name such as \
-                                     Europe/Berlin); the entries below it are not loaded until the next CRON_TZ line"
+                                     Europe/Berlin, or a POSIX TZ rule such as JST-9); the entries below it are not loaded until the next CRON_TZ line"
                                 ),
                             );
                         }
@@ -227,9 +225,9 @@ pub fn parse_crontab_each(
                 final_env.set(name, value);
             }
             Some(Line::Entry(job)) => {
-                let zone = match zone {
+                let zone = match &zone {
                     ZoneState::Default => None,
-                    ZoneState::Named(tz) => Some(tz),
+                    ZoneState::Named(tz) => Some(tz.clone()),
                     ZoneState::Unknown(at) => {
                         sink.error(
                             0,
@@ -274,7 +272,7 @@ mod tests {
         assert_eq!(e[0].env.get("A"), Some("1"));
         assert_eq!(e[0].zone, None);
         assert_eq!(e[1].env.get("A"), Some("2 two"));
-        assert_eq!(e[1].zone, Some(chrono_tz::Asia::Kolkata));
+        assert_eq!(e[1].zone, Some(chrono_tz::Asia::Kolkata.into()));
         assert_eq!(e[1].line, 5);
     }
 

@@ -7,6 +7,7 @@
 //! - `schedule`: `Schedule`, the fields together, and `next_after` with the DST rules;
 //! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
 //! - `crontab`: a whole file into a `Crontab` plus diagnostics;
+//! - `rule`: what a zone name means (the tz database's zone, or a POSIX TZ rule);
 //! - `zone`: a time zone prepared for searches (its offset changes in a table), and dates;
 //! - `diag`: diagnostics with line, column and a compiler-style rendering, and the report
 //!   `check` and `crontab` print.
@@ -15,6 +16,7 @@ mod crontab;
 mod diag;
 mod field;
 mod line;
+mod rule;
 mod schedule;
 mod zone;
 
@@ -22,10 +24,9 @@ pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each
 pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::{Format, not_a_user_message};
+pub use rule::{ZoneRule, zone_named};
 pub use schedule::{MACROS, Schedule, Times};
-pub use zone::{
-    Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at, zone_named,
-};
+pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};
 
 /// Parses one schedule expression, as `cronwright next` takes it: five fields, six fields
 /// (leading seconds) or a macro. Errors come back as diagnostics on line 1 of `expr`.

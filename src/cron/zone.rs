@@ -15,6 +15,8 @@
 use chrono::{DateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
+use super::rule::ZoneRule;
+
 /// Unix seconds of 1800-01-01, 1970-01-01 and 2200-01-01: where the probing steps change.
 const PROBE_FROM: i64 = -5_364_662_400;
 const PROBE_SWITCH: i64 = 0;
@@ -25,7 +27,7 @@ pub const TRANSITION_PROBE_SECS: i64 = 6 * DAY;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
-    tz: Tz,
+    rule: ZoneRule,
     /// Offset (seconds east of UTC) before the first change.
     initial: i32,
     /// Each change: the first instant of the new offset, and that offset. Sorted.
@@ -47,20 +49,6 @@ pub struct Span {
     pub end: i64,
 }
 
-/// The zone a name means, as people and `TZ` write it: `Europe/Berlin`, `:Europe/Berlin`, or
-/// a path into a zoneinfo directory such as `/usr/share/zoneinfo/posix/Europe/Berlin`. `TZ`,
-/// `CRON_TZ`, `--tz` and the configuration's `timezone` all go through here, so a name that
-/// works in one works in all.
-pub fn zone_named(name: &str) -> Option<Tz> {
-    let trimmed = name.trim().trim_start_matches(':');
-    let key = match trimmed.find("zoneinfo/") {
-        Some(i) => &trimmed[i + "zoneinfo/".len()..],
-        None => trimmed,
-    };
-    let key = key.strip_prefix("posix/").unwrap_or(key);
-    key.parse::<Tz>().ok()
-}
-
 /// The zone's offset at an instant, straight from chrono-tz (slow; used to build tables).
 pub fn offset_at(tz: Tz, t: i64) -> Option<i64> {
     let utc = DateTime::from_timestamp(t, 0)?.naive_utc();
@@ -68,9 +56,10 @@ pub fn offset_at(tz: Tz, t: i64) -> Option<i64> {
 }
 
 impl Zone {
-    /// Reads `tz`'s offset changes into a table.
-    pub fn new(tz: Tz) -> Zone {
-        let off = |t: i64| offset_at(tz, t).unwrap_or(0) as i32;
+    /// Reads the zone's offset changes into a table.
+    pub fn new(rule: impl Into<ZoneRule>) -> Zone {
+        let rule = rule.into();
+        let off = |t: i64| rule.offset_secs(t) as i32;
         let initial = off(PROBE_FROM);
         let mut changes = Vec::new();
         let (mut t, mut current) = (PROBE_FROM, initial);
@@ -105,15 +94,15 @@ impl Zone {
             })
             .collect();
         Zone {
-            tz,
+            rule,
             initial,
             changes: changes.into_boxed_slice(),
             buckets,
         }
     }
 
-    pub fn tz(&self) -> Tz {
-        self.tz
+    pub fn rule(&self) -> &ZoneRule {
+        &self.rule
     }
 
     /// How many offset changes the table holds (for tests and diagnostics).
@@ -275,7 +264,7 @@ mod tests {
 
     #[test]
     fn readings_in_gaps_and_overlaps_resolve_to_the_first_instant() {
-        let zone = Zone::new("America/New_York".parse().unwrap());
+        let zone = Zone::new("America/New_York".parse::<Tz>().unwrap());
         let local = |s: &str| {
             chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
                 .unwrap()

@@ -11,10 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use chrono_tz::Tz;
-
 use crate::config::Config;
-use crate::cron::{Diagnostic, Env, Schedule, Zone, parse_crontab_each};
+use crate::cron::{Diagnostic, Env, Schedule, Zone, ZoneRule, parse_crontab_each};
 use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
@@ -175,7 +173,7 @@ pub(crate) struct Table {
     scheduler: Scheduler<JobInfo>,
     /// One prepared zone per zone in use, shared by its jobs: preparing one reads the zone's
     /// offset changes into a table (about 2 ms).
-    zones: HashMap<Tz, Arc<Zone>>,
+    zones: HashMap<ZoneRule, Arc<Zone>>,
     /// RANDOM_DELAY's generator (xorshift64; never zero).
     rng: u64,
     /// Paths already reported as ignored, so a rescan does not report them again.
@@ -391,7 +389,7 @@ impl Table {
         let mut jobs = Vec::new();
         let mut reboot = Vec::new();
         // Nearly every entry of a file has the zone of the one before it.
-        let mut last_zone: Option<(Tz, Arc<Zone>)> = None;
+        let mut last_zone: Option<(ZoneRule, Arc<Zone>)> = None;
         let Table {
             zones,
             scheduler,
@@ -440,7 +438,9 @@ impl Table {
                         Some((t, z)) if *t == tz => Arc::clone(z),
                         _ => {
                             let z = Arc::clone(
-                                zones.entry(tz).or_insert_with(|| Arc::new(Zone::new(tz))),
+                                zones
+                                    .entry(tz.clone())
+                                    .or_insert_with(|| Arc::new(Zone::new(tz.clone()))),
                             );
                             last_zone = Some((tz, Arc::clone(&z)));
                             z

@@ -143,10 +143,10 @@ fn zone(tz: Tz) -> &'static Zone {
     let all = PREPARED.get_or_init(|| {
         ZONES
             .iter()
-            .map(|z| Zone::new(z.parse().unwrap()))
+            .map(|z| Zone::new(z.parse::<Tz>().unwrap()))
             .collect()
     });
-    all.iter().find(|z| z.tz() == tz).unwrap()
+    all.iter().find(|z| *z.rule() == tz.into()).unwrap()
 }
 
 /// The instants where each zone of `ZONES` changes its offset in 2020-2030, computed once.

@@ -28,7 +28,7 @@ fn cron_tz_accepts_every_spelling_tz_accepts() {
         assert!(!parsed.has_errors(), "{spelling}: {:?}", parsed.diagnostics);
         assert_eq!(
             parsed.crontab.entries[0].zone,
-            Some(chrono_tz::Europe::Berlin),
+            Some(chrono_tz::Europe::Berlin.into()),
             "{spelling}"
         );
         // `check` says the same as the parser the daemon loads with.
@@ -1043,4 +1043,49 @@ fn a_daemon_logging_only_to_syslog_writes_stderr_while_syslog_is_down() {
     );
     assert!(seen.iter().any(|l| l.starts_with("RELOAD ")), "{seen:?}");
     assert_eq!(h.stop(), Some(0));
+}
+
+/// `CRON_TZ=JST-9` (a POSIX TZ rule, which cronie reads through tzset) was refused as an
+/// unknown zone and every entry below it dropped. Rules load and fire in their own offset;
+/// a name that is neither a zone nor a rule stays an error.
+#[test]
+fn cron_tz_accepts_posix_rules_as_tzset_does() {
+    let source = "CRON_TZ=JST-9\n0 9 * * * tokyo\n\
+                  CRON_TZ=CET-1CEST,M3.5.0,M10.5.0/3\n0 9 * * * berlin\n\
+                  CRON_TZ=EST5EDT\n0 9 * * * newyork\n";
+    let (code, out) = check(source);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("3 entries fine"), "{out}");
+    let parsed = parse_crontab(source, Format::User);
+    let next = |i: usize, from: &str| {
+        let entry = &parsed.crontab.entries[i];
+        let zone = Zone::new(entry.zone.clone().unwrap());
+        entry
+            .schedule
+            .next_after(utc(from), &zone)
+            .unwrap()
+            .to_rfc3339()
+    };
+    assert_eq!(next(0, "2026-07-01T00:00:00Z"), "2026-07-02T00:00:00+00:00");
+    // Summer and winter time of the rule.
+    assert_eq!(next(1, "2026-07-01T00:00:00Z"), "2026-07-01T07:00:00+00:00");
+    assert_eq!(next(1, "2026-12-01T00:00:00Z"), "2026-12-01T08:00:00+00:00");
+    assert_eq!(next(2, "2026-12-01T00:00:00Z"), "2026-12-01T14:00:00+00:00");
+    let out = run(
+        cronwright().args([
+            "next",
+            "-n",
+            "1",
+            "--tz",
+            "JST-9",
+            "--from",
+            "2026-06-30T12:00:00Z",
+            "0 9 * * *",
+        ]),
+        "",
+    );
+    assert_eq!(text(&out.stdout), "2026-07-01T09:00:00+09:00\n");
+    let (code, out) = check("CRON_TZ=Mars/Olympus\n0 9 * * * x\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("unknown time zone 'Mars/Olympus'"), "{out}");
 }
