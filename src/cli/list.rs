@@ -51,6 +51,8 @@ pub enum Listed {
         zone: String,
         /// RFC 3339 in the job's zone; `None` for `@reboot` and schedules that never fire.
         next: Option<String>,
+        /// The policies beyond cron's way (`overlap=skip timeout=2h`…); empty when none.
+        policy: String,
         command: String,
     },
     /// A line the daemon skips, with the parser's or the daemon's reason.
@@ -161,6 +163,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
                 schedule: schedule_text(line, entry),
                 zone: resolved.zone.name().to_string(),
                 next,
+                policy: crate::cron::describe_policy(&entry.policy),
                 command: entry.command.clone(),
             });
         }
@@ -170,7 +173,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
 
 /// The text form of `cronwright list`: aligned job rows, then one line per problem.
 pub fn render_list(rows: &[Listed], out: &mut impl Write) -> io::Result<()> {
-    let jobs: Vec<[&str; 6]> = rows
+    let jobs: Vec<[&str; 7]> = rows
         .iter()
         .filter_map(|r| match r {
             Listed::Job {
@@ -179,6 +182,7 @@ pub fn render_list(rows: &[Listed], out: &mut impl Write) -> io::Result<()> {
                 schedule,
                 zone,
                 next,
+                policy,
                 command,
             } => Some([
                 source.as_str(),
@@ -191,24 +195,29 @@ pub fn render_list(rows: &[Listed], out: &mut impl Write) -> io::Result<()> {
                     } else {
                         "never"
                     }),
+                policy.as_str(),
                 command.as_str(),
             ]),
             _ => None,
         })
         .collect();
-    let header = ["SOURCE", "USER", "SCHEDULE", "ZONE", "NEXT", "COMMAND"];
+    // The POLICY column only when some job has a policy: most tables have none.
+    let policies = jobs.iter().any(|row| !row[5].is_empty());
+    let header = [
+        "SOURCE", "USER", "SCHEDULE", "ZONE", "NEXT", "POLICY", "COMMAND",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &jobs {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[&str; 6]| {
+    let line = |cells: &[&str; 7]| {
         let mut s = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i == 5 {
+            if i == 6 {
                 s.push_str(cell);
-            } else {
+            } else if i != 5 || policies {
                 s.push_str(&format!("{cell:<width$}  ", width = widths[i]));
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::diag::{Diagnostic, Severity};
 use super::line::{Format, Line, Sink, parse_line};
+use super::policy::{self, MailWhen, Overlap, Policy};
 use super::rule::{ZoneRule, zone_named};
 use super::schedule::Schedule;
 
@@ -68,6 +69,8 @@ pub struct Entry {
     /// `RANDOM_DELAY` in force, in minutes (cronie's meaning: each run starts after a random
     /// delay up to this many minutes).
     pub random_delay_minutes: u32,
+    /// The policy lines above this entry (`CRON_OVERLAP`…) and its OpenBSD flags.
+    pub policy: Arc<Policy>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -129,6 +132,9 @@ pub fn parse_crontab_each(
     let mut env = Arc::new(Env::default());
     let mut zone = ZoneState::Default;
     let mut delay = 0u32;
+    let mut policies = Arc::new(Policy::default());
+    // `CRON_NAME` names the one entry below it.
+    let mut entry_name: Option<String> = None;
     let mut lines = source.split('\n').peekable();
     let mut line_no = 0u32;
     let mut crlf_told = false;
@@ -199,6 +205,36 @@ pub fn parse_crontab_each(
                             );
                         }
                     },
+                    n if n.starts_with("CRON_") && n != "CRON_TZ" => {
+                        let mut next = (*policies).clone();
+                        match policy::set(&mut next, n, &value) {
+                            Ok(true) if n == "CRON_NAME" => entry_name = next.name.take(),
+                            Ok(true) => policies = Arc::new(next),
+                            Ok(false) => {
+                                let known = policy::POLICY_NAMES
+                                    .iter()
+                                    .chain(&policy::OTHER_CRON_NAMES)
+                                    .copied();
+                                if let Some(meant) = crate::suggest::closest(n, known) {
+                                    let lead = text.len() - text.trim_start().len();
+                                    let quoted = text[lead..].starts_with(['"', '\'']);
+                                    sink.warn(
+                                        lead + usize::from(quoted),
+                                        n.len(),
+                                        format!(
+                                            "{n} is no variable cron reads, so it only reaches \
+                                             the job's environment; did you mean '{meant}'?"
+                                        ),
+                                    );
+                                }
+                            }
+                            Err(message) => sink.error(
+                                value_span.start,
+                                (value_span.end - value_span.start).max(1),
+                                message,
+                            ),
+                        }
+                    }
                     "RANDOM_DELAY" => {
                         // cronie reads it with atoi: the number it starts with, else 0.
                         let digits: String =
@@ -237,6 +273,22 @@ pub fn parse_crontab_each(
                         continue;
                     }
                 };
+                let mut own = Policy {
+                    name: entry_name.take(),
+                    ..(*policies).clone()
+                };
+                // The entry's own flags are more particular than the lines above it.
+                if job.quiet_success {
+                    own.mail = Some(MailWhen::OutputUnlessSuccess);
+                }
+                if job.single {
+                    own.overlap = Some(Overlap::Skip);
+                }
+                let policy = if own == *policies {
+                    Arc::clone(&policies)
+                } else {
+                    Arc::new(own)
+                };
                 on_entry(Entry {
                     line: line_no,
                     schedule: job.schedule,
@@ -250,6 +302,7 @@ pub fn parse_crontab_each(
                     env: Arc::clone(&env),
                     zone,
                     random_delay_minutes: delay,
+                    policy,
                 });
             }
         }
@@ -311,6 +364,33 @@ mod tests {
         assert_eq!(p.diagnostics.len(), 1);
         assert_eq!(p.diagnostics[0].line, 1);
         assert!(p.diagnostics[0].message.contains("feb, apr, jun, sep, nov"));
+    }
+
+    #[test]
+    fn policies_apply_below_their_line_and_a_name_to_one_entry() {
+        let p = parse_crontab(
+            "0 0 * * * plain\n\
+             CRON_OVERLAP=skip\nCRON_NAME=first\n0 1 * * * named\n0 2 * * * -n -q unnamed\n\
+             CRON_OVERLAP=\n0 3 * * * -s back\nCRON_TIMOUT=5m\n0 4 * * * typo\n0 5 * * * also\n",
+            Format::User,
+        );
+        assert_eq!(p.count(Severity::Error), 0, "{:?}", p.diagnostics);
+        let e = &p.crontab.entries;
+        assert!(e[0].policy.is_default());
+        assert_eq!(policy::describe(&e[1].policy), "name=first overlap=skip");
+        // OpenBSD's flags: -n mails only what failed, -q keeps the run out of the log.
+        assert_eq!(
+            policy::describe(&e[2].policy),
+            "overlap=skip mail=output-unless-success"
+        );
+        assert_eq!((e[2].command.as_str(), e[2].log), ("unnamed", false));
+        assert_eq!(policy::describe(&e[3].policy), "overlap=skip");
+        assert_eq!(e[3].command, "back");
+        // Entries under the same lines share one policy.
+        assert!(Arc::ptr_eq(&e[4].policy, &e[5].policy));
+        assert!(e[4].policy.is_default());
+        assert_eq!(p.count(Severity::Warning), 1);
+        assert!(p.diagnostics[0].message.contains("did you mean 'CRON_TIMEOUT'?"));
     }
 
     #[test]

@@ -115,6 +115,14 @@ pub fn report(
         let text = lines.get(d.line as usize - 1).copied().unwrap_or("");
         writeln!(out, "{}", d.render(name, text))?;
     }
+    // The policies in force, for each entry that has any: what the daemon will do beyond
+    // cron's way is shown where the entry is checked.
+    for entry in &parsed.crontab.entries {
+        if !entry.policy.is_default() {
+            let policy = super::policy::describe(&entry.policy);
+            writeln!(out, "{name}:{}: policy: {policy}", entry.line)?;
+        }
+    }
     let fine: Vec<u32> = parsed.crontab.entries.iter().map(|e| e.line).collect();
     let entries = match fine.len() {
         0 => "no entries".to_string(),

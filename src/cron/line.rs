@@ -54,8 +54,12 @@ pub(crate) struct EntryLine<'a> {
     /// Where the command starts, in bytes.
     pub command_start: usize,
     pub stdin: Option<String>,
-    /// `false` for a leading `-`.
+    /// `false` for a leading `-`, or OpenBSD's `-q`.
     pub log: bool,
+    /// OpenBSD's `-n`: no mail after a successful run.
+    pub quiet_success: bool,
+    /// OpenBSD's `-s`: a single instance at a time.
+    pub single: bool,
 }
 
 /// Collects diagnostics for one line, which knows its number and text.
@@ -634,6 +638,23 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
             ),
         );
     }
+    // OpenBSD's flags before the command, each a letter and a blank: `-n -q cmd`.
+    let (mut quiet_success, mut single) = (false, false);
+    loop {
+        let b = cmd_text.as_bytes();
+        if b.len() < 3 || b[0] != b'-' || !is_blank(b[2]) {
+            break;
+        }
+        match b[1] {
+            b'n' => quiet_success = true,
+            b'q' => log = false,
+            b's' => single = true,
+            _ => break,
+        }
+        let rest = cmd_text[2..].trim_start_matches([' ', '\t']);
+        cmd_start += cmd_text.len() - rest.len();
+        cmd_text = rest;
+    }
     if let Some(stripped) = cmd_text.strip_prefix('-') {
         log = false;
         cmd_text = stripped;
@@ -660,6 +681,8 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         command_start: cmd_start,
         stdin,
         log,
+        quiet_success,
+        single,
     }))
 }
 

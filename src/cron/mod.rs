@@ -6,6 +6,7 @@
 //! - `field`: one time field as a bit set (cronie's grammar and errors);
 //! - `schedule`: `Schedule`, the fields together, and `next_after` with the DST rules;
 //! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
+//! - `policy`: job policies (`CRON_OVERLAP`, `CRON_TIMEOUT`…) and their values;
 //! - `crontab`: a whole file into a `Crontab` plus diagnostics;
 //! - `rule`: what a zone name means (the tz database's zone, or a POSIX TZ rule);
 //! - `zone`: a time zone prepared for searches (its offset changes in a table), and dates;
@@ -16,6 +17,7 @@ mod crontab;
 mod diag;
 mod field;
 mod line;
+mod policy;
 mod rule;
 mod schedule;
 mod zone;
@@ -24,6 +26,7 @@ pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each
 pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::{Format, not_a_user_message};
+pub use policy::{Catchup, MailWhen, Overlap, Policy, describe as describe_policy, show_secs};
 pub use rule::{ZoneRule, zone_named};
 pub use schedule::{MACROS, Schedule, Times};
 pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};
