@@ -77,6 +77,8 @@ pub struct Jobs {
     pub max_command_length: usize,
     /// How long running jobs get on stop before their process groups get SIGTERM.
     pub grace_period: Duration,
+    /// How long a run stopped for its `CRON_TIMEOUT` gets after SIGTERM before SIGKILL.
+    pub kill_grace: Duration,
     /// How long after a job's exit its output is still logged and mailed while a process it
     /// left in the background holds the output pipe; the pipe is read (and what comes later
     /// discarded) until it closes, so such a process is never killed by a closed pipe.
@@ -202,6 +204,7 @@ struct RawJobs {
     output_limit: Number,
     max_command_length: Number,
     grace_period: Number,
+    kill_grace: Number,
     output_wait: Number,
     max_running: Number,
     max_running_per_user: Number,
@@ -385,6 +388,7 @@ impl Config {
                     30,
                     0,
                 )?),
+                kill_grace: Duration::from_secs(c.number("kill_grace", j.kill_grace, 10, 0)?),
                 output_wait: Duration::from_secs(c.number(
                     "output_wait",
                     j.output_wait,
@@ -715,6 +719,7 @@ mod tests {
                 output_limit: 65536,
                 max_command_length: 65536,
                 grace_period: Duration::from_secs(30),
+                kill_grace: Duration::from_secs(10),
                 output_wait: Duration::from_secs(3600),
                 max_running: 4096,
                 max_running_per_user: 64,
@@ -780,6 +785,7 @@ mod tests {
             output_limit = 1
             max_command_length = 4096
             grace_period = 0
+            kill_grace = 3
             pam = false
             [daemon]
             timezone = "Europe/Berlin"
@@ -815,6 +821,7 @@ mod tests {
                 output_limit: 1,
                 max_command_length: 4096,
                 grace_period: Duration::ZERO,
+                kill_grace: Duration::from_secs(3),
                 output_wait: Duration::from_secs(3600),
                 max_running: 4096,
                 max_running_per_user: 64,
@@ -961,7 +968,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 25, "{keys:?}");
+        assert_eq!(keys.len(), 26, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

@@ -390,7 +390,11 @@ mod tests {
         assert!(Arc::ptr_eq(&e[4].policy, &e[5].policy));
         assert!(e[4].policy.is_default());
         assert_eq!(p.count(Severity::Warning), 1);
-        assert!(p.diagnostics[0].message.contains("did you mean 'CRON_TIMEOUT'?"));
+        assert!(
+            p.diagnostics[0]
+                .message
+                .contains("did you mean 'CRON_TIMEOUT'?")
+        );
     }
 
     #[test]

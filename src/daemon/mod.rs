@@ -366,6 +366,7 @@ impl Daemon {
             if self.signals.take_chld() {
                 self.collect_exits();
             }
+            self.enforce_timeouts();
             self.finish_jobs(false);
             if self.phase == Phase::Running {
                 self.run_due();
@@ -471,7 +472,13 @@ impl Daemon {
         let next = self
             .running
             .iter()
-            .filter_map(|r| r.output_deadline(self.config.jobs.output_wait))
+            .flat_map(|r| {
+                [
+                    r.output_deadline(self.config.jobs.output_wait),
+                    r.timeout_deadline(self.config.jobs.kill_grace),
+                ]
+            })
+            .flatten()
             .chain(grace_end)
             .map(|at| at.saturating_duration_since(now))
             .chain(self.watcher.fallback().map(|(every, _)| every))

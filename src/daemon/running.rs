@@ -60,6 +60,11 @@ pub(crate) struct Running {
     ended: bool,
     /// The output was logged and mailed; the pipe is only read until it closes.
     output_done: bool,
+    /// When the run is stopped for its `CRON_TIMEOUT`, if it has one.
+    deadline: Option<Instant>,
+    /// The timeout came: when SIGTERM went to the process group, and whether SIGKILL
+    /// followed.
+    timed_out: Option<(Instant, bool)>,
 }
 
 /// What a process was started for.
@@ -79,6 +84,19 @@ impl Running {
             credentials,
             ended: false,
             output_done: false,
+            deadline: None,
+            timed_out: None,
+        }
+    }
+
+    /// When the loop must act on this run's timeout: at the deadline, then `kill_grace`
+    /// after SIGTERM while its process group may still hold processes (the job itself, or
+    /// what it started, which keeps the output pipe open).
+    pub fn timeout_deadline(&self, kill_grace: Duration) -> Option<Instant> {
+        match self.timed_out {
+            None if self.alive() => self.deadline,
+            Some((at, false)) if self.alive() || !self.job.output_eof() => Some(at + kill_grace),
+            _ => None,
         }
     }
 
@@ -251,6 +269,7 @@ fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
             duration,
             output_bytes: r.job.output_bytes(),
             dropped_bytes: r.job.dropped_bytes(),
+            timed_out: r.timed_out.is_some(),
         });
     }
 }
@@ -310,7 +329,13 @@ impl Daemon {
                     journal.started(pid, started_ms, info.user(), &info.job_ref());
                 }
                 let run = Run::Job(info.clone());
-                self.running.push(Running::new(job, run, credentials));
+                let mut running = Running::new(job, run, credentials);
+                running.deadline = info
+                    .policy()
+                    .timeout_secs
+                    .filter(|&secs| secs > 0)
+                    .map(|secs| running.job.started() + Duration::from_secs(secs.into()));
+                self.running.push(running);
             }
             Err(e) => {
                 self.logger.log(&Event::StartFailed {
@@ -565,6 +590,31 @@ impl Daemon {
                 self.running.push(Running::new(job, run, credentials));
             }
             Err(e) => mail_failed(&mut self.logger, info, pid, &request.to, &e.to_string()),
+        }
+    }
+
+    /// Stops the runs past their `CRON_TIMEOUT`: SIGTERM to the process group, then
+    /// `[jobs] kill_grace` later SIGKILL to what is left of it (a child that ignored the
+    /// TERM included). Their END lines say `status=timeout`.
+    pub(super) fn enforce_timeouts(&mut self) {
+        let now = Instant::now();
+        let kill_grace = self.config.jobs.kill_grace;
+        for r in &mut self.running {
+            match r.timeout_deadline(kill_grace) {
+                Some(at) if at <= now => {}
+                _ => continue,
+            }
+            match r.timed_out {
+                None => {
+                    let _ = r.job.signal_group(Signal::SIGTERM);
+                    r.timed_out = Some((now, false));
+                }
+                Some((at, false)) => {
+                    let _ = r.job.signal_group(Signal::SIGKILL);
+                    r.timed_out = Some((at, true));
+                }
+                Some(_) => {}
+            }
         }
     }
 

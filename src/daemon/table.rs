@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
-use crate::cron::{Diagnostic, Env, Schedule, Zone, ZoneRule, parse_crontab_each};
+use crate::cron::{Diagnostic, Env, Policy, Schedule, Zone, ZoneRule, parse_crontab_each};
 use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
@@ -49,7 +49,9 @@ pub(crate) struct JobInfo {
 #[derive(Clone)]
 struct JobEntry {
     run_as: Arc<RunAs>,
-    env: Arc<Env>,
+    /// The environment and policies in force at the entry's line, shared with the entries
+    /// around it that have the same (one pointer, to keep an entry at 40 bytes).
+    lines: Arc<Lines>,
     /// The command is `file.text[start..start + command_len]`; unless `stdin_len` is
     /// [`NO_STDIN`], the next `stdin_len` bytes are its standard input.
     start: u32,
@@ -57,6 +59,12 @@ struct JobEntry {
     stdin_len: u32,
     /// The line number, with [`NO_LOG`] set for entries that asked not to be logged.
     line: u32,
+}
+
+/// The environment and the policy lines above an entry.
+struct Lines {
+    env: Arc<Env>,
+    policy: Arc<Policy>,
 }
 
 const NO_STDIN: u32 = u32::MAX;
@@ -99,7 +107,12 @@ impl JobInfo {
 
     /// The crontab's variables in force at the entry's line.
     pub(crate) fn env(&self) -> &Env {
-        &self.entry.env
+        &self.entry.lines.env
+    }
+
+    /// The policies in force for the entry (`CRON_TIMEOUT`…; `None`s are the daemon's).
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.entry.lines.policy
     }
 }
 
@@ -390,6 +403,7 @@ impl Table {
         let mut reboot = Vec::new();
         // Nearly every entry of a file has the zone of the one before it.
         let mut last_zone: Option<(ZoneRule, Arc<Zone>)> = None;
+        let mut last_lines: Option<Arc<Lines>> = None;
         let Table {
             zones,
             scheduler,
@@ -423,7 +437,22 @@ impl Table {
                 file: Arc::clone(&file),
                 entry: JobEntry {
                     run_as: resolved.run_as,
-                    env: entry.env,
+                    lines: match &last_lines {
+                        Some(l)
+                            if Arc::ptr_eq(&l.env, &entry.env)
+                                && Arc::ptr_eq(&l.policy, &entry.policy) =>
+                        {
+                            Arc::clone(l)
+                        }
+                        _ => {
+                            let l = Arc::new(Lines {
+                                env: entry.env,
+                                policy: entry.policy,
+                            });
+                            last_lines = Some(Arc::clone(&l));
+                            l
+                        }
+                    },
                     start,
                     command_len: entry.command.len() as u32,
                     stdin_len: entry.stdin.as_ref().map_or(NO_STDIN, |s| s.len() as u32),

@@ -101,6 +101,9 @@ pub enum Event<'a> {
         duration: Duration,
         output_bytes: u64,
         dropped_bytes: u64,
+        /// The run outlived its `CRON_TIMEOUT` and its process group was stopped: the
+        /// status says `timeout` (the signal stays in the JSON).
+        timed_out: bool,
     },
     /// One line of a job's output (without its newline).
     Out {
@@ -270,7 +273,9 @@ impl Event<'_> {
         match self {
             Event::Refused { .. } => Level::Err,
             _ if self.kind() == "ERROR" => Level::Err,
-            Event::End { status, .. } if !status.success() => Level::Warning,
+            Event::End {
+                status, timed_out, ..
+            } if !status.success() || *timed_out => Level::Warning,
             Event::MailFailed { .. } => Level::Warning,
             Event::Ignored { .. } => Level::Notice,
             _ => Level::Info,
@@ -363,12 +368,21 @@ impl Event<'_> {
                 duration,
                 output_bytes,
                 dropped_bytes,
+                timed_out,
             } => {
+                let status_word = if timed_out {
+                    "timeout".to_string()
+                } else {
+                    status_text(status)
+                };
                 let mut fields = vec![
                     both("job", job),
                     both("pid", pid),
-                    both("status", status_text(status)),
+                    both("status", status_word),
                 ];
+                if timed_out {
+                    fields.push(json_only("timed_out", true));
+                }
                 match status {
                     ExitStatus::Exited(code) => fields.push(json_only("exit_code", code)),
                     ExitStatus::Signaled(sig) => {
@@ -593,6 +607,7 @@ mod tests {
             duration: Duration::from_millis(1532),
             output_bytes: output,
             dropped_bytes: dropped,
+            timed_out: false,
         }
     }
 
@@ -642,6 +657,21 @@ mod tests {
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
              status=signal:9 signal=SIGKILL duration=1.532s output=0B"
         );
+        let mut timed_out = end(ExitStatus::Signaled(15), 0, 0);
+        if let Event::End { timed_out: t, .. } = &mut timed_out {
+            *t = true;
+        }
+        assert_eq!(
+            timed_out.line(),
+            "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             status=timeout signal=SIGTERM duration=1.532s output=0B"
+        );
+        let v: Value = serde_json::from_str(&timed_out.json()).unwrap();
+        assert_eq!(
+            (v["status"].as_str(), v["timed_out"].as_bool()),
+            (Some("timeout"), Some(true))
+        );
+        assert_eq!(v["signal"], 15);
         assert_eq!(
             end(ExitStatus::Exited(2), 1048576, 983040).line(),
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \

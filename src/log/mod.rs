@@ -316,6 +316,7 @@ mod tests {
             duration: Duration::from_millis(5),
             output_bytes: 12,
             dropped_bytes: 0,
+            timed_out: false,
         }
     }
 

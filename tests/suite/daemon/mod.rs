@@ -6,6 +6,7 @@ mod faults;
 mod lifecycle;
 mod logging;
 mod pam;
+mod policies;
 mod reload;
 mod running;
 pub(crate) mod users;
