@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use super::Daemon;
 use super::table::JobInfo;
 use crate::config::Jobs;
-use crate::cron::Env;
+use crate::cron::{Env, Overlap};
 use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -47,6 +47,8 @@ pub(crate) struct Waiting {
     info: JobInfo,
     /// Its wait for a limit was logged.
     told: bool,
+    /// It waits for the last run of its job to end (`CRON_OVERLAP=queue` or `replace`).
+    after_last: bool,
 }
 
 /// A process the daemon started and follows until its output pipe closes.
@@ -62,9 +64,18 @@ pub(crate) struct Running {
     output_done: bool,
     /// When the run is stopped for its `CRON_TIMEOUT`, if it has one.
     deadline: Option<Instant>,
-    /// The timeout came: when SIGTERM went to the process group, and whether SIGKILL
-    /// followed.
-    timed_out: Option<(Instant, bool)>,
+    /// The run is being stopped (its timeout came, or a new run replaces it).
+    stop: Option<Stop>,
+}
+
+/// A run being stopped: SIGTERM to its process group went at `at`; SIGKILL follows
+/// `[jobs] kill_grace` later if anything of the group is left.
+#[derive(Clone, Copy)]
+struct Stop {
+    at: Instant,
+    killed: bool,
+    /// For its timeout (END says `status=timeout`), or for the run that replaces it.
+    timeout: bool,
 }
 
 /// What a process was started for.
@@ -85,17 +96,36 @@ impl Running {
             ended: false,
             output_done: false,
             deadline: None,
-            timed_out: None,
+            stop: None,
         }
+    }
+
+    /// Sends SIGTERM to the run's process group, once, and notes why.
+    fn begin_stop(&mut self, now: Instant, timeout: bool) {
+        if self.stop.is_none() {
+            let _ = self.job.signal_group(Signal::SIGTERM);
+            self.stop = Some(Stop {
+                at: now,
+                killed: false,
+                timeout,
+            });
+        }
+    }
+
+    /// Whether this is a run of `info`'s job whose process still runs.
+    fn runs(&self, info: &JobInfo) -> bool {
+        self.alive() && matches!(&self.run, Run::Job(mine) if mine.same_job(info))
     }
 
     /// When the loop must act on this run's timeout: at the deadline, then `kill_grace`
     /// after SIGTERM while its process group may still hold processes (the job itself, or
     /// what it started, which keeps the output pipe open).
     pub fn timeout_deadline(&self, kill_grace: Duration) -> Option<Instant> {
-        match self.timed_out {
+        match self.stop {
             None if self.alive() => self.deadline,
-            Some((at, false)) if self.alive() || !self.job.output_eof() => Some(at + kill_grace),
+            Some(Stop {
+                at, killed: false, ..
+            }) if self.alive() || !self.job.output_eof() => Some(at + kill_grace),
             _ => None,
         }
     }
@@ -269,7 +299,7 @@ fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
             duration,
             output_bytes: r.job.output_bytes(),
             dropped_bytes: r.job.dropped_bytes(),
-            timed_out: r.timed_out.is_some(),
+            timed_out: r.stop.is_some_and(|s| s.timeout),
         });
     }
 }
@@ -350,6 +380,38 @@ impl Daemon {
     /// Queues a due run (`key`: its place in the table; `None` for `@reboot`). A job due again
     /// while its last run still waits is one run, not two.
     pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo) {
+        let overlap = info.policy().overlap.unwrap_or(Overlap::Allow);
+        let mut after_last = false;
+        if overlap != Overlap::Allow {
+            if let Some(i) = self.running.iter().position(|r| r.runs(&info)) {
+                let running = self.running[i].job.pid().as_raw() as u32;
+                let skip = match overlap {
+                    Overlap::Skip => Some("overlap=skip: the last run still runs"),
+                    _ if self
+                        .waiting
+                        .iter()
+                        .any(|w| w.after_last && w.info.same_job(&info)) =>
+                    {
+                        Some("a run already waits for the last one to end")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = skip {
+                    self.logger.log(&Event::Skip {
+                        user: info.user(),
+                        command: info.command(),
+                        job: &info.job_ref(),
+                        running,
+                        why,
+                    });
+                    return;
+                }
+                if overlap == Overlap::Replace {
+                    self.running[i].begin_stop(Instant::now(), false);
+                }
+                after_last = true;
+            }
+        }
         if key.is_some() && self.waiting.iter().any(|w| w.key == key) {
             self.logger.log(&Event::RunMerged {
                 job: &info.job_ref(),
@@ -361,6 +423,7 @@ impl Daemon {
             key,
             info,
             told: false,
+            after_last,
         });
     }
 
@@ -375,6 +438,11 @@ impl Daemon {
             if began.elapsed() >= START_SLICE {
                 self.slice_cut = true;
                 return;
+            }
+            let w = &self.waiting[i];
+            if w.after_last && self.running.iter().any(|r| r.runs(&w.info)) {
+                i += 1;
+                continue;
             }
             if let Some(why) = self.over_limit(self.waiting[i].info.user()) {
                 let w = &mut self.waiting[i];
@@ -604,14 +672,11 @@ impl Daemon {
                 Some(at) if at <= now => {}
                 _ => continue,
             }
-            match r.timed_out {
-                None => {
-                    let _ = r.job.signal_group(Signal::SIGTERM);
-                    r.timed_out = Some((now, false));
-                }
-                Some((at, false)) => {
+            match &mut r.stop {
+                None => r.begin_stop(now, true),
+                Some(stop) if !stop.killed => {
                     let _ = r.job.signal_group(Signal::SIGKILL);
-                    r.timed_out = Some((at, true));
+                    stop.killed = true;
                 }
                 Some(_) => {}
             }

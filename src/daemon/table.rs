@@ -110,6 +110,25 @@ impl JobInfo {
         &self.entry.lines.env
     }
 
+    /// Whether `other` is a run of the same job, for `CRON_OVERLAP`: the same `CRON_NAME` of
+    /// the same user, or else the same file, user, command and input. Entries are compared by
+    /// what they are rather than by their place in the table, which a reload renews while a
+    /// run goes on.
+    pub(crate) fn same_job(&self, other: &JobInfo) -> bool {
+        if self.user() != other.user() {
+            return false;
+        }
+        match (&self.policy().name, &other.policy().name) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => {
+                self.file.path == other.file.path
+                    && self.command() == other.command()
+                    && self.stdin() == other.stdin()
+            }
+            _ => false,
+        }
+    }
+
     /// The policies in force for the entry (`CRON_TIMEOUT`…; `None`s are the daemon's).
     pub(crate) fn policy(&self) -> &Policy {
         &self.entry.lines.policy

@@ -90,6 +90,15 @@ pub enum Event<'a> {
         job: &'a str,
         pid: u32,
     },
+    /// A due run not started because the job's last run (process `running`) still runs and
+    /// its `CRON_OVERLAP` (or OpenBSD's `-s`) says so; `why` says which.
+    Skip {
+        user: &'a str,
+        command: &'a str,
+        job: &'a str,
+        running: u32,
+        why: &'a str,
+    },
     /// A job ended. `output_bytes` counts everything it wrote, `dropped_bytes` the part
     /// beyond the capture cap that was not kept.
     End {
@@ -236,6 +245,7 @@ impl Event<'_> {
             Event::Start { .. } => "START",
             Event::Stop { .. } => "STOP",
             Event::Cmd { .. } => "CMD",
+            Event::Skip { .. } => "SKIP",
             Event::End { .. } => "END",
             Event::Out { .. } => "OUT",
             Event::Reload { .. } => "RELOAD",
@@ -357,6 +367,16 @@ impl Event<'_> {
                 pid,
             } => Shape {
                 fields: vec![both("job", job), both("pid", pid)],
+                ..Shape::job(user, command)
+            },
+            Event::Skip {
+                user,
+                command,
+                job,
+                running,
+                why,
+            } => Shape {
+                fields: vec![both("job", job), both("running", running), both("why", why)],
                 ..Shape::job(user, command)
             },
             Event::End {
@@ -656,6 +676,18 @@ mod tests {
             end(ExitStatus::Signaled(9), 0, 0).line(),
             "(alice) END (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
              status=signal:9 signal=SIGKILL duration=1.532s output=0B"
+        );
+        assert_eq!(
+            Event::Skip {
+                user: "alice",
+                command: "backup.sh --all",
+                job: JOB,
+                running: 4242,
+                why: "overlap=skip: the last run still runs",
+            }
+            .line(),
+            "(alice) SKIP (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 running=4242 \
+             why=\"overlap=skip: the last run still runs\""
         );
         let mut timed_out = end(ExitStatus::Signaled(15), 0, 0);
         if let Event::End { timed_out: t, .. } = &mut timed_out {

@@ -39,3 +39,84 @@ fn a_run_within_its_timeout_ends_as_usual() {
     let end = h.wait_for("END", |l| is_event(l, "END"));
     assert_eq!(field(&end, "status"), Some("3"), "{end}");
 }
+
+/// The first CMD line's pid, and the lines logged so far.
+fn first_run(h: &mut Harness) -> String {
+    let cmd = h.wait_for("the first CMD", |l| is_event(l, "CMD"));
+    field(&cmd, "pid").unwrap().to_string()
+}
+
+/// `CRON_OVERLAP=skip`: a run due while the last one still runs is not started, and a SKIP
+/// line names the run in the way.
+#[test]
+fn overlap_skip_leaves_out_runs_due_while_the_last_still_runs() {
+    let mut h = Harness::new("");
+    h.start_with("CRON_OVERLAP=skip\n* * * * * * sleep 2.5\n");
+    let pid = first_run(&mut h);
+    let skip = h.wait_for("a SKIP", |l| is_event(l, "SKIP"));
+    assert_eq!(field(&skip, "running"), Some(pid.as_str()), "{skip}");
+    assert!(
+        skip.ends_with("why=\"overlap=skip: the last run still runs\""),
+        "{skip}"
+    );
+    h.wait_for_count("a second run after the first ended", 2, |l| {
+        is_event(l, "CMD")
+    });
+    // Runs never overlapped: each CMD after the first comes after an END.
+    let lines = h.lines();
+    let events: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| ["CMD", "END"].into_iter().find(|e| is_event(l, e)))
+        .collect();
+    assert_eq!(&events[..3], ["CMD", "END", "CMD"], "{lines:?}");
+}
+
+/// OpenBSD's `-s` is `CRON_OVERLAP=skip` for one entry.
+#[test]
+fn openbsd_single_instance_flag_skips_overlapping_runs() {
+    let mut h = Harness::new("");
+    h.start_with("* * * * * * -s sleep 2.5\n");
+    let pid = first_run(&mut h);
+    let skip = h.wait_for("a SKIP", |l| is_event(l, "SKIP"));
+    assert_eq!(field(&skip, "running"), Some(pid.as_str()), "{skip}");
+    // The flag is not part of the command.
+    assert!(skip.contains("SKIP (sleep 2.5)"), "{skip}");
+}
+
+/// `CRON_OVERLAP=queue`: one run waits for the last one and starts when it ends; a run due
+/// while one already waits is skipped.
+#[test]
+fn overlap_queue_starts_one_waiting_run_when_the_last_ends() {
+    let mut h = Harness::new("");
+    h.start_with("CRON_OVERLAP=queue\n* * * * * * sleep 2.5\n");
+    first_run(&mut h);
+    let skip = h.wait_for("a SKIP", |l| is_event(l, "SKIP"));
+    assert!(
+        skip.ends_with("a run already waits for the last one to end\""),
+        "{skip}"
+    );
+    h.wait_for_count("the queued run", 2, |l| is_event(l, "CMD"));
+    let lines = h.lines();
+    let first_end = lines.iter().position(|l| is_event(l, "END")).unwrap();
+    let second_cmd = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| is_event(l, "CMD"))
+        .nth(1)
+        .unwrap()
+        .0;
+    assert!(first_end < second_cmd, "{lines:?}");
+}
+
+/// `CRON_OVERLAP=replace`: the running one's process group gets SIGTERM, and the new run
+/// starts once it is gone.
+#[test]
+fn overlap_replace_stops_the_last_run_and_starts_the_new_one() {
+    let mut h = Harness::new("");
+    h.start_with("CRON_OVERLAP=replace\n* * * * * * sleep 30\n");
+    let pid = first_run(&mut h);
+    let end = h.wait_for("the replaced run's END", |l| is_event(l, "END"));
+    assert_eq!(field(&end, "pid"), Some(pid.as_str()), "{end}");
+    assert_eq!(field(&end, "status"), Some("signal:15"), "{end}");
+    h.wait_for_count("the new run", 2, |l| is_event(l, "CMD"));
+}
