@@ -15,6 +15,7 @@
 //! break there would let a crontab write its own mail headers. Other values are written
 //! with control characters escaped, and no header line is longer than RFC 5322's 998 octets.
 
+use crate::cron::MailWhen;
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -57,6 +58,10 @@ pub struct JobMail<'a> {
     /// The job's environment, in order, for the `X-Cron-Env` headers. `CONTENT_TYPE` and
     /// `CONTENT_TRANSFER_ENCODING` here replace the default headers, as in cronie.
     pub env: &'a [(&'a str, &'a str)],
+    /// When output is mailed (`CRON_MAIL`; cron's way is [`MailWhen::Output`]).
+    pub when: MailWhen,
+    /// How the run failed (`3`, `signal:9`, `timeout`), or `None` when it succeeded.
+    pub failed: Option<&'a str>,
 }
 
 /// A mail to send: run `argv` (`argv[0]` is the sendmail path) and write `message` to its stdin.
@@ -88,7 +93,16 @@ pub enum MailError {
 /// send (no output, or MAILTO set to empty). `Err`: there is output to mail but MAILTO or
 /// MAILFROM is unsafe.
 pub fn mail_for(job: &JobMail<'_>) -> Result<Option<MailRequest>, MailError> {
-    if job.output.is_empty() {
+    let output = !job.output.is_empty();
+    let failed = job.failed.is_some();
+    let send = match job.when {
+        MailWhen::Always => true,
+        MailWhen::Output => output,
+        MailWhen::Failure => failed,
+        MailWhen::OutputUnlessSuccess => output && failed,
+        MailWhen::Never => false,
+    };
+    if !send {
         return Ok(None);
     }
     let recipients: Vec<&str> = match job.mailto {
@@ -173,8 +187,18 @@ pub fn mail_for(job: &JobMail<'_>) -> Result<Option<MailRequest>, MailError> {
 
     let mut message = head.into_bytes();
     message.extend_from_slice(job.output);
-    if !job.output.ends_with(b"\n") {
+    if !job.output.ends_with(b"\n") && output {
         message.push(b'\n');
+    }
+    // A mail without output (CRON_MAIL=always or failure) says what it is about.
+    if !output {
+        let about = match job.failed {
+            Some(status) => {
+                format!("[cronwrightd: the job wrote nothing and failed: status {status}]\n")
+            }
+            None => "[cronwrightd: the job wrote nothing and succeeded]\n".to_string(),
+        };
+        message.extend_from_slice(about.as_bytes());
     }
     if job.truncated_bytes > 0 {
         message.extend_from_slice(
@@ -275,6 +299,8 @@ mod tests {
             output,
             truncated_bytes: 0,
             env: ENV,
+            when: MailWhen::Output,
+            failed: None,
         }
     }
 
@@ -331,6 +357,40 @@ mod tests {
             ..job(b"")
         };
         assert_eq!(mail_for(&unsafe_but_silent), Ok(None));
+    }
+
+    #[test]
+    fn mail_policies_decide_which_runs_are_mailed() {
+        let sent = |when, output: &'static [u8], failed| {
+            mail_for(&JobMail {
+                when,
+                failed,
+                ..job(output)
+            })
+            .unwrap()
+            .is_some()
+        };
+        use MailWhen::*;
+        // (policy, with output?, failed?) => mailed
+        for (when, out, failed, mailed) in [
+            (Output, true, false, true),
+            (Output, false, true, false),
+            (Always, false, false, true),
+            (Failure, true, false, false),
+            (Failure, false, true, true),
+            (OutputUnlessSuccess, true, false, false),
+            (OutputUnlessSuccess, true, true, true),
+            (OutputUnlessSuccess, false, true, false),
+            (Never, true, true, false),
+        ] {
+            let output: &'static [u8] = if out { b"x\n" } else { b"" };
+            let failed = failed.then_some("1");
+            assert_eq!(
+                sent(when, output, failed),
+                mailed,
+                "{when} {out} {failed:?}"
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use super::Daemon;
 use super::table::JobInfo;
 use crate::config::Jobs;
-use crate::cron::{Env, Overlap};
+use crate::cron::{Env, MailWhen, Overlap};
 use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -593,7 +593,12 @@ impl Daemon {
                 });
             }
         }
-        self.mail(&info, credentials, pid, &output, dropped);
+        let failed = if r.stop.is_some_and(|s| s.timeout) {
+            Some("timeout".to_string())
+        } else {
+            (!status.success()).then(|| status_text(status))
+        };
+        self.mail(&info, credentials, pid, &output, dropped, failed.as_deref());
     }
 
     /// Mails a job's output as cronie does, by running sendmail as the job's user through the
@@ -605,6 +610,7 @@ impl Daemon {
         pid: u32,
         output: &[u8],
         dropped: u64,
+        failed: Option<&str>,
     ) {
         if !self.config.mail.enabled {
             return;
@@ -627,6 +633,8 @@ impl Daemon {
             output,
             truncated_bytes: dropped,
             env: &env,
+            when: info.policy().mail.unwrap_or(MailWhen::Output),
+            failed,
         });
         let request = match request {
             Ok(Some(r)) => r,

@@ -8,7 +8,7 @@ use crate::util::write_script;
 
 /// Makes the configured sendmail a script that appends its arguments and the mail it is given
 /// to `mail.record`, and returns that path: absent until a mail is sent.
-fn fake_sendmail(h: &Harness) -> PathBuf {
+pub(super) fn fake_sendmail(h: &Harness) -> PathBuf {
     let record = h.path("mail.record");
     write_script(
         &h.path("sendmail"),

@@ -120,3 +120,47 @@ fn overlap_replace_stops_the_last_run_and_starts_the_new_one() {
     assert_eq!(field(&end, "status"), Some("signal:15"), "{end}");
     h.wait_for_count("the new run", 2, |l| is_event(l, "CMD"));
 }
+
+/// `CRON_MAIL` and OpenBSD's `-n` decide which runs are mailed, with a fake sendmail that
+/// records each message.
+#[test]
+fn mail_policies_mail_the_runs_they_name() {
+    let mut h = Harness::new("");
+    let record = super::logging::fake_sendmail(&h);
+    h.start_with(
+        "CRON_MAIL=failure\n\
+         @reboot echo failure-ok\n\
+         @reboot echo failure-failed; exit 2\n\
+         @reboot exit 3\n\
+         CRON_MAIL=always\n\
+         @reboot true\n\
+         CRON_MAIL=never\n\
+         @reboot echo never; exit 1\n\
+         CRON_MAIL=\n\
+         @reboot -n echo quiet-ok\n\
+         @reboot -n echo quiet-failed; exit 1\n",
+    );
+    h.wait_for_count("every END", 7, |l| is_event(l, "END"));
+    let mails = eventually(
+        || {
+            let text = std::fs::read_to_string(&record).ok()?;
+            (text.matches("ARGS:").count() >= 4).then_some(text)
+        },
+        || "four mails".to_string(),
+    );
+    // Nothing else comes.
+    h.gather(Duration::from_millis(500));
+    let mails = std::fs::read_to_string(&record).unwrap_or(mails);
+    assert_eq!(mails.matches("ARGS:").count(), 4, "{mails}");
+    for sent in [
+        "failure-failed",
+        "[cronwrightd: the job wrote nothing and failed: status 3]",
+        "[cronwrightd: the job wrote nothing and succeeded]",
+        "quiet-failed",
+    ] {
+        assert!(mails.contains(sent), "{sent}\n{mails}");
+    }
+    for kept in ["> echo failure-ok", "> echo never", "> echo quiet-ok"] {
+        assert!(!mails.contains(kept), "{kept}\n{mails}");
+    }
+}
