@@ -26,6 +26,8 @@
 //!   `runner/child.rs` holds everything between clone and exec; `runner/session.rs` the
 //!   PAM session a job runs in (a helper process between the daemon and the job) and
 //!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs` or `pam.rs`.
+//! - `job_id`: a job's identity across reloads and restarts, and `CRON_JITTER`'s stable
+//!   delay drawn from it and the machine-id.
 //! - `inflight`: the runs in flight, journaled in the state directory, so that a daemon
 //!   started after one that was killed reports the jobs that one left behind.
 //! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
@@ -66,6 +68,7 @@ pub(crate) mod config;
 pub mod cron;
 pub mod daemon;
 pub(crate) mod inflight;
+pub(crate) mod job_id;
 pub(crate) mod log;
 pub(crate) mod mail;
 pub(crate) mod resolve;

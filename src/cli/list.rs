@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::Outcome;
 use crate::config::Config;
 use crate::cron::{Entry, Zone, ZoneRule, parse_crontab, parse_expr};
+use crate::job_id::{entry_jitter, machine_id};
 use crate::resolve::{Resolver, load_source, sources_config};
 use crate::runner;
 use crate::sources;
@@ -107,6 +108,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
         });
     }
     let mut zones: Vec<(ZoneRule, Zone)> = Vec::new();
+    let mut machine: Option<String> = None;
     for source in &scan.sources {
         let file = source.path.display().to_string();
         let loaded = match load_source(source, &cfg, config) {
@@ -147,23 +149,40 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
                     &zones[zones.len() - 1].1
                 }
             };
-            let next = entry.schedule.next_after(now, zone).map(|t| {
-                resolved
-                    .zone
-                    .local(t)
-                    .format("%Y-%m-%dT%H:%M:%S%:z")
-                    .to_string()
-            });
             let line = lines
                 .get(entry.line as usize - 1)
                 .map_or("", |l| l.strip_suffix('\r').unwrap_or(l));
+            // CRON_JITTER's delay is fixed, so the next run it gives is known; RANDOM_DELAY's
+            // is drawn by the daemon at each load, so it is not shown.
+            let jitter = match entry.policy.jitter_secs {
+                0 => 0,
+                window => entry_jitter(
+                    machine.get_or_insert_with(machine_id),
+                    &source.path,
+                    &resolved.run_as.user,
+                    line,
+                    entry,
+                    window,
+                ),
+            };
+            let next = entry.schedule.next_after(now, zone).map(|t| {
+                resolved
+                    .zone
+                    .local(t + chrono::Duration::seconds(jitter.into()))
+                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            });
+            let mut policy = crate::cron::describe_policy(&entry.policy);
+            if jitter > 0 {
+                policy.push_str(&format!(" delay={}", crate::cron::show_secs(jitter)));
+            }
             out.push(Listed::Job {
                 source: at,
                 user: resolved.run_as.user.clone(),
                 schedule: schedule_text(line, entry),
                 zone: resolved.zone.name().to_string(),
                 next,
-                policy: crate::cron::describe_policy(&entry.policy),
+                policy,
                 command: entry.command.clone(),
             });
         }

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::cron::{Diagnostic, Env, Policy, Schedule, Zone, ZoneRule, parse_crontab_each};
+use crate::job_id::entry_jitter;
 use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
@@ -208,6 +209,8 @@ pub(crate) struct Table {
     zones: HashMap<ZoneRule, Arc<Zone>>,
     /// RANDOM_DELAY's generator (xorshift64; never zero).
     rng: u64,
+    /// This host's machine-id, which spreads `CRON_JITTER` delays across a fleet.
+    machine: String,
     /// Paths already reported as ignored, so a rescan does not report them again.
     ignored: HashSet<PathBuf>,
     /// `@reboot` entries found while loading at start; `None` once they have been taken, so
@@ -231,6 +234,7 @@ impl Table {
             scheduler: Scheduler::new(),
             zones: HashMap::new(),
             rng: seed | 1,
+            machine: crate::job_id::machine_id(),
             ignored: HashSet::new(),
             reboot_pending: Some(Vec::new()),
         }
@@ -427,8 +431,11 @@ impl Table {
             zones,
             scheduler,
             rng,
+            machine,
             ..
         } = self;
+        // Line starts, found the first time an entry needs its line's text (CRON_JITTER).
+        let mut line_starts: Vec<usize> = Vec::new();
         parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
             let resolved = match resolver.resolve(source, &entry) {
                 Ok(r) => r,
@@ -446,6 +453,26 @@ impl Table {
                     note,
                 });
             }
+            let jitter = match entry.policy.jitter_secs {
+                0 => 0,
+                window => {
+                    if line_starts.is_empty() {
+                        line_starts = std::iter::once(0)
+                            .chain(loaded.text.match_indices('\n').map(|(i, _)| i + 1))
+                            .collect();
+                    }
+                    let start = line_starts[entry.line as usize - 1];
+                    let line = loaded.text[start..].split('\n').next().unwrap_or("");
+                    entry_jitter(
+                        machine,
+                        &source.path,
+                        &resolved.run_as.user,
+                        line,
+                        &entry,
+                        window,
+                    )
+                }
+            };
             // The file is at most MAX_CRONTAB_BYTES, so its commands fit u32 offsets.
             let start = text.len() as u32;
             text.push_str(&entry.command);
@@ -494,7 +521,7 @@ impl Table {
                             z
                         }
                     };
-                    let delay = random_delay(rng, entry.random_delay_minutes);
+                    let delay = random_delay(rng, entry.random_delay_minutes) + jitter;
                     jobs.push(scheduler.insert(times, zone, delay, info, cx.now));
                 }
             }

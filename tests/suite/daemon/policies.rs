@@ -164,3 +164,56 @@ fn mail_policies_mail_the_runs_they_name() {
         assert!(!mails.contains(kept), "{kept}\n{mails}");
     }
 }
+
+/// `cronwright list --json` against the harness's configuration.
+fn listed(h: &Harness) -> Vec<serde_json::Value> {
+    let out = crate::util::cronwright()
+        .args(["list", "--json", "--config"])
+        .arg(h.path("cronwright.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::util::text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `CRON_JITTER`: each job's delay is fixed by the machine-id and the job, the same at every
+/// look and start, different for two jobs, and the daemon runs the job at the time `list`
+/// shows.
+#[test]
+fn jitter_is_a_stable_delay_per_job_that_the_daemon_keeps() {
+    let mut h = Harness::new("");
+    // A name whose delay is not 0 on this machine, so that a daemon ignoring it would be seen.
+    let (rows, delay) = (0..10)
+        .find_map(|n| {
+            h.write(
+                "mine",
+                &format!(
+                    "CRON_JITTER=1d\nCRON_NAME=first\n0 0 1 1 * true\nCRON_NAME=second\n\
+                     0 0 1 1 * true\nCRON_JITTER=5s\nCRON_NAME=tick{n}\n\
+                     */5 * * * * * date +\\%S\n"
+                ),
+            );
+            let rows = listed(&h);
+            let policy = rows[2]["policy"].as_str().unwrap().to_string();
+            let delay: u32 = policy
+                .rsplit("delay=")
+                .next()?
+                .trim_end_matches('s')
+                .parse()
+                .ok()?;
+            (delay != 0).then_some((rows, delay))
+        })
+        .expect("a name with a delay");
+    assert_eq!(rows, listed(&h), "the same at every look");
+    let delay_text = |i: usize| rows[i]["policy"].as_str().unwrap().to_string();
+    assert!(delay_text(0).contains(" delay="), "{rows:?}");
+    assert_ne!(delay_text(0), delay_text(1), "{rows:?}");
+    // The third job runs `delay` seconds into each 5 s window, as list shows.
+    let next = rows[2]["next"].as_str().unwrap();
+    let second: u32 = next[17..19].parse().unwrap();
+    assert_eq!(second % 5, delay, "{next}");
+    h.start();
+    let out = h.wait_for("the jittered run's output", |l| is_event(l, "OUT"));
+    let ran: u32 = out.rsplit("| ").next().unwrap().trim().parse().unwrap();
+    assert_eq!(ran % 5, delay, "{out}");
+}
