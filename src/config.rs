@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use crate::cron::ZoneRule;
+use crate::cron::{MailWhen, Overlap, ZoneRule, parse_duration, parse_mail, parse_overlap};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -91,6 +91,11 @@ pub struct Jobs {
     /// Whether jobs run in a PAM session of the `cron` service; `None`: where its
     /// configuration file exists (see [`Jobs::pam_enabled`]).
     pub pam: Option<bool>,
+    /// `CRON_OVERLAP`, `CRON_TIMEOUT` (seconds; 0: none) and `CRON_MAIL` for entries that
+    /// set none.
+    pub overlap: Overlap,
+    pub timeout_secs: u32,
+    pub mail: MailWhen,
 }
 
 impl Jobs {
@@ -209,6 +214,9 @@ struct RawJobs {
     max_running: Number,
     max_running_per_user: Number,
     pam: Option<bool>,
+    overlap: Text,
+    timeout: Text,
+    mail: Text,
 }
 
 #[derive(Deserialize, Default)]
@@ -403,6 +411,11 @@ impl Config {
                     1,
                 )?,
                 pam: j.pam,
+                overlap: c.policy("overlap", j.overlap, Overlap::Allow, parse_overlap)?,
+                timeout_secs: c.policy("timeout", j.timeout, 0, |key, v| {
+                    parse_duration(key, v, true)
+                })?,
+                mail: c.policy("mail", j.mail, MailWhen::Output, parse_mail)?,
             },
             daemon: DaemonSettings {
                 timezone,
@@ -438,6 +451,20 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A job policy's default (`overlap = "skip"`), read as the crontab line reads it.
+    fn policy<T>(
+        &self,
+        key: &str,
+        value: Text,
+        default: T,
+        parse: impl Fn(&str, &str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(v) => parse(&format!("'{key}'"), v.get_ref()).map_err(|e| self.error(v.span(), e)),
+        }
+    }
+
     fn error(&self, span: Range<usize>, message: String) -> ConfigError {
         let (line, column) = line_column(self.text, span.start);
         ConfigError::Invalid {
@@ -724,6 +751,9 @@ mod tests {
                 max_running: 4096,
                 max_running_per_user: 64,
                 pam: None,
+                overlap: Overlap::Allow,
+                timeout_secs: 0,
+                mail: MailWhen::Output,
             },
             daemon: DaemonSettings {
                 timezone: ZoneRule::UTC,
@@ -787,6 +817,9 @@ mod tests {
             grace_period = 0
             kill_grace = 3
             pam = false
+            overlap = "queue"
+            timeout = "1d"
+            mail = "failure"
             [daemon]
             timezone = "Europe/Berlin"
             pid_file = "/run/cronwrightd.pid"
@@ -826,6 +859,9 @@ mod tests {
                 max_running: 4096,
                 max_running_per_user: 64,
                 pam: Some(false),
+                overlap: Overlap::Queue,
+                timeout_secs: 86_400,
+                mail: MailWhen::Failure,
             },
             daemon: DaemonSettings {
                 timezone: chrono_tz::Europe::Berlin.into(),
@@ -844,6 +880,9 @@ mod tests {
 
     /// One case a line: the file (`\n` for a line break), ` => `, the message after the path.
     const ERROR_CASES: &str = r#"
+[jobs]\novelap = "skip" => 2:1: unknown key 'ovelap' in [jobs] (expected one of shell, path, output_limit, max_command_length, grace_period, kill_grace, output_wait, max_running, max_running_per_user, pam, overlap, timeout, mail); did you mean 'overlap'?
+[jobs]\noverlap = "skp" => 2:11: 'overlap' must be one of allow, skip, queue, replace, found 'skp'; did you mean 'skip'?
+[jobs]\ntimeout = "5" => 2:11: 'timeout' needs a unit: '5' could be seconds or minutes (RANDOM_DELAY counts minutes); write 5s or 5m
 [log]\nsyslog = no => 2:10: 'syslog' takes a boolean: write true or false, not no
 [log]\n  syslog=yes\nx=y => 2:10: 'syslog' takes a boolean: write true or false, not yes
 [jobs]\nmax_running = many # all => 2:15: 'max_running' takes an integer, not many
@@ -968,7 +1007,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 26, "{keys:?}");
+        assert_eq!(keys.len(), 29, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

@@ -26,7 +26,10 @@ pub use crontab::{Crontab, Entry, Env, Parsed, parse_crontab, parse_crontab_each
 pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::{Format, not_a_user_message};
-pub use policy::{Catchup, MailWhen, Overlap, Policy, describe as describe_policy, show_secs};
+pub use policy::{
+    Catchup, MailWhen, Overlap, Policy, describe as describe_policy, parse_duration, parse_mail,
+    parse_overlap, show_secs,
+};
 pub use rule::{ZoneRule, zone_named};
 pub use schedule::{MACROS, Schedule, Times};
 pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};

@@ -123,6 +123,16 @@ fn word<T: PartialEq + Copy>(table: &[(&'static str, T)], value: T) -> &'static 
         .map_or("?", |(w, _)| w)
 }
 
+/// `CRON_OVERLAP`'s value, with `label` naming it in the error.
+pub fn parse_overlap(label: &str, value: &str) -> Result<Overlap, String> {
+    one_of(label, value, &OVERLAP)
+}
+
+/// `CRON_MAIL`'s value, with `label` naming it in the error.
+pub fn parse_mail(label: &str, value: &str) -> Result<MailWhen, String> {
+    one_of(label, value, &MAIL)
+}
+
 /// One of `table`'s words, or an error that lists them (and the closest, if one is close).
 fn one_of<T: Copy>(name: &str, value: &str, table: &[(&str, T)]) -> Result<T, String> {
     if let Some((_, v)) = table.iter().find(|(w, _)| *w == value) {

@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use super::Daemon;
 use super::table::JobInfo;
 use crate::config::Jobs;
-use crate::cron::{Env, MailWhen, Overlap};
+use crate::cron::{Env, Overlap};
 use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -360,11 +360,10 @@ impl Daemon {
                 }
                 let run = Run::Job(info.clone());
                 let mut running = Running::new(job, run, credentials);
-                running.deadline = info
-                    .policy()
-                    .timeout_secs
-                    .filter(|&secs| secs > 0)
-                    .map(|secs| running.job.started() + Duration::from_secs(secs.into()));
+                let timeout = info.policy().timeout_secs;
+                let timeout = timeout.unwrap_or(self.config.jobs.timeout_secs);
+                running.deadline = (timeout > 0)
+                    .then(|| running.job.started() + Duration::from_secs(timeout.into()));
                 self.running.push(running);
             }
             Err(e) => {
@@ -380,7 +379,7 @@ impl Daemon {
     /// Queues a due run (`key`: its place in the table; `None` for `@reboot`). A job due again
     /// while its last run still waits is one run, not two.
     pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo) {
-        let overlap = info.policy().overlap.unwrap_or(Overlap::Allow);
+        let overlap = info.policy().overlap.unwrap_or(self.config.jobs.overlap);
         let mut after_last = false;
         if overlap != Overlap::Allow {
             if let Some(i) = self.running.iter().position(|r| r.runs(&info)) {
@@ -633,7 +632,7 @@ impl Daemon {
             output,
             truncated_bytes: dropped,
             env: &env,
-            when: info.policy().mail.unwrap_or(MailWhen::Output),
+            when: info.policy().mail.unwrap_or(self.config.jobs.mail),
             failed,
         });
         let request = match request {

@@ -217,3 +217,18 @@ fn jitter_is_a_stable_delay_per_job_that_the_daemon_keeps() {
     let ran: u32 = out.rsplit("| ").next().unwrap().trim().parse().unwrap();
     assert_eq!(ran % 5, delay, "{out}");
 }
+
+/// `[jobs] timeout` and `overlap` are the policies of entries whose crontab sets none, and a
+/// crontab line wins over them.
+#[test]
+fn config_defaults_apply_where_the_crontab_sets_no_policy() {
+    let mut h = Harness::new("[jobs]\ntimeout = \"1s\"\nkill_grace = 0\n");
+    h.start_with("@reboot sleep 30\nCRON_TIMEOUT=0\n@reboot sleep 2; echo free\n");
+    let end = h.wait_for("the END of the run stopped by the default", |l| {
+        is_event(l, "END") && l.contains("(sleep 30)")
+    });
+    assert_eq!(field(&end, "status"), Some("timeout"), "{end}");
+    h.wait_for("the run whose line says no timeout", |l| {
+        l.ends_with("| free")
+    });
+}
