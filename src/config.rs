@@ -13,7 +13,9 @@ use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use crate::cron::{MailWhen, Overlap, ZoneRule, parse_duration, parse_mail, parse_overlap};
+use crate::cron::{
+    Catchup, MailWhen, Overlap, ZoneRule, parse_catchup, parse_duration, parse_mail, parse_overlap,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -91,10 +93,11 @@ pub struct Jobs {
     /// Whether jobs run in a PAM session of the `cron` service; `None`: where its
     /// configuration file exists (see [`Jobs::pam_enabled`]).
     pub pam: Option<bool>,
-    /// `CRON_OVERLAP`, `CRON_TIMEOUT` (seconds; 0: none) and `CRON_MAIL` for entries that
-    /// set none.
+    /// `CRON_OVERLAP`, `CRON_TIMEOUT` (seconds; 0: none), `CRON_CATCHUP` and `CRON_MAIL` for
+    /// entries that set none.
     pub overlap: Overlap,
     pub timeout_secs: u32,
+    pub catchup: Catchup,
     pub mail: MailWhen,
 }
 
@@ -216,6 +219,7 @@ struct RawJobs {
     pam: Option<bool>,
     overlap: Text,
     timeout: Text,
+    catchup: Text,
     mail: Text,
 }
 
@@ -415,6 +419,7 @@ impl Config {
                 timeout_secs: c.policy("timeout", j.timeout, 0, |key, v| {
                     parse_duration(key, v, true)
                 })?,
+                catchup: c.policy("catchup", j.catchup, Catchup::Off, parse_catchup)?,
                 mail: c.policy("mail", j.mail, MailWhen::Output, parse_mail)?,
             },
             daemon: DaemonSettings {
@@ -753,6 +758,7 @@ mod tests {
                 pam: None,
                 overlap: Overlap::Allow,
                 timeout_secs: 0,
+                catchup: Catchup::Off,
                 mail: MailWhen::Output,
             },
             daemon: DaemonSettings {
@@ -819,6 +825,7 @@ mod tests {
             pam = false
             overlap = "queue"
             timeout = "1d"
+            catchup = "once"
             mail = "failure"
             [daemon]
             timezone = "Europe/Berlin"
@@ -861,6 +868,7 @@ mod tests {
                 pam: Some(false),
                 overlap: Overlap::Queue,
                 timeout_secs: 86_400,
+                catchup: Catchup::Once,
                 mail: MailWhen::Failure,
             },
             daemon: DaemonSettings {
@@ -880,7 +888,7 @@ mod tests {
 
     /// One case a line: the file (`\n` for a line break), ` => `, the message after the path.
     const ERROR_CASES: &str = r#"
-[jobs]\novelap = "skip" => 2:1: unknown key 'ovelap' in [jobs] (expected one of shell, path, output_limit, max_command_length, grace_period, kill_grace, output_wait, max_running, max_running_per_user, pam, overlap, timeout, mail); did you mean 'overlap'?
+[jobs]\novelap = "skip" => 2:1: unknown key 'ovelap' in [jobs] (expected one of shell, path, output_limit, max_command_length, grace_period, kill_grace, output_wait, max_running, max_running_per_user, pam, overlap, timeout, catchup, mail); did you mean 'overlap'?
 [jobs]\noverlap = "skp" => 2:11: 'overlap' must be one of allow, skip, queue, replace, found 'skp'; did you mean 'skip'?
 [jobs]\ntimeout = "5" => 2:11: 'timeout' needs a unit: '5' could be seconds or minutes (RANDOM_DELAY counts minutes); write 5s or 5m
 [log]\nsyslog = no => 2:10: 'syslog' takes a boolean: write true or false, not no
@@ -1007,7 +1015,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 29, "{keys:?}");
+        assert_eq!(keys.len(), 30, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")

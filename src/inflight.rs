@@ -147,8 +147,9 @@ fn rewrite(path: &Path, boot: &str, live: &HashMap<u32, String>) -> io::Result<F
     Ok(file)
 }
 
-/// A new file at `path` for appending, mode 0600, never through a symbolic link.
-fn create(path: &Path) -> io::Result<File> {
+/// A new file at `path` for writing, mode 0600, never through a symbolic link (also for
+/// the other files of the state directory).
+pub(crate) fn create(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create(true)

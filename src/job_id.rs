@@ -68,25 +68,16 @@ pub fn machine_id() -> String {
         .unwrap_or_default()
 }
 
-/// The `CRON_JITTER` delay of `entry` (of the crontab `file`, run as `user`, on `line`),
-/// in `[0, window)`.
-pub fn entry_jitter(
-    machine: &str,
-    file: &Path,
-    user: &str,
-    line: &str,
-    entry: &crate::cron::Entry,
-    window: u32,
-) -> u32 {
+/// The id of `entry`, of the crontab `file`, run as `user`, written on `line`.
+pub fn entry_id(file: &Path, user: &str, line: &str, entry: &crate::cron::Entry) -> String {
     let schedule = schedule_text(line, entry.user_start as usize);
-    let id = job_id(
+    job_id(
         entry.policy.name.as_deref(),
         file,
         user,
         &schedule,
         &entry.command,
-    );
-    jitter_offset(machine, &id, window)
+    )
 }
 
 /// The fixed delay in `[0, jitter_secs)` of job `id` on host `machine`: the same at every

@@ -28,6 +28,8 @@
 //!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs` or `pam.rs`.
 //! - `job_id`: a job's identity across reloads and restarts, and `CRON_JITTER`'s stable
 //!   delay drawn from it and the machine-id.
+//! - `catchup`: `CRON_CATCHUP`'s state (the last due time of each such job) in the state
+//!   directory, and which missed run a start makes up.
 //! - `inflight`: the runs in flight, journaled in the state directory, so that a daemon
 //!   started after one that was killed reports the jobs that one left behind.
 //! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
@@ -63,6 +65,7 @@
 //! ```
 
 pub(crate) mod access;
+pub(crate) mod catchup;
 pub mod cli;
 pub(crate) mod config;
 pub mod cron;

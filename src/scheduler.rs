@@ -253,6 +253,11 @@ impl<T> Scheduler<T> {
         self.slot(key).map(|s| &s.payload)
     }
 
+    /// A job's schedule and zone.
+    pub fn schedule(&self, key: JobKey) -> Option<(&Times, &Zone)> {
+        self.slot(key).map(|s| (&s.times, &*s.zone))
+    }
+
     fn slot(&self, key: JobKey) -> Option<&Slot<T>> {
         self.slots
             .get(key.index as usize)?

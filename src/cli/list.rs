@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Outcome;
 use crate::config::Config;
 use crate::cron::{Entry, Zone, ZoneRule, parse_crontab, parse_expr};
-use crate::job_id::{entry_jitter, machine_id};
+use crate::job_id::{entry_id, jitter_offset, machine_id};
 use crate::resolve::{Resolver, load_source, sources_config};
 use crate::runner;
 use crate::sources;
@@ -156,12 +156,9 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
             // is drawn by the daemon at each load, so it is not shown.
             let jitter = match entry.policy.jitter_secs {
                 0 => 0,
-                window => entry_jitter(
+                window => jitter_offset(
                     machine.get_or_insert_with(machine_id),
-                    &source.path,
-                    &resolved.run_as.user,
-                    line,
-                    entry,
+                    &entry_id(&source.path, &resolved.run_as.user, line, entry),
                     window,
                 ),
             };

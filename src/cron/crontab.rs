@@ -209,17 +209,7 @@ pub fn parse_crontab_each(
                         let mut next = (*policies).clone();
                         match policy::set(&mut next, n, &value) {
                             Ok(true) if n == "CRON_NAME" => entry_name = next.name.take(),
-                            Ok(true) => {
-                                if n == "CRON_CATCHUP" && !value.trim().is_empty() {
-                                    sink.warn(
-                                        value_span.start,
-                                        (value_span.end - value_span.start).max(1),
-                                        "CRON_CATCHUP is read, but this cronwright does not make \
-                                         up runs missed while it was down yet",
-                                    );
-                                }
-                                policies = Arc::new(next);
-                            }
+                            Ok(true) => policies = Arc::new(next),
                             Ok(false) => {
                                 let known = policy::POLICY_NAMES
                                     .iter()

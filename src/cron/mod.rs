@@ -27,8 +27,8 @@ pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::{Format, not_a_user_message};
 pub use policy::{
-    Catchup, MailWhen, Overlap, Policy, describe as describe_policy, parse_duration, parse_mail,
-    parse_overlap, show_secs,
+    Catchup, MailWhen, Overlap, Policy, describe as describe_policy, parse_catchup, parse_duration,
+    parse_mail, parse_overlap, show_secs,
 };
 pub use rule::{ZoneRule, zone_named};
 pub use schedule::{MACROS, Schedule, Times};

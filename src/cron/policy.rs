@@ -128,6 +128,11 @@ pub fn parse_overlap(label: &str, value: &str) -> Result<Overlap, String> {
     one_of(label, value, &OVERLAP)
 }
 
+/// `CRON_CATCHUP`'s value, with `label` naming it in the error.
+pub fn parse_catchup(label: &str, value: &str) -> Result<Catchup, String> {
+    one_of(label, value, &CATCHUP)
+}
+
 /// `CRON_MAIL`'s value, with `label` naming it in the error.
 pub fn parse_mail(label: &str, value: &str) -> Result<MailWhen, String> {
     one_of(label, value, &MAIL)

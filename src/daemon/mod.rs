@@ -18,6 +18,7 @@ mod running;
 mod signals;
 mod table;
 
+use crate::catchup::{self, CatchupState};
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
@@ -198,6 +199,8 @@ pub struct Daemon {
     /// The runs in flight on disk, for the daemon after one that is killed; `None` when the
     /// state directory cannot be used.
     journal: Option<Journal>,
+    /// `CRON_CATCHUP`'s state; `None` until the start has read it.
+    catchup: Option<CatchupState>,
 }
 
 /// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
@@ -283,6 +286,7 @@ impl Daemon {
             supervisor: Supervisor::default(),
             phase: Phase::Running,
             journal: None,
+            catchup: None,
         })
     }
 
@@ -310,6 +314,7 @@ impl Daemon {
         });
         self.notify_ready();
         self.open_journal();
+        self.open_catchup();
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
             self.logger.log(&Event::WatchFallback { why });
@@ -514,9 +519,79 @@ impl Daemon {
             self.logger.log(&Event::ClockMoved { forward, secs });
         }
         for (key, info) in self.table.due(now, step) {
+            if let (Some(state), Some(id)) = (&mut self.catchup, self.table.catchup_id(key)) {
+                state.set(id, now);
+            }
             self.enqueue(Some(key), info);
         }
+        // Back from a suspend, jobs that want it make up the run they missed, as at a start.
+        self.catch_up(now, matches!(step, ClockStep::Forward(_)));
         self.start_waiting();
+    }
+
+    /// Reads `CRON_CATCHUP`'s state and makes up the runs missed while the daemon was down.
+    fn open_catchup(&mut self) {
+        let (state, problem) = CatchupState::open(&self.config.daemon.state_dir);
+        if let Some(problem) = problem {
+            self.logger
+                .log(&Event::CatchupStateLost { problem: &problem });
+        }
+        self.catchup = Some(state);
+        let now = self.clock.now();
+        self.catch_up(now, true);
+        if let Some(state) = &mut self.catchup {
+            let ids: Vec<String> = self
+                .table
+                .catchup_jobs()
+                .iter()
+                .map(|(_, id, _, _)| id.to_string())
+                .collect();
+            state.keep_only(ids.iter().map(String::as_str));
+        }
+        self.save_catchup();
+    }
+
+    /// For each job with `CRON_CATCHUP=once`: one new to the state is noted as seen now; with
+    /// `run` (a start, a resume), one whose last due time is older than a fire time it
+    /// missed since gets that run, once, however many it missed.
+    fn catch_up(&mut self, now: i64, run: bool) {
+        let Some(state) = &mut self.catchup else {
+            return;
+        };
+        let mut missed = Vec::new();
+        for (key, id, times, zone) in self.table.catchup_jobs() {
+            match state.last(id) {
+                Some(last) if run => {
+                    if let Some(at) = catchup::last_missed(times, zone, last, now) {
+                        missed.push((key, (now - at).max(0) as u64));
+                    }
+                    state.set(id, now);
+                }
+                Some(_) => {}
+                None => state.set(id, now),
+            }
+        }
+        for (key, late) in missed {
+            if let Some(info) = self.table.job(key) {
+                self.enqueue_late(Some(key), info, Some(late));
+            }
+        }
+        self.save_catchup();
+    }
+
+    /// Writes `CRON_CATCHUP`'s state if it changed; a failure is logged, and the state is
+    /// kept in memory for the next try.
+    fn save_catchup(&mut self) {
+        if let Some(state) = &mut self.catchup {
+            if let Err(e) = state.save() {
+                let problem = format!(
+                    "cannot write {}/catchup: {e}",
+                    self.config.daemon.state_dir.display()
+                );
+                self.logger
+                    .log(&Event::CatchupStateLost { problem: &problem });
+            }
+        }
     }
 
     /// Starts the journal of runs in flight, and reports what a daemon that was killed left

@@ -49,6 +49,8 @@ pub(crate) struct Waiting {
     told: bool,
     /// It waits for the last run of its job to end (`CRON_OVERLAP=queue` or `replace`).
     after_last: bool,
+    /// A run made up for one missed while the daemon was down: seconds past its due time.
+    late: Option<u64>,
 }
 
 /// A process the daemon started and follows until its output pipe closes.
@@ -309,7 +311,7 @@ impl Daemon {
     /// the user and their groups are looked up now, as Debian's cron does for every run, so
     /// a user removed from a group or deleted since the crontab was loaded never runs with
     /// what they had.
-    fn start(&mut self, info: &JobInfo) {
+    fn start(&mut self, info: &JobInfo, late: Option<u64>) {
         let credentials = if self.as_root {
             let looked_up = runner::lookup_user(info.user())
                 .map_err(|e| e.to_string())
@@ -352,6 +354,7 @@ impl Daemon {
                         command: info.command(),
                         job: &info.job_ref(),
                         pid,
+                        late,
                     });
                 }
                 if let Some(journal) = &mut self.journal {
@@ -379,6 +382,11 @@ impl Daemon {
     /// Queues a due run (`key`: its place in the table; `None` for `@reboot`). A job due again
     /// while its last run still waits is one run, not two.
     pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo) {
+        self.enqueue_late(key, info, None);
+    }
+
+    /// [`Daemon::enqueue`] for a run `late` seconds past its due time (a catch-up).
+    pub(super) fn enqueue_late(&mut self, key: Option<JobKey>, info: JobInfo, late: Option<u64>) {
         let overlap = info.policy().overlap.unwrap_or(self.config.jobs.overlap);
         let mut after_last = false;
         if overlap != Overlap::Allow {
@@ -423,6 +431,7 @@ impl Daemon {
             info,
             told: false,
             after_last,
+            late,
         });
     }
 
@@ -457,7 +466,7 @@ impl Daemon {
                 continue;
             }
             if let Some(w) = self.waiting.remove(i) {
-                self.start(&w.info);
+                self.start(&w.info, w.late);
             }
         }
     }

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
-use crate::cron::{Diagnostic, Env, Policy, Schedule, Zone, ZoneRule, parse_crontab_each};
-use crate::job_id::entry_jitter;
+use crate::cron::{
+    Catchup, Diagnostic, Env, Policy, Schedule, Times, Zone, ZoneRule, parse_crontab_each,
+};
+use crate::job_id::{entry_id, jitter_offset};
 use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
 use crate::scheduler::{ClockStep, JobKey, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
@@ -211,6 +213,8 @@ pub(crate) struct Table {
     rng: u64,
     /// This host's machine-id, which spreads `CRON_JITTER` delays across a fleet.
     machine: String,
+    /// The id of each job with `CRON_CATCHUP=once`, by its place.
+    catchup: HashMap<JobKey, String>,
     /// Paths already reported as ignored, so a rescan does not report them again.
     ignored: HashSet<PathBuf>,
     /// `@reboot` entries found while loading at start; `None` once they have been taken, so
@@ -235,9 +239,37 @@ impl Table {
             zones: HashMap::new(),
             rng: seed | 1,
             machine: crate::job_id::machine_id(),
+            catchup: HashMap::new(),
             ignored: HashSet::new(),
             reboot_pending: Some(Vec::new()),
         }
+    }
+
+    /// Removes a job from the schedule and from the catch-up jobs.
+    fn remove_job(&mut self, key: JobKey) {
+        self.scheduler.remove(key);
+        self.catchup.remove(&key);
+    }
+
+    /// The jobs with `CRON_CATCHUP=once`: their place, id, schedule and zone.
+    pub fn catchup_jobs(&self) -> Vec<(JobKey, &str, &Times, &Zone)> {
+        self.catchup
+            .iter()
+            .filter_map(|(key, id)| {
+                let (times, zone) = self.scheduler.schedule(*key)?;
+                Some((*key, id.as_str(), times, zone))
+            })
+            .collect()
+    }
+
+    /// The id of a catch-up job, if `key` is one.
+    pub fn catchup_id(&self, key: JobKey) -> Option<&str> {
+        self.catchup.get(&key).map(String::as_str)
+    }
+
+    /// The job at `key`, if it is still in the table.
+    pub fn job(&self, key: JobKey) -> Option<JobInfo> {
+        self.scheduler.get(key).cloned()
     }
 
     /// How many files are known (loaded or refused).
@@ -345,7 +377,7 @@ impl Table {
     fn forget(&mut self, path: &Path, changes: &mut Vec<Change>) {
         if let Some(state) = self.files.remove(path) {
             for key in state.jobs {
-                self.scheduler.remove(key);
+                self.remove_job(key);
             }
             changes.push(Change::Forgotten {
                 path: path.to_path_buf(),
@@ -368,7 +400,7 @@ impl Table {
         let jobs = std::mem::take(&mut state.jobs);
         let stopped = !jobs.is_empty();
         for key in jobs {
-            self.scheduler.remove(key);
+            self.remove_job(key);
         }
         if new_reason || stopped {
             changes.push(Change::Refused {
@@ -409,7 +441,7 @@ impl Table {
         // the table, so a file that shrinks lets the table shrink too.
         if let Some(state) = self.files.get_mut(&source.path) {
             for key in std::mem::take(&mut state.jobs) {
-                self.scheduler.remove(key);
+                self.remove_job(key);
             }
         }
         let resolver = Resolver::new(cx.config, cx.sources.as_root, &cx.sources.own_user);
@@ -432,6 +464,7 @@ impl Table {
             scheduler,
             rng,
             machine,
+            catchup,
             ..
         } = self;
         // Line starts, found the first time an entry needs its line's text (CRON_JITTER).
@@ -453,26 +486,23 @@ impl Table {
                     note,
                 });
             }
-            let jitter = match entry.policy.jitter_secs {
-                0 => 0,
-                window => {
-                    if line_starts.is_empty() {
-                        line_starts = std::iter::once(0)
-                            .chain(loaded.text.match_indices('\n').map(|(i, _)| i + 1))
-                            .collect();
-                    }
-                    let start = line_starts[entry.line as usize - 1];
-                    let line = loaded.text[start..].split('\n').next().unwrap_or("");
-                    entry_jitter(
-                        machine,
-                        &source.path,
-                        &resolved.run_as.user,
-                        line,
-                        &entry,
-                        window,
-                    )
+            // The job's id, for the policies that need one: CRON_JITTER's delay is drawn
+            // from it, and CRON_CATCHUP's state is kept by it.
+            let catches_up =
+                entry.policy.catchup.unwrap_or(cx.config.jobs.catchup) == Catchup::Once;
+            let id = (entry.policy.jitter_secs > 0 || catches_up).then(|| {
+                if line_starts.is_empty() {
+                    line_starts = std::iter::once(0)
+                        .chain(loaded.text.match_indices('\n').map(|(i, _)| i + 1))
+                        .collect();
                 }
-            };
+                let start = line_starts[entry.line as usize - 1];
+                let line = loaded.text[start..].split('\n').next().unwrap_or("");
+                entry_id(&source.path, &resolved.run_as.user, line, &entry)
+            });
+            let jitter = id
+                .as_deref()
+                .map_or(0, |id| jitter_offset(machine, id, entry.policy.jitter_secs));
             // The file is at most MAX_CRONTAB_BYTES, so its commands fit u32 offsets.
             let start = text.len() as u32;
             text.push_str(&entry.command);
@@ -522,7 +552,11 @@ impl Table {
                         }
                     };
                     let delay = random_delay(rng, entry.random_delay_minutes) + jitter;
-                    jobs.push(scheduler.insert(times, zone, delay, info, cx.now));
+                    let key = scheduler.insert(times, zone, delay, info, cx.now);
+                    if let (true, Some(id)) = (catches_up, id) {
+                        catchup.insert(key, id);
+                    }
+                    jobs.push(key);
                 }
             }
         });

@@ -89,7 +89,13 @@ pub enum Event<'a> {
         command: &'a str,
         job: &'a str,
         pid: u32,
+        /// A run made up for one missed while the daemon was down (`CRON_CATCHUP`): how many
+        /// seconds after its due time it starts.
+        late: Option<u64>,
     },
+    /// `CRON_CATCHUP`'s state could not be read or written (`problem` says which, and what
+    /// follows).
+    CatchupStateLost { problem: &'a str },
     /// A due run not started because the job's last run (process `running`) still runs and
     /// its `CRON_OVERLAP` (or OpenBSD's `-s`) says so; `why` says which.
     Skip {
@@ -273,6 +279,7 @@ impl Event<'_> {
             | Event::StartFailed { .. }
             | Event::SessionRefused { .. }
             | Event::StateUnavailable { .. }
+            | Event::CatchupStateLost { .. }
             | Event::CrontabError { .. }
             | Event::EntrySkipped { .. } => "ERROR",
         }
@@ -365,10 +372,18 @@ impl Event<'_> {
                 command,
                 job,
                 pid,
-            } => Shape {
-                fields: vec![both("job", job), both("pid", pid)],
-                ..Shape::job(user, command)
-            },
+                late,
+            } => {
+                let mut fields = vec![both("job", job), both("pid", pid)];
+                if let Some(late) = late {
+                    fields.push(line_only("late", format!("{late}s")));
+                    fields.push(json_only("late_secs", late));
+                }
+                Shape {
+                    fields,
+                    ..Shape::job(user, command)
+                }
+            }
             Event::Skip {
                 user,
                 command,
@@ -555,6 +570,10 @@ impl Event<'_> {
                 "{count} runs in flight when the machine last went down ended with it",
                 values![count],
             ),
+            Event::CatchupStateLost { problem } => Shape::sentence(
+                "{problem}: runs missed while the daemon is down may not be made up",
+                values![problem],
+            ),
             Event::StateUnavailable { dir, error } => Shape::sentence(
                 "cannot keep the journal of runs in flight in {dir}: {error}; the runs of a \
                  daemon that is killed will not be reported",
@@ -614,6 +633,7 @@ mod tests {
             command,
             job: JOB,
             pid: 4242,
+            late: None,
         }
     }
 
@@ -688,6 +708,19 @@ mod tests {
             .line(),
             "(alice) SKIP (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 running=4242 \
              why=\"overlap=skip: the last run still runs\""
+        );
+        let mut late = cmd("backup.sh --all");
+        if let Event::Cmd { late: l, .. } = &mut late {
+            *l = Some(3600);
+        }
+        assert_eq!(
+            late.line(),
+            "(alice) CMD (backup.sh --all) job=/var/spool/cron/crontabs/alice:3 pid=4242 \
+             late=3600s"
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&late.json()).unwrap()["late_secs"],
+            3600
         );
         let mut timed_out = end(ExitStatus::Signaled(15), 0, 0);
         if let Event::End { timed_out: t, .. } = &mut timed_out {
@@ -851,6 +884,7 @@ mod tests {
             command: "c",
             job: "/etc/cron d/x \"y\":3",
             pid: 1,
+            late: None,
         };
         assert_eq!(
             e.line(),

@@ -294,6 +294,7 @@ mod tests {
             command,
             job: "/var/spool/cron/crontabs/alice:3",
             pid: 4242,
+            late: None,
         }
     }
 
@@ -329,6 +330,7 @@ mod tests {
                     command: "job",
                     job: "/var/spool/cron/crontabs/alice:3",
                     pid,
+                    late: None,
                 };
                 [cmd, out(pid), end(pid)]
             })

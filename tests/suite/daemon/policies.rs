@@ -232,3 +232,112 @@ fn config_defaults_apply_where_the_crontab_sets_no_policy() {
         l.ends_with("| free")
     });
 }
+
+/// Starts the daemon on `mine` with its clock `offset` seconds ahead (see `clock.rs`).
+fn start_ahead(h: &mut Harness, offset: i64) {
+    let file = h.path("clock-offset");
+    std::fs::write(&file, offset.to_string()).unwrap();
+    let mut cmd = h.daemon_command();
+    cmd.arg("--foreground")
+        .arg("--clock-offset-file")
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    h.spawn(cmd);
+    h.wait_for("START", |l| l.starts_with("START"));
+}
+
+/// `minute hour` (UTC, the harness's zone) two minutes from now, for a fixed-time line.
+fn minute_hour_in_two_minutes() -> String {
+    use chrono::Timelike;
+    let due = chrono::Utc::now() + chrono::Duration::seconds(120);
+    format!("{} {}", due.minute(), due.hour())
+}
+
+/// `CRON_CATCHUP=once`: a run due while the daemon was down is made up once at the next
+/// start, with its lateness in the CMD line, however many were missed; a job without it is
+/// not.
+#[test]
+fn catchup_makes_up_the_last_missed_run_once_after_downtime() {
+    let mut h = Harness::new("");
+    // The daemon will be down across this time.
+    let fixed = minute_hour_in_two_minutes();
+    h.write(
+        "mine",
+        &format!(
+            "CRON_CATCHUP=once\n{fixed} * * * echo daily-caught\n* * * * * echo minute-caught\n\
+             CRON_CATCHUP=\n{fixed} * * * echo not-caught\n"
+        ),
+    );
+    start_ahead(&mut h, 0);
+    h.stop();
+    assert!(h.path("state/catchup").exists(), "the state is kept");
+    h.clear_lines();
+    // Back an hour later: both jobs missed runs (the minute job about 60).
+    start_ahead(&mut h, 3600);
+    let daily = h.wait_for("the daily job's catch-up", |l| {
+        is_event(l, "CMD") && l.contains("(echo daily-caught)")
+    });
+    let late: i64 = field(&daily, "late")
+        .unwrap()
+        .trim_end_matches('s')
+        .parse()
+        .unwrap();
+    assert!((3300..=3600).contains(&late), "{daily}");
+    h.wait_for("the minute job's catch-up", |l| {
+        is_event(l, "CMD") && l.contains("(echo minute-caught)") && l.contains(" late=")
+    });
+    h.gather(Duration::from_millis(500));
+    let lines = h.lines();
+    let caught = |what: &str| {
+        lines
+            .iter()
+            .filter(|l| is_event(l, "CMD") && l.contains(what) && l.contains(" late="))
+            .count()
+    };
+    assert_eq!(
+        caught("(echo minute-caught)"),
+        1,
+        "once, not for each missed run"
+    );
+    assert_eq!(caught("(echo daily-caught)"), 1, "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("not-caught")), "{lines:?}");
+}
+
+/// Back from a suspend (a forward clock step of more than 3 hours, past which cron runs
+/// nothing it skipped), a job with `CRON_CATCHUP=once` makes up its missed run, once; one
+/// without it does not.
+#[test]
+fn catchup_makes_up_a_run_missed_across_a_resume() {
+    let mut h = Harness::new("");
+    let fixed = minute_hour_in_two_minutes();
+    // The job every second keeps the loop looking at its clock.
+    h.write(
+        "mine",
+        &format!(
+            "* * * * * * true\nCRON_CATCHUP=once\n{fixed} * * * echo resumed-caught\n\
+             CRON_CATCHUP=\n{fixed} * * * echo resumed-skipped\n"
+        ),
+    );
+    start_ahead(&mut h, 0);
+    let file = h.path("clock-offset");
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, (5 * 3600).to_string()).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let cmd = h.wait_for("the catch-up after the step", |l| {
+        is_event(l, "CMD") && l.contains("(echo resumed-caught)")
+    });
+    assert!(cmd.contains(" late="), "{cmd}");
+    h.gather(Duration::from_millis(1500));
+    assert_eq!(
+        h.count(|l| l.contains("(echo resumed-caught)") && is_event(l, "CMD")),
+        1
+    );
+    assert_eq!(
+        h.count(|l| l.contains("resumed-skipped")),
+        0,
+        "{:?}",
+        h.lines()
+    );
+}
