@@ -216,6 +216,13 @@ fn jitter_is_a_stable_delay_per_job_that_the_daemon_keeps() {
     let out = h.wait_for("the jittered run's output", |l| is_event(l, "OUT"));
     let ran: u32 = out.rsplit("| ").next().unwrap().trim().parse().unwrap();
     assert_eq!(ran % 5, delay, "{out}");
+    // A new daemon keeps the same delay.
+    h.stop();
+    h.clear_lines();
+    h.start();
+    let out = h.wait_for("the output after a restart", |l| is_event(l, "OUT"));
+    let ran: u32 = out.rsplit("| ").next().unwrap().trim().parse().unwrap();
+    assert_eq!(ran % 5, delay, "after a restart: {out}");
 }
 
 /// `[jobs] timeout` and `overlap` are the policies of entries whose crontab sets none, and a
@@ -340,4 +347,21 @@ fn catchup_makes_up_a_run_missed_across_a_resume() {
         "{:?}",
         h.lines()
     );
+}
+
+/// OpenBSD's `-q`: the run is not logged (no CMD or OUT line, and END only on failure).
+#[test]
+fn openbsd_quiet_flag_keeps_a_run_out_of_the_log() {
+    let mut h = Harness::new("");
+    // Output is still mailed; a sendmail that takes it keeps MAIL failures out of the log.
+    super::logging::fake_sendmail(&h);
+    h.start_with("@reboot -q echo hushed\n@reboot -q echo failed; exit 4\n@reboot echo heard\n");
+    h.wait_for("the logged run", |l| l.ends_with("| heard"));
+    let end = h.wait_for("the failed quiet run's END", |l| {
+        is_event(l, "END") && l.contains("status=4")
+    });
+    assert!(end.contains("(echo failed; exit 4)"), "{end}");
+    h.gather(Duration::from_millis(300));
+    assert_eq!(h.count(|l| l.contains("hushed")), 0, "{:?}", h.lines());
+    assert_eq!(h.count(|l| is_event(l, "CMD")), 1, "{:?}", h.lines());
 }
