@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idle cost of cronwrightd: wakeups (context switches of all its threads) and memory over a
-# window, with one job due once a day. Usage: benches/idle.sh [SECONDS] (default 600).
+# window, with one job due once a day, the run history, the control socket and the metrics on. Usage: benches/idle.sh [SECONDS] (default 600).
 # Prints the figures; needs nothing but a built release binary (it builds one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,12 @@ enabled = false
 [daemon]
 timezone = "UTC"
 reboot_marker = "$dir/reboot"
+state_dir = "$dir/state"
+control_socket = "$dir/control.sock"
+# History (on by default) and metrics on: neither may add a wakeup while nothing is due.
+[metrics]
+listen = "127.0.0.1:0"
+textfile = "$dir/cronwright.prom"
 EOT
 ./target/release/cronwrightd --foreground --config "$dir/cronwright.toml" 2>/dev/null &
 pid=$!

@@ -8,8 +8,7 @@
 //! ours is reported by the caller and treated as empty, never fatal.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cron::{Times, Zone};
@@ -86,14 +85,7 @@ impl CatchupState {
         for (id, t) in &self.last {
             text.push_str(&format!("{t} {id}\n"));
         }
-        let new = self.path.with_extension("new");
-        let mut file = crate::inflight::create(&new)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&new, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
+        crate::inflight::replace_whole(&self.path, text.as_bytes(), 0o600)?;
         self.dirty = false;
         Ok(())
     }

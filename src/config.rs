@@ -33,6 +33,8 @@ pub struct Config {
     pub jobs: Jobs,
     pub daemon: DaemonSettings,
     pub crontab: CrontabCommand,
+    pub history: History,
+    pub metrics: Metrics,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +120,27 @@ pub struct DaemonSettings {
     pub reboot_marker: PathBuf,
     /// Where the daemon keeps what must outlive it: the journal of runs in flight.
     pub state_dir: PathBuf,
+    /// Where `cronwright status`, `history` and `run` reach the daemon; `None`: nowhere.
+    pub control_socket: Option<PathBuf>,
+}
+
+/// The `[history]` table: the record of every run (`state_dir/history.db`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    pub enabled: bool,
+    /// Runs kept per job.
+    pub keep_runs: u32,
+    /// Runs older than this many days go.
+    pub keep_days: u32,
+}
+
+/// The `[metrics]` table: Prometheus metrics, off unless asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    /// Where to serve `/metrics` over HTTP.
+    pub listen: Option<std::net::SocketAddr>,
+    /// node_exporter's textfile collector: the file rewritten after each run.
+    pub textfile: Option<PathBuf>,
 }
 
 /// Who may use the `crontab` command (cronie's `cron.allow` / `cron.deny` rules).
@@ -173,6 +196,8 @@ struct RawConfig {
     jobs: Table<RawJobs>,
     daemon: Table<RawDaemon>,
     crontab: Table<RawCrontab>,
+    history: Table<RawHistory>,
+    metrics: Table<RawMetrics>,
 }
 
 type Text = Option<Spanned<String>>;
@@ -230,6 +255,22 @@ struct RawDaemon {
     pid_file: Text,
     reboot_marker: Text,
     state_dir: Text,
+    control_socket: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawHistory {
+    enabled: Option<bool>,
+    keep_runs: Number,
+    keep_days: Number,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    listen: Text,
+    textfile: Text,
 }
 
 #[derive(Deserialize, Default)]
@@ -331,6 +372,7 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| c.toml_error(&e))?;
         let (Table(s), Table(l), Table(m)) = (raw.sources, raw.log, raw.mail);
         let (Table(j), Table(d), Table(t)) = (raw.jobs, raw.daemon, raw.crontab);
+        let (Table(h), Table(x)) = (raw.history, raw.metrics);
         let timezone = match d.timezone.filter(|v| !v.get_ref().trim().is_empty()) {
             None => system_zone::system_zone().map_err(|source| ConfigError::SystemZone {
                 path: origin.to_path_buf(),
@@ -431,11 +473,35 @@ impl Config {
                     "/run/cronwrightd.reboot",
                 )?,
                 state_dir: c.path("state_dir", d.state_dir, "/var/lib/cronwright")?,
+                control_socket: c.optional(
+                    "control_socket",
+                    d.control_socket,
+                    crate::control::DEFAULT_SOCKET,
+                )?,
             },
             crontab: CrontabCommand {
                 allow_everyone: t.allow_everyone.unwrap_or(true),
                 allow_file: c.path("allow_file", t.allow_file, "/etc/cron.allow")?,
                 deny_file: c.path("deny_file", t.deny_file, "/etc/cron.deny")?,
+            },
+            history: History {
+                enabled: h.enabled.unwrap_or(true),
+                keep_runs: c.number("keep_runs", h.keep_runs, 100, 1)?,
+                keep_days: c.number("keep_days", h.keep_days, 30, 1)?,
+            },
+            metrics: Metrics {
+                listen: match x.listen.filter(|v| !v.get_ref().trim().is_empty()) {
+                    None => None,
+                    Some(v) => Some(v.get_ref().trim().parse().map_err(|_| {
+                        let msg = format!(
+                            "'listen' takes an address and a port, such as \"127.0.0.1:9464\" \
+                             or \"[::1]:9464\", found '{}'",
+                            v.get_ref()
+                        );
+                        c.error(v.span(), msg)
+                    })?),
+                },
+                textfile: c.optional("textfile", x.textfile, "")?,
             },
         })
     }
@@ -766,11 +832,21 @@ mod tests {
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
                 state_dir: "/var/lib/cronwright".into(),
+                control_socket: Some("/run/cronwright/control.sock".into()),
             },
             crontab: CrontabCommand {
                 allow_everyone: true,
                 allow_file: "/etc/cron.allow".into(),
                 deny_file: "/etc/cron.deny".into(),
+            },
+            history: History {
+                enabled: true,
+                keep_runs: 100,
+                keep_days: 30,
+            },
+            metrics: Metrics {
+                listen: None,
+                textfile: None,
             },
         }
     }
@@ -832,10 +908,18 @@ mod tests {
             pid_file = "/run/cronwrightd.pid"
             reboot_marker = "/run/cw.reboot"
             state_dir = "/var/lib/cw"
+            control_socket = "/run/cw.sock"
             [crontab]
             allow_everyone = false
             allow_file = "/etc/cronwright/allow"
             deny_file = "/etc/cronwright/deny"
+            [history]
+            enabled = false
+            keep_runs = 7
+            keep_days = 2
+            [metrics]
+            listen = "[::1]:9464"
+            textfile = "/var/lib/node/cw.prom"
         "#;
         let expected = Config {
             sources: Sources {
@@ -876,11 +960,21 @@ mod tests {
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),
                 state_dir: "/var/lib/cw".into(),
+                control_socket: Some("/run/cw.sock".into()),
             },
             crontab: CrontabCommand {
                 allow_everyone: false,
                 allow_file: "/etc/cronwright/allow".into(),
                 deny_file: "/etc/cronwright/deny".into(),
+            },
+            history: History {
+                enabled: false,
+                keep_runs: 7,
+                keep_days: 2,
+            },
+            metrics: Metrics {
+                listen: Some("[::1]:9464".parse().unwrap()),
+                textfile: Some("/var/lib/node/cw.prom".into()),
             },
         };
         assert_eq!(parse(text), Ok(expected));
@@ -896,9 +990,9 @@ mod tests {
 [jobs]\nmax_running = many # all => 2:15: 'max_running' takes an integer, not many
 [daemon]\ntimezone = UTC => 2:12: a string is quoted in TOML: write timezone = "UTC"
 [log]\nsylog = no => 2:1: unknown key 'sylog' in [log] (expected one of syslog, syslog_socket, syslog_queue); did you mean 'syslog'?
-[source] => 1:2: unknown key 'source' (expected one of sources, log, mail, jobs, daemon, crontab); did you mean 'sources'?
+[source] => 1:2: unknown key 'source' (expected one of sources, log, mail, jobs, daemon, crontab, history, metrics); did you mean 'sources'?
 # cronwright\n[sources]\nsystem_crontab = "/etc/crontab"\nsytem_dirs = [] => 4:1: unknown key 'sytem_dirs' in [sources] (expected one of system_crontab, system_dirs, user_spool, extra_user_crontabs); did you mean 'system_dirs'?
-[srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon, crontab)
+[srcs] => 1:2: unknown key 'srcs' (expected one of sources, log, mail, jobs, daemon, crontab, history, metrics)
 mail = { from = "é", x = 1 } => 1:22: unknown key 'x' in [mail] (expected one of enabled, sendmail, from)
 [log]\n\n\n\n\n\nsyslog = "yes" => 7:10: wrong type for 'syslog': expected a boolean, found a string
 log.syslog = 1 => 1:14: wrong type for 'syslog': expected a boolean, found an integer

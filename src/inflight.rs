@@ -159,6 +159,25 @@ pub(crate) fn create(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Replaces the file at `path` whole with `data` (mode `mode`): written beside it, fsynced,
+/// renamed over it, and the directory fsynced, so a reader or a crash sees the old file or
+/// the new one, never half of one.
+pub(crate) fn replace_whole(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write;
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let new = path.with_file_name(name);
+    let mut file = create(&new)?;
+    file.write_all(data)?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+    file.sync_all()?;
+    std::fs::rename(&new, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// The runs `text` (a journal) has open, with their fates. A run counts as still running
 /// only if a process has its pid and started within two seconds of it (`/proc` counts in
 /// clock ticks from a boot time in whole seconds), so a pid used again is not taken for it.

@@ -2,12 +2,16 @@
 //! from it.
 //!
 //! A job is its `CRON_NAME` when it has one; otherwise a short hash of its file, owner,
-//! schedule text and command text, so that editing another line of the file leaves it the
-//! same job, and editing its own schedule or command makes it a new one. The hash is FNV-1a,
+//! schedule and command text, so that editing another line of the file leaves it the same
+//! job, and editing its own schedule or command makes it a new one. The schedule counts as
+//! parsed (`Schedule::identity`), not as typed: `@daily` and `0 0 * * *` are one job, and the
+//! daemon, which keeps no schedule text, can tell any job's id. The hash is FNV-1a,
 //! written out here rather than taken from `std`, whose hasher may change between Rust
 //! releases: an id is kept on disk and must mean the same job after an upgrade.
 
 use std::path::Path;
+
+use crate::cron::Schedule;
 
 /// FNV-1a, 64 bits, over each part followed by a 0 byte (so `a`+`bc` is not `ab`+`c`).
 fn fnv1a(parts: &[&[u8]]) -> u64 {
@@ -26,7 +30,7 @@ pub fn job_id(
     name: Option<&str>,
     file: &Path,
     user: &str,
-    schedule: &str,
+    schedule: &Schedule,
     command: &str,
 ) -> String {
     if let Some(name) = name {
@@ -35,21 +39,10 @@ pub fn job_id(
     let h = fnv1a(&[
         file.as_os_str().as_encoded_bytes(),
         user.as_bytes(),
-        schedule.as_bytes(),
+        &schedule.identity(),
         command.as_bytes(),
     ]);
     format!("{:012x}", h >> 16)
-}
-
-/// The schedule text of a crontab line: what comes before its user field, or before its
-/// command in a user crontab (`user_start` is where that is), with blanks collapsed so that
-/// realigning columns changes nothing.
-pub fn schedule_text(line: &str, user_start: usize) -> String {
-    line.get(..user_start)
-        .unwrap_or(line)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// This host's identity, for spreading `CRON_JITTER` across a fleet: systemd's machine-id,
@@ -68,14 +61,13 @@ pub fn machine_id() -> String {
         .unwrap_or_default()
 }
 
-/// The id of `entry`, of the crontab `file`, run as `user`, written on `line`.
-pub fn entry_id(file: &Path, user: &str, line: &str, entry: &crate::cron::Entry) -> String {
-    let schedule = schedule_text(line, entry.user_start as usize);
+/// The id of `entry`, of the crontab `file`, run as `user`.
+pub fn entry_id(file: &Path, user: &str, entry: &crate::cron::Entry) -> String {
     job_id(
         entry.policy.name.as_deref(),
         file,
         user,
-        &schedule,
+        &entry.schedule,
         &entry.command,
     )
 }
@@ -93,25 +85,32 @@ pub fn jitter_offset(machine: &str, id: &str, jitter_secs: u32) -> u32 {
 mod tests {
     use super::*;
 
+    fn at(expr: &str) -> Schedule {
+        crate::cron::parse_expr(expr).unwrap()
+    }
+
     #[test]
     fn ids_follow_the_job_not_its_line_and_names_win() {
         let f = Path::new("/var/spool/cron/crontabs/alice");
-        let id = job_id(None, f, "alice", "0 2 * * *", "backup.sh");
+        let id = job_id(None, f, "alice", &at("0 2 * * *"), "backup.sh");
         assert_eq!(id.len(), 12);
-        assert_eq!(id, job_id(None, f, "alice", "0 2 * * *", "backup.sh"));
-        assert_ne!(id, job_id(None, f, "alice", "0 3 * * *", "backup.sh"));
-        assert_ne!(id, job_id(None, f, "bob", "0 2 * * *", "backup.sh"));
-        assert_eq!(job_id(Some("nightly"), f, "alice", "x", "y"), "nightly");
+        assert_eq!(id, job_id(None, f, "alice", &at("0  2 * * *"), "backup.sh"));
+        assert_ne!(id, job_id(None, f, "alice", &at("0 3 * * *"), "backup.sh"));
+        assert_ne!(id, job_id(None, f, "bob", &at("0 2 * * *"), "backup.sh"));
+        assert_ne!(id, job_id(None, f, "alice", &at("0 2 * * *"), "backup2.sh"));
+        assert_eq!(
+            job_id(None, f, "alice", &at("@daily"), "x"),
+            job_id(None, f, "alice", &at("0 0 * * *"), "x")
+        );
+        assert_eq!(
+            job_id(Some("nightly"), f, "alice", &at("@daily"), "y"),
+            "nightly"
+        );
         // Pinned to FNV-1a's published constants (FNV-1a 64 of "a" is af63dc4c8601ec8c;
         // each part is followed by a 0 byte): an id kept on disk must mean the same job
         // after an upgrade.
         assert_eq!(fnv1a(&[]), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(&[b"a"]), 0x089b_e207_b544_f1e4);
-    }
-
-    #[test]
-    fn schedule_text_ignores_alignment() {
-        assert_eq!(schedule_text("0  2 *\t* *   backup.sh", 13), "0 2 * * *");
     }
 
     #[test]

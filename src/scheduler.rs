@@ -67,6 +67,18 @@ pub struct Due {
     pub scheduled: i64,
 }
 
+/// One job of the table as [`Scheduler::iter`] shows it.
+pub struct Scheduled<'a, T> {
+    pub key: JobKey,
+    pub times: &'a Times,
+    pub zone: &'a Zone,
+    /// The next time it runs, Unix seconds, its delay included.
+    pub deadline: Option<i64>,
+    /// RANDOM_DELAY's draw plus CRON_JITTER's offset, in seconds.
+    pub delay: u32,
+    pub payload: &'a T,
+}
+
 struct Slot<T> {
     generation: u32,
     times: Times,
@@ -256,6 +268,25 @@ impl<T> Scheduler<T> {
     /// A job's schedule and zone.
     pub fn schedule(&self, key: JobKey) -> Option<(&Times, &Zone)> {
         self.slot(key).map(|s| (&s.times, &*s.zone))
+    }
+
+    /// Every job, in table order: its key, schedule, zone, next deadline (delay included)
+    /// and payload.
+    pub fn iter(&self) -> impl Iterator<Item = Scheduled<'_, T>> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let s = s.as_ref()?;
+            Some(Scheduled {
+                key: JobKey {
+                    index: i as u32,
+                    generation: s.generation,
+                },
+                times: &s.times,
+                zone: &s.zone,
+                deadline: s.deadline(),
+                delay: s.delay,
+                payload: &s.payload,
+            })
+        })
     }
 
     fn slot(&self, key: JobKey) -> Option<&Slot<T>> {

@@ -44,6 +44,8 @@ pub fn run(args: ListArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Listed {
     Job {
+        /// The job's id (its `CRON_NAME`, else the hash; see `job_id`).
+        id: String,
         /// `file:line`.
         source: String,
         user: String,
@@ -154,13 +156,10 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
                 .map_or("", |l| l.strip_suffix('\r').unwrap_or(l));
             // CRON_JITTER's delay is fixed, so the next run it gives is known; RANDOM_DELAY's
             // is drawn by the daemon at each load, so it is not shown.
+            let id = entry_id(&source.path, &resolved.run_as.user, entry);
             let jitter = match entry.policy.jitter_secs {
                 0 => 0,
-                window => jitter_offset(
-                    machine.get_or_insert_with(machine_id),
-                    &entry_id(&source.path, &resolved.run_as.user, line, entry),
-                    window,
-                ),
+                window => jitter_offset(machine.get_or_insert_with(machine_id), &id, window),
             };
             let next = entry.schedule.next_after(now, zone).map(|t| {
                 resolved
@@ -174,6 +173,7 @@ pub fn list_jobs(config: &Config, now: DateTime<Utc>) -> Vec<Listed> {
                 policy.push_str(&format!(" delay={}", crate::cron::show_secs(jitter)));
             }
             out.push(Listed::Job {
+                id,
                 source: at,
                 user: resolved.run_as.user.clone(),
                 schedule: schedule_text(line, entry),
@@ -193,6 +193,7 @@ pub fn render_list(rows: &[Listed], out: &mut impl Write) -> io::Result<()> {
         .iter()
         .filter_map(|r| match r {
             Listed::Job {
+                id: _,
                 source,
                 user,
                 schedule,

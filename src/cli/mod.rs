@@ -7,10 +7,14 @@
 //! are the `crontab` command (`cli/crontab/`) with cronie's exit codes. Since the binary is
 //! installed set-group-ID for that command, every other subcommand gives the group up first.
 
+mod ask;
 mod check;
 mod crontab;
+mod history;
 mod list;
 mod next;
+mod run;
+mod status;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -22,7 +26,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::config::DEFAULT_PATH;
 
 #[derive(Debug, Parser)]
-#[command(name = "cronwright", version, about = "Check crontabs and compute cron fire times", long_about = None)]
+#[command(name = "cronwright", version, about = "Check crontabs, compute fire times, and ask the daemon what its jobs did", long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +42,12 @@ enum Command {
     List(list::ListArgs),
     /// Install, list, edit or remove a user's crontab: the `crontab` command
     Crontab(crontab::CrontabArgs),
+    /// Every job with its next run and how its last run went, failing jobs first
+    Status(status::StatusArgs),
+    /// Past runs, newest first, with how each ended and its output
+    History(history::HistoryArgs),
+    /// Run a job now through the daemon, exactly as at its scheduled time
+    Run(run::RunArgs),
 }
 
 /// What a subcommand concluded, before it becomes an exit code.
@@ -77,6 +87,16 @@ pub fn main() -> ExitCode {
         Command::Next(args) => next::run(args, &mut out),
         Command::Check(args) => check::run(args, &mut out),
         Command::List(args) => list::run(args, &mut out),
+        Command::Status(args) => status::run(args, &mut out),
+        Command::History(args) => history::run(args, &mut out),
+        Command::Run(args) => match run::run(args, &mut out) {
+            Ok(run::RunOutcome::Exit(code)) => {
+                let _ = out.flush();
+                return ExitCode::from(code.clamp(0, 255) as u8);
+            }
+            Ok(run::RunOutcome::Done(o)) => Ok(o),
+            Err(e) => Err(e),
+        },
         // Handled before parsing, so that it keeps its group and cronie's exit codes.
         Command::Crontab(args) => return crontab::run(args),
     };

@@ -38,6 +38,8 @@ pub const MACROS: [(&str, &str); 8] = [
     ("@hourly", "0 * * * *"),
 ];
 
+mod render;
+
 const DOM_STAR: u8 = 1;
 const DOW_STAR: u8 = 2;
 const MIN_STAR: u8 = 4;

@@ -13,8 +13,11 @@
 //! ready (`dispatch`). The crontabs and their jobs are the table (`table.rs`); its operations
 //! return what happened, and this module logs it.
 
+mod answer;
 mod clock;
+mod observe;
 mod running;
+mod service;
 mod signals;
 mod table;
 
@@ -29,16 +32,22 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
+use crate::control::LastRun;
+use crate::history::Trigger;
+use crate::history::{self, History};
 use crate::inflight::{self, Fate, Journal};
 use crate::log::{Event, Logger};
+use crate::metrics::Metrics;
 use crate::resolve::{sources_config, system_crontabs_left_out};
 use crate::runner::{self, Credentials};
 use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
 use clock::{Timer, WallClock, WallSource, wall_now};
-use running::{Running, Waiting};
+use running::{RunMeta, Running, Waiting};
+use service::Service;
 use signals::{Signals, StopSignal, Supervisor};
+use std::collections::{BTreeMap, HashMap};
 use table::{Change, LoadContext, LoadNote, Table};
 
 pub use crate::log::Target;
@@ -146,6 +155,9 @@ struct Ready {
     watch: bool,
     /// Indices into `running` of the jobs whose output pipe is readable (or at EOF).
     jobs: Vec<usize>,
+    /// The control socket's and the metrics endpoint's descriptors, and which poll found
+    /// ready (by slot).
+    service: Option<(service::Slots, Vec<bool>)>,
 }
 
 /// The running daemon: everything the loop owns.
@@ -201,6 +213,24 @@ pub struct Daemon {
     journal: Option<Journal>,
     /// `CRON_CATCHUP`'s state; `None` until the start has read it.
     catchup: Option<CatchupState>,
+    /// The control socket and the metrics endpoint, and their clients.
+    service: Service,
+    /// The record of every run; `None` when it is off or cannot be opened.
+    history: Option<History>,
+    /// The history's reading side, for `cronwright history`.
+    history_reader: Option<history::Reader>,
+    /// Run numbers handed out while there is no history.
+    runs_without_history: i64,
+    /// Prometheus metrics, when `[metrics]` asks for them.
+    metrics: Option<Metrics>,
+    /// A run ended since node_exporter's textfile was last written.
+    textfile_due: bool,
+    /// The last run of each job that ended or was skipped, by job id, for `status`.
+    last: HashMap<String, LastRun>,
+    /// The lines and files not loaded, by file, as the log told them, for `status`.
+    problems: BTreeMap<PathBuf, Vec<String>>,
+    /// When the daemon started, Unix seconds.
+    started_at: i64,
 }
 
 /// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
@@ -287,6 +317,15 @@ impl Daemon {
             phase: Phase::Running,
             journal: None,
             catchup: None,
+            service: Service::default(),
+            history: None,
+            history_reader: None,
+            runs_without_history: 0,
+            metrics: None,
+            textfile_due: false,
+            last: HashMap::new(),
+            problems: BTreeMap::new(),
+            started_at: chrono::Utc::now().timestamp(),
         })
     }
 
@@ -314,6 +353,8 @@ impl Daemon {
         });
         self.notify_ready();
         self.open_journal();
+        self.open_history();
+        self.open_service();
         self.open_catchup();
         self.run_reboot_jobs();
         if let Some((_, why)) = self.watcher.fallback() {
@@ -321,6 +362,11 @@ impl Daemon {
         }
         self.tell_system_crontabs_left_out();
         let result = self.event_loop();
+        self.service.close();
+        if let Some(history) = self.history.take() {
+            history.close();
+        }
+        self.history_problems();
         if let Some(p) = &pid_file {
             let _ = std::fs::remove_file(p);
         }
@@ -373,6 +419,9 @@ impl Daemon {
             }
             self.enforce_timeouts();
             self.finish_jobs(false);
+            self.history_problems();
+            self.write_textfile();
+            self.service.expire(Instant::now());
             if self.phase == Phase::Running {
                 self.run_due();
                 self.arm_timer();
@@ -406,6 +455,7 @@ impl Daemon {
         if let Some(fd) = self.logger.pending_fd() {
             fds.push(PollFd::new(fd, PollFlags::POLLOUT));
         }
+        let service_slots = self.service.add_to(&mut fds);
         let job_slots: Vec<(usize, usize)> = self
             .running
             .iter()
@@ -418,7 +468,9 @@ impl Daemon {
             Err(e) => return Err(e).context("poll failed"),
         }
         let ready = |s: usize| fds[s].revents().is_some_and(|r| !r.is_empty());
+        let readiness: Vec<bool> = (0..fds.len()).map(ready).collect();
         Ok(Ready {
+            service: Some((service_slots, readiness)),
             timer: ready(timer_slot),
             signal: ready(signal_slot),
             watch: watch_slot.is_some_and(ready),
@@ -452,6 +504,12 @@ impl Daemon {
         }
         for i in ready.jobs {
             self.running[i].read();
+            self.forward_output(i);
+        }
+        if let Some((slots, readiness)) = ready.service {
+            for incoming in self.service.dispatch(&slots, |s| readiness[s]) {
+                self.answer(incoming);
+            }
         }
     }
 
@@ -485,6 +543,7 @@ impl Daemon {
             })
             .flatten()
             .chain(grace_end)
+            .chain(self.service.deadline())
             .map(|at| at.saturating_duration_since(now))
             .chain(self.watcher.fallback().map(|(every, _)| every))
             .chain(self.logger.retry_in())
@@ -518,11 +577,18 @@ impl Daemon {
         if let Some((forward, secs)) = moved {
             self.logger.log(&Event::ClockMoved { forward, secs });
         }
-        for (key, info) in self.table.due(now, step) {
+        for (key, info, due) in self.table.due(now, step) {
             if let (Some(state), Some(id)) = (&mut self.catchup, self.table.catchup_id(key)) {
                 state.set(id, now);
             }
-            self.enqueue(Some(key), info);
+            let meta = RunMeta {
+                id: self.table.id_of(key).unwrap_or_default(),
+                trigger: Trigger::Schedule,
+                due: Some(due),
+                late: None,
+                waiter: None,
+            };
+            self.enqueue(Some(key), info, meta);
         }
         // Back from a suspend, jobs that want it make up the run they missed, as at a start.
         self.catch_up(now, matches!(step, ClockStep::Forward(_)));
@@ -573,7 +639,14 @@ impl Daemon {
         }
         for (key, late) in missed {
             if let Some(info) = self.table.job(key) {
-                self.enqueue_late(Some(key), info, Some(late));
+                let meta = RunMeta {
+                    id: self.table.id_of(key).unwrap_or_default(),
+                    trigger: Trigger::Catchup,
+                    due: Some(now - late as i64),
+                    late: Some(late),
+                    waiter: None,
+                };
+                self.enqueue(Some(key), info, meta);
             }
         }
         self.save_catchup();
@@ -657,7 +730,14 @@ impl Daemon {
             });
         }
         for info in pending {
-            self.enqueue(None, info);
+            let meta = RunMeta {
+                id: info.id(&crate::cron::Schedule::Reboot),
+                trigger: Trigger::Reboot,
+                due: Some(self.clock.now()),
+                late: None,
+                waiter: None,
+            };
+            self.enqueue(None, info, meta);
         }
         self.start_waiting();
     }
@@ -721,7 +801,11 @@ impl Daemon {
                     sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));
                 self.pam = pam_sessions(&config, self.as_root);
+                let metrics_moved = config.metrics != self.config.metrics;
                 self.config = config;
+                if metrics_moved {
+                    self.open_metrics();
+                }
             }
             Err(e) => {
                 self.logger.log(&Event::ConfigKept {
@@ -759,6 +843,7 @@ impl Daemon {
                 }
                 Change::Loaded(report) => {
                     let file = report.path.display().to_string();
+                    self.note_problems(&report);
                     for note in &report.notes {
                         let event = match note {
                             LoadNote::Invalid(d) => Event::CrontabError {
@@ -793,6 +878,8 @@ impl Daemon {
                     stopped,
                 } => {
                     let file = path.display().to_string();
+                    self.problems
+                        .insert(path.clone(), vec![format!("{file}: {refusal}")]);
                     if new_reason {
                         self.logger.log(&Event::Refused {
                             path: &file,
@@ -804,7 +891,10 @@ impl Daemon {
                         self.log_emptied(&file);
                     }
                 }
-                Change::Forgotten { path } => self.log_emptied(&path.display().to_string()),
+                Change::Forgotten { path } => {
+                    self.problems.remove(&path);
+                    self.log_emptied(&path.display().to_string());
+                }
                 Change::Swept { path } => self.logger.log(&Event::Swept { path: &path }),
             }
         }

@@ -21,6 +21,7 @@ use super::Daemon;
 use super::table::JobInfo;
 use crate::config::Jobs;
 use crate::cron::{Env, Overlap};
+use crate::history::Trigger;
 use crate::log::{Event, Logger, status_text};
 use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -49,8 +50,22 @@ pub(crate) struct Waiting {
     told: bool,
     /// It waits for the last run of its job to end (`CRON_OVERLAP=queue` or `replace`).
     after_last: bool,
+    meta: RunMeta,
+}
+
+/// What a run is, beyond its entry: for the history, the metrics and a client waiting on it.
+#[derive(Clone, Debug)]
+pub(crate) struct RunMeta {
+    /// The job's id (`CRON_NAME`, else the hash; see `job_id`).
+    pub id: String,
+    pub trigger: Trigger,
+    /// When it was due, Unix seconds (`None`: run by hand).
+    pub due: Option<i64>,
     /// A run made up for one missed while the daemon was down: seconds past its due time.
-    late: Option<u64>,
+    pub late: Option<u64>,
+    /// The control client that asked for it, and whether it follows the run to its end
+    /// (`cronwright run --wait`) or only waits for it to start.
+    pub waiter: Option<(u64, bool)>,
 }
 
 /// A process the daemon started and follows until its output pipe closes.
@@ -68,6 +83,10 @@ pub(crate) struct Running {
     deadline: Option<Instant>,
     /// The run is being stopped (its timeout came, or a new run replaces it).
     stop: Option<Stop>,
+    /// Its number in the history, and what it is (jobs only).
+    pub record: Option<(i64, RunMeta)>,
+    /// Bytes of its output already sent to a client following it.
+    pub forwarded: usize,
 }
 
 /// A run being stopped: SIGTERM to its process group went at `at`; SIGKILL follows
@@ -99,7 +118,14 @@ impl Running {
             output_done: false,
             deadline: None,
             stop: None,
+            record: None,
+            forwarded: 0,
         }
+    }
+
+    /// Whether the run ended by its `CRON_TIMEOUT`.
+    pub fn timed_out(&self) -> bool {
+        self.stop.is_some_and(|s| s.timeout)
     }
 
     /// Sends SIGTERM to the run's process group, once, and notes why.
@@ -274,7 +300,7 @@ fn mail_failed(logger: &mut Logger, info: &JobInfo, pid: u32, to: &str, reason: 
 
 /// The END line of a job whose process exited (sendmail runs have none), or the ERROR line
 /// of a job that PAM refused, which never ran.
-fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
+fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus, jobs: &Jobs) {
     let Run::Job(info) = &r.run else {
         return;
     };
@@ -288,6 +314,10 @@ fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
         return;
     }
     if info.log() || !status.success() {
+        let hint = (status == ExitStatus::Exited(127)).then(|| {
+            let path = info.env().get("PATH").unwrap_or(&jobs.path);
+            format!("command not found: PATH was {path}; set PATH= in the crontab")
+        });
         let duration = match r.job.exited_at() {
             Some(at) => at.saturating_duration_since(r.job.started()),
             None => r.job.started().elapsed(),
@@ -302,6 +332,7 @@ fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus) {
             output_bytes: r.job.output_bytes(),
             dropped_bytes: r.job.dropped_bytes(),
             timed_out: r.stop.is_some_and(|s| s.timeout),
+            hint: hint.as_deref(),
         });
     }
 }
@@ -311,7 +342,8 @@ impl Daemon {
     /// the user and their groups are looked up now, as Debian's cron does for every run, so
     /// a user removed from a group or deleted since the crontab was loaded never runs with
     /// what they had.
-    fn start(&mut self, info: &JobInfo, late: Option<u64>) {
+    fn start(&mut self, info: &JobInfo, meta: RunMeta) {
+        let late = meta.late;
         let credentials = if self.as_root {
             let looked_up = runner::lookup_user(info.user())
                 .map_err(|e| e.to_string())
@@ -332,6 +364,7 @@ impl Daemon {
                         user: info.user(),
                         error: &error,
                     });
+                    self.observe_skip(info, &meta, "refused", &error);
                     return;
                 }
             }
@@ -355,6 +388,7 @@ impl Daemon {
                         job: &info.job_ref(),
                         pid,
                         late,
+                        manual: meta.trigger == Trigger::Manual,
                     });
                 }
                 if let Some(journal) = &mut self.journal {
@@ -363,6 +397,7 @@ impl Daemon {
                 }
                 let run = Run::Job(info.clone());
                 let mut running = Running::new(job, run, credentials);
+                running.record = Some((self.observe_start(info, &meta, pid), meta));
                 let timeout = info.policy().timeout_secs;
                 let timeout = timeout.unwrap_or(self.config.jobs.timeout_secs);
                 running.deadline = (timeout > 0)
@@ -370,23 +405,20 @@ impl Daemon {
                 self.running.push(running);
             }
             Err(e) => {
+                let error = e.to_string();
                 self.logger.log(&Event::StartFailed {
                     job: &info.job_ref(),
                     user: info.user(),
-                    error: &e.to_string(),
+                    error: &error,
                 });
+                self.observe_skip(info, &meta, "refused", &error);
             }
         }
     }
 
-    /// Queues a due run (`key`: its place in the table; `None` for `@reboot`). A job due again
-    /// while its last run still waits is one run, not two.
-    pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo) {
-        self.enqueue_late(key, info, None);
-    }
-
-    /// [`Daemon::enqueue`] for a run `late` seconds past its due time (a catch-up).
-    pub(super) fn enqueue_late(&mut self, key: Option<JobKey>, info: JobInfo, late: Option<u64>) {
+    /// Queues a due run (`key`: its place in the table; `None` for `@reboot` and runs by
+    /// hand). A job due again while its last run still waits is one run, not two.
+    pub(super) fn enqueue(&mut self, key: Option<JobKey>, info: JobInfo, meta: RunMeta) {
         let overlap = info.policy().overlap.unwrap_or(self.config.jobs.overlap);
         let mut after_last = false;
         if overlap != Overlap::Allow {
@@ -411,6 +443,7 @@ impl Daemon {
                         running,
                         why,
                     });
+                    self.observe_skip(&info, &meta, "overlap", why);
                     return;
                 }
                 if overlap == Overlap::Replace {
@@ -424,6 +457,8 @@ impl Daemon {
                 job: &info.job_ref(),
                 user: info.user(),
             });
+            let why = "due again while its last run still waited to start";
+            self.observe_skip(&info, &meta, "merged", why);
             return;
         }
         self.waiting.push_back(Waiting {
@@ -431,7 +466,7 @@ impl Daemon {
             info,
             told: false,
             after_last,
-            late,
+            meta,
         });
     }
 
@@ -466,7 +501,7 @@ impl Daemon {
                 continue;
             }
             if let Some(w) = self.waiting.remove(i) {
-                self.start(&w.info, w.late);
+                self.start(&w.info, w.meta);
             }
         }
     }
@@ -474,11 +509,13 @@ impl Daemon {
     /// On stop: the runs still waiting will not start; each is logged.
     pub(super) fn drop_waiting(&mut self) {
         for w in std::mem::take(&mut self.waiting) {
+            let why = "the daemon is stopping";
             self.logger.log(&Event::RunDropped {
                 job: &w.info.job_ref(),
                 user: w.info.user(),
-                why: "the daemon is stopping",
+                why,
             });
+            self.observe_skip(&w.info, &w.meta, "stopping", why);
         }
     }
 
@@ -541,7 +578,7 @@ impl Daemon {
                 // Take what is there now; the pipe may close on this read.
                 r.read();
                 let r = &self.running[i];
-                log_end(&mut self.logger, r, status);
+                log_end(&mut self.logger, r, status, &self.config.jobs);
                 if let (Run::Job(_), Some(journal)) = (&r.run, &mut self.journal) {
                     journal.ended(r.job.pid().as_raw() as u32);
                 }
@@ -560,6 +597,7 @@ impl Daemon {
                         });
                     }
                     self.log_output(i, status);
+                    self.observe_end(i, status);
                 }
             }
             if self.running[i].job.output_eof() || flush {

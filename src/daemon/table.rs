@@ -17,7 +17,7 @@ use crate::cron::{
 };
 use crate::job_id::{entry_id, jitter_offset};
 use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
-use crate::scheduler::{ClockStep, JobKey, Scheduler};
+use crate::scheduler::{ClockStep, JobKey, Scheduled, Scheduler};
 use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
 
 /// One loaded crontab's commands and standard inputs, end to end, shared by its jobs: they
@@ -130,6 +130,17 @@ impl JobInfo {
             }
             _ => false,
         }
+    }
+
+    /// The job's id (see `job_id`), given its schedule, which the table keeps beside it.
+    pub(crate) fn id(&self, schedule: &Schedule) -> String {
+        crate::job_id::job_id(
+            self.policy().name.as_deref(),
+            &self.file.path,
+            self.user(),
+            schedule,
+            self.command(),
+        )
     }
 
     /// The policies in force for the entry (`CRON_TIMEOUT`…; `None`s are the daemon's).
@@ -287,12 +298,24 @@ impl Table {
         self.scheduler.next_wake()
     }
 
-    /// The jobs due at `now`, given how the clock moved; each is rescheduled already.
-    pub fn due(&mut self, now: i64, step: ClockStep) -> Vec<(JobKey, JobInfo)> {
+    /// The jobs due at `now`, given how the clock moved, with the time each was due; each
+    /// is rescheduled already.
+    pub fn due(&mut self, now: i64, step: ClockStep) -> Vec<(JobKey, JobInfo, i64)> {
         let due = self.scheduler.tick(now, step);
         due.iter()
-            .filter_map(|d| Some((d.key, self.scheduler.get(d.key).cloned()?)))
+            .filter_map(|d| Some((d.key, self.scheduler.get(d.key).cloned()?, d.scheduled)))
             .collect()
+    }
+
+    /// The id of the job at `key`, if it is still in the table.
+    pub fn id_of(&self, key: JobKey) -> Option<String> {
+        let (times, _) = self.scheduler.schedule(key)?;
+        Some(self.scheduler.get(key)?.id(&Schedule::Times(*times)))
+    }
+
+    /// Every scheduled job, in table order.
+    pub fn scheduled(&self) -> impl Iterator<Item = Scheduled<'_, JobInfo>> {
+        self.scheduler.iter()
     }
 
     /// The `@reboot` entries collected so far; later loads collect none.
@@ -467,8 +490,6 @@ impl Table {
             catchup,
             ..
         } = self;
-        // Line starts, found the first time an entry needs its line's text (CRON_JITTER).
-        let mut line_starts: Vec<usize> = Vec::new();
         parse_crontab_each(&loaded.text, source.format, &mut diagnostics, |entry| {
             let resolved = match resolver.resolve(source, &entry) {
                 Ok(r) => r,
@@ -490,16 +511,8 @@ impl Table {
             // from it, and CRON_CATCHUP's state is kept by it.
             let catches_up =
                 entry.policy.catchup.unwrap_or(cx.config.jobs.catchup) == Catchup::Once;
-            let id = (entry.policy.jitter_secs > 0 || catches_up).then(|| {
-                if line_starts.is_empty() {
-                    line_starts = std::iter::once(0)
-                        .chain(loaded.text.match_indices('\n').map(|(i, _)| i + 1))
-                        .collect();
-                }
-                let start = line_starts[entry.line as usize - 1];
-                let line = loaded.text[start..].split('\n').next().unwrap_or("");
-                entry_id(&source.path, &resolved.run_as.user, line, &entry)
-            });
+            let id = (entry.policy.jitter_secs > 0 || catches_up)
+                .then(|| entry_id(&source.path, &resolved.run_as.user, &entry));
             let jitter = id
                 .as_deref()
                 .map_or(0, |id| jitter_offset(machine, id, entry.policy.jitter_secs));
@@ -693,7 +706,7 @@ mod tests {
         let poll: Vec<JobInfo> = table
             .due(f.cx().now + 300, ClockStep::None)
             .into_iter()
-            .map(|(_, info)| info)
+            .map(|(_, info, _)| info)
             .collect();
         assert_eq!(poll.len(), 1);
         assert_eq!(poll[0].command(), "poll");
@@ -702,7 +715,10 @@ mod tests {
         assert_eq!(poll[0].job_ref(), format!("{}:2", f.tab().display()));
         assert_eq!(poll[0].env().get("A"), Some("1"));
         let quiet = table.due(f.cx().now + 3600, ClockStep::None);
-        let (_, quiet) = quiet.iter().find(|(_, j)| j.command() == "quiet ").unwrap();
+        let (_, quiet, _) = quiet
+            .iter()
+            .find(|(_, j, _)| j.command() == "quiet ")
+            .unwrap();
         assert_eq!(quiet.stdin(), Some("in\nput\n"));
         assert!(!quiet.log());
         assert_eq!(quiet.job_ref(), format!("{}:3", f.tab().display()));

@@ -92,10 +92,17 @@ pub enum Event<'a> {
         /// A run made up for one missed while the daemon was down (`CRON_CATCHUP`): how many
         /// seconds after its due time it starts.
         late: Option<u64>,
+        /// Run by hand (`cronwright run`), not at a scheduled time.
+        manual: bool,
     },
     /// `CRON_CATCHUP`'s state could not be read or written (`problem` says which, and what
     /// follows).
     CatchupStateLost { problem: &'a str },
+    /// The run history could not be kept as it should (`problem` says why and what follows).
+    HistoryProblem { problem: &'a str },
+    /// The control socket or the metrics endpoint (`what`) could not be set up: the
+    /// daemon runs its jobs without it.
+    ServiceUnavailable { what: &'a str, error: &'a str },
     /// A due run not started because the job's last run (process `running`) still runs and
     /// its `CRON_OVERLAP` (or OpenBSD's `-s`) says so; `why` says which.
     Skip {
@@ -119,6 +126,8 @@ pub enum Event<'a> {
         /// The run outlived its `CRON_TIMEOUT` and its process group was stopped: the
         /// status says `timeout` (the signal stays in the JSON).
         timed_out: bool,
+        /// For a status that has a usual cause (127: the command was not found), what to try.
+        hint: Option<&'a str>,
     },
     /// One line of a job's output (without its newline).
     Out {
@@ -280,6 +289,8 @@ impl Event<'_> {
             | Event::SessionRefused { .. }
             | Event::StateUnavailable { .. }
             | Event::CatchupStateLost { .. }
+            | Event::HistoryProblem { .. }
+            | Event::ServiceUnavailable { .. }
             | Event::CrontabError { .. }
             | Event::EntrySkipped { .. } => "ERROR",
         }
@@ -373,11 +384,15 @@ impl Event<'_> {
                 job,
                 pid,
                 late,
+                manual,
             } => {
                 let mut fields = vec![both("job", job), both("pid", pid)];
                 if let Some(late) = late {
                     fields.push(line_only("late", format!("{late}s")));
                     fields.push(json_only("late_secs", late));
+                }
+                if manual {
+                    fields.push(both("trigger", "manual"));
                 }
                 Shape {
                     fields,
@@ -404,6 +419,7 @@ impl Event<'_> {
                 output_bytes,
                 dropped_bytes,
                 timed_out,
+                hint,
             } => {
                 let status_word = if timed_out {
                     "timeout".to_string()
@@ -439,6 +455,9 @@ impl Event<'_> {
                 ]);
                 if dropped_bytes > 0 {
                     fields.push(line_only("truncated", format!("{dropped_bytes}B")));
+                }
+                if let Some(hint) = hint {
+                    fields.push(both("hint", hint));
                 }
                 Shape {
                     fields,
@@ -570,6 +589,14 @@ impl Event<'_> {
                 "{count} runs in flight when the machine last went down ended with it",
                 values![count],
             ),
+            Event::HistoryProblem { problem } => Shape::sentence(
+                "{problem}: runs go on, and `cronwright history` may miss some",
+                values![problem],
+            ),
+            Event::ServiceUnavailable { what, error } => Shape::sentence(
+                "{what} is not available: {error}; jobs run as usual",
+                values![what, error],
+            ),
             Event::CatchupStateLost { problem } => Shape::sentence(
                 "{problem}: runs missed while the daemon is down may not be made up",
                 values![problem],
@@ -634,6 +661,7 @@ mod tests {
             job: JOB,
             pid: 4242,
             late: None,
+            manual: false,
         }
     }
 
@@ -648,6 +676,7 @@ mod tests {
             output_bytes: output,
             dropped_bytes: dropped,
             timed_out: false,
+            hint: None,
         }
     }
 
@@ -885,6 +914,7 @@ mod tests {
             job: "/etc/cron d/x \"y\":3",
             pid: 1,
             late: None,
+            manual: false,
         };
         assert_eq!(
             e.line(),

@@ -224,6 +224,17 @@ impl Logger {
         }
     }
 
+    /// Lines syslog never got, since the start.
+    pub fn lines_dropped(&self) -> u64 {
+        self.sinks
+            .iter()
+            .map(|s| match s {
+                Sink::Syslog(s) => s.lost_total,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// Sends the queued syslog lines the socket takes now, in order; never waits. Call it on
     /// every turn of the loop (it costs nothing when nothing is queued), and in particular
     /// when [`Logger::pending_fd`] polled writable or [`Logger::retry_in`] ran out.
@@ -295,6 +306,7 @@ mod tests {
             job: "/var/spool/cron/crontabs/alice:3",
             pid: 4242,
             late: None,
+            manual: false,
         }
     }
 
@@ -318,6 +330,7 @@ mod tests {
             output_bytes: 12,
             dropped_bytes: 0,
             timed_out: false,
+            hint: None,
         }
     }
 
@@ -331,6 +344,7 @@ mod tests {
                     job: "/var/spool/cron/crontabs/alice:3",
                     pid,
                     late: None,
+                    manual: false,
                 };
                 [cmd, out(pid), end(pid)]
             })

@@ -220,6 +220,9 @@ pub(super) struct Syslog {
     dropped_down: Tally,
     /// The largest datagram known to fit after an EMSGSIZE; longer ones are cut up front.
     max_datagram: Option<usize>,
+    /// Every line lost since the daemon started (the tallies are emptied once reported):
+    /// the metrics' `cronwright_log_lines_dropped_total`.
+    pub(super) lost_total: u64,
 }
 
 impl Syslog {
@@ -234,6 +237,7 @@ impl Syslog {
             dropped_full: Tally::default(),
             dropped_down: Tally::default(),
             max_datagram: None,
+            lost_total: 0,
         }
     }
 
@@ -256,6 +260,7 @@ impl Syslog {
         let header_len = data.len();
         data.push_str(msg);
         for dropped in self.queue.push(tag, header_len, data) {
+            self.lost_total += 1;
             self.tally().add(dropped);
         }
         self.flush(notices);
@@ -292,7 +297,10 @@ impl Syslog {
                 let outcome = self.send_now(&q.data, q.header_len, notices);
                 match outcome {
                     Outcome::Sent => {}
-                    Outcome::TooBig => self.dropped_full.add(q.tag),
+                    Outcome::TooBig => {
+                        self.lost_total += 1;
+                        self.dropped_full.add(q.tag);
+                    }
                     Outcome::Full { .. } | Outcome::Down => self.queue.push_front(q),
                 }
                 outcome
@@ -371,6 +379,7 @@ impl Syslog {
     pub(super) fn set_queue(&mut self, cap: usize) {
         self.queue.cap = cap.max(1);
         for dropped in self.queue.shrink_to(self.queue.cap) {
+            self.lost_total += 1;
             self.tally().add(dropped);
         }
     }
@@ -387,6 +396,7 @@ impl Syslog {
             self.queue = std::mem::replace(&mut old.queue, Queue::new(1));
             self.dropped_full.merge(old.dropped_full);
             self.dropped_down.merge(old.dropped_down);
+            self.lost_total += old.lost_total;
         }
         self.set_queue(cap);
         if !self.queue.is_empty() || self.next_report().is_some() {

@@ -3,6 +3,7 @@
 
 mod clock;
 mod faults;
+mod history;
 mod lifecycle;
 mod logging;
 mod pam;
@@ -108,6 +109,7 @@ sendmail = "{dir}/sendmail"
 timezone = "UTC"
 reboot_marker = "{dir}/reboot-marker"
 state_dir = "{dir}/state"
+control_socket = "{dir}/control.sock"
 {extra_config}
 "#,
             dir = dir.path().display(),

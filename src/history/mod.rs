@@ -1,0 +1,485 @@
+//! The run history: every run's start, end or skip, kept in SQLite (`state_dir/history.db`)
+//! so that "did it run, and why not?" has an answer after syslog has rotated.
+//!
+//! The daemon's loop never waits on the database. It numbers runs itself (from the largest
+//! number in the database at start), so a start, its end and a skip are records it can
+//! hand over without asking for a row id back, and it hands them to one writer thread
+//! through a bounded queue ([`QUEUE`]): when the queue is full the record is dropped and
+//! counted, never waited for. The writer runs each record as one short transaction and
+//! prunes a few old rows after each end (`store::prune`), so retention costs no long delete.
+//!
+//! The jobs run whatever the database does: a database that cannot be opened, or that is
+//! not one, is renamed aside and started anew (one problem line); a write that fails (a full
+//! disk) loses that record, is said once, and is said again only after a write succeeded.
+//! `docs/HISTORY.md` documents the schema for administrators.
+
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+/// Records queued for the writer before new ones are dropped: a burst of a thousand runs
+/// (a start and an end each) fits twice.
+const QUEUE: usize = 4096;
+
+/// The most rows one query returns.
+pub const MAX_ROWS: usize = 10_000;
+
+const FILE_NAME: &str = "history.db";
+
+/// Why a run happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// At its time.
+    Schedule,
+    /// Made up for one missed while the daemon was down (`CRON_CATCHUP`).
+    Catchup,
+    /// Asked for with `cronwright run`.
+    Manual,
+    /// `@reboot`.
+    Reboot,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Catchup => "catchup",
+            Trigger::Manual => "manual",
+            Trigger::Reboot => "reboot",
+        }
+    }
+}
+
+/// How a run ended, or why it did not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exit(i32),
+    Signal(i32),
+    /// Stopped for its `CRON_TIMEOUT`.
+    Timeout,
+    /// Not run: PAM, or the user's account, refused it.
+    Refused(String),
+    /// Not started: `reason` is its kind (`overlap`, `merged`, `refused`, `stopping`),
+    /// `detail` the words of its log line.
+    Skipped {
+        reason: String,
+        detail: String,
+    },
+}
+
+impl Outcome {
+    /// `ok`, `exit 3`, `signal 9`, `timeout`, `refused: …`, `skipped: overlap`.
+    pub fn text(&self) -> String {
+        match self {
+            Outcome::Exit(0) => "ok".into(),
+            Outcome::Exit(code) => format!("exit {code}"),
+            Outcome::Signal(sig) => format!("signal {sig}"),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Refused(why) => format!("refused: {why}"),
+            Outcome::Skipped { reason, .. } => format!("skipped: {reason}"),
+        }
+    }
+
+    /// A failure: anything but success and a skip (a skip is a policy at work).
+    pub fn failed(&self) -> bool {
+        !matches!(self, Outcome::Exit(0) | Outcome::Skipped { .. })
+    }
+}
+
+/// Which job a run is of, and why it was due.
+#[derive(Clone, Debug)]
+pub struct RunOf {
+    pub job_id: String,
+    pub name: Option<String>,
+    pub user: String,
+    /// `file:line`.
+    pub source: String,
+    pub command: String,
+    pub trigger: Trigger,
+    pub due_ms: Option<i64>,
+}
+
+/// A run's process started.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub run_id: i64,
+    pub of: RunOf,
+    pub started_ms: i64,
+    pub late_secs: Option<u64>,
+    pub pid: u32,
+}
+
+/// A run's output is complete (its process ended before).
+#[derive(Clone, Debug)]
+pub struct RunEnd {
+    pub run_id: i64,
+    pub ended_ms: i64,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    pub output_bytes: u64,
+    /// The output the daemon kept; the history keeps its first and last [`store::HEAD_TAIL`] bytes.
+    pub output: Vec<u8>,
+}
+
+/// A due run that did not start.
+#[derive(Clone, Debug)]
+pub struct Skip {
+    pub run_id: i64,
+    pub of: RunOf,
+    pub at_ms: i64,
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Record {
+    Start(RunStart),
+    End(RunEnd),
+    Skip(Skip),
+}
+
+/// How much history is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Runs per job.
+    pub keep_runs: u32,
+    pub keep_days: u32,
+}
+
+/// One run as a query returns it (and as `cronwright history --json` prints it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub job_id: String,
+    pub name: Option<String>,
+    pub user: String,
+    pub source: String,
+    pub command: String,
+    pub trigger: String,
+    pub due_ms: Option<i64>,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub late_secs: Option<u64>,
+    pub pid: Option<u32>,
+    /// [`Outcome::text`], or `running`.
+    pub result: String,
+    pub failed: bool,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration_ms: Option<u64>,
+    pub output_bytes: Option<u64>,
+    pub skip_reason: Option<String>,
+    pub skip_detail: Option<String>,
+    /// The first [`store::HEAD_TAIL`] bytes of the output, as text.
+    pub output_head: String,
+}
+
+/// Which runs a query wants; newest first, at most `limit`.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// A job's id or name.
+    pub job: Option<String>,
+    /// `None`: every user's.
+    pub users: Option<Vec<String>>,
+    /// Only runs whose `file:line` starts with this (a user's own crontab).
+    pub source_prefix: Option<String>,
+    pub since_ms: Option<i64>,
+    pub failed_only: bool,
+    pub limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("run history {}: {source}", .path.display())]
+    Db {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("run history {}: does not exist yet", .path.display())]
+    Missing { path: PathBuf },
+}
+
+/// What the writer thread tells the loop.
+#[derive(Default)]
+struct Shared {
+    problems: Vec<String>,
+}
+
+/// The daemon's handle on the history: hands records to the writer thread.
+pub struct History {
+    sender: Option<SyncSender<Record>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Mutex<Shared>>,
+    next_id: i64,
+    /// Drops since the last time they were said.
+    dropped_untold: u64,
+}
+
+impl History {
+    /// Opens (creating) `state_dir/history.db`. A database that cannot be used is renamed
+    /// aside and a new one made; that comes back as the problem to log. `Err` when not even
+    /// a new one can be made: the daemon then keeps no history.
+    pub fn open(
+        state_dir: &Path,
+        retention: Retention,
+    ) -> Result<(History, Option<String>), HistoryError> {
+        let path = state_dir.join(FILE_NAME);
+        let (conn, problem) = match open_new(&path) {
+            Ok(conn) => (conn, None),
+            Err(e) => {
+                let aside = put_aside(&path);
+                let conn = open_new(&path).map_err(|source| HistoryError::Db {
+                    path: path.clone(),
+                    source,
+                })?;
+                let problem = match aside {
+                    Ok(to) => format!(
+                        "run history {} could not be used ({e}); it was moved to {} and a new \
+                         one started",
+                        path.display(),
+                        to.display()
+                    ),
+                    Err(move_error) => format!(
+                        "run history {} could not be used ({e}) nor moved aside ({move_error})",
+                        path.display()
+                    ),
+                };
+                (conn, Some(problem))
+            }
+        };
+        let next_id = store::max_id(&conn).map_err(|source| HistoryError::Db {
+            path: path.clone(),
+            source,
+        })?;
+        let (sender, receiver) = sync_channel(QUEUE);
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let writer = Writer {
+            conn,
+            path,
+            retention,
+            shared: Arc::clone(&shared),
+            failing: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name("history".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| HistoryError::Db {
+                path: state_dir.join(FILE_NAME),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        let history = History {
+            sender: Some(sender),
+            thread: Some(thread),
+            shared,
+            next_id,
+            dropped_untold: 0,
+        };
+        Ok((history, problem))
+    }
+
+    /// The number of the next run.
+    pub fn next_run_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Hands a record to the writer; never waits. When the queue is full it is dropped.
+    pub fn record(&mut self, record: Record) {
+        let Some(sender) = &self.sender else { return };
+        match sender.try_send(record) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.dropped_untold += 1;
+            }
+        }
+    }
+
+    /// What went wrong since the last call, each a line naming the file.
+    pub fn take_problems(&mut self) -> Vec<String> {
+        let mut problems = match self.shared.lock() {
+            Ok(mut s) => std::mem::take(&mut s.problems),
+            Err(_) => Vec::new(),
+        };
+        if self.dropped_untold > 0 {
+            problems.push(format!(
+                "the run history's queue was full: {} records were not kept",
+                std::mem::take(&mut self.dropped_untold)
+            ));
+        }
+        problems
+    }
+
+    /// Lets the writer finish what is queued, and waits for it.
+    pub fn close(mut self) {
+        drop(self.sender.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for History {
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Opens the database for writing, creating it owner-only.
+fn open_new(path: &Path) -> rusqlite::Result<Connection> {
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Made 0600 before SQLite opens it: runs' output and commands are not for others.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path);
+    }
+    store::open_writer(path)
+}
+
+/// Moves a database that cannot be used (and its WAL files) to `history.db.corrupt-SECS`.
+fn put_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let secs = chrono::Utc::now().timestamp();
+    let to = path.with_file_name(format!("{FILE_NAME}.corrupt-{secs}"));
+    std::fs::rename(path, &to)?;
+    for ext in ["-wal", "-shm"] {
+        let side = path.with_file_name(format!("{FILE_NAME}{ext}"));
+        let _ = std::fs::rename(
+            &side,
+            to.with_file_name(format!("{FILE_NAME}.corrupt-{secs}{ext}")),
+        );
+    }
+    Ok(to)
+}
+
+/// The writer thread's state.
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    retention: Retention,
+    shared: Arc<Mutex<Shared>>,
+    /// The last write failed and that was said: the next failures are not.
+    failing: bool,
+}
+
+impl Writer {
+    fn run(mut self, records: Receiver<Record>) {
+        for record in records {
+            let result = self.write(&record);
+            match result {
+                Ok(()) => self.failing = false,
+                Err(e) => self.failed(e),
+            }
+        }
+    }
+
+    fn write(&mut self, record: &Record) -> rusqlite::Result<()> {
+        match record {
+            Record::Start(s) => store::insert_start(&self.conn, s),
+            Record::Skip(s) => store::insert_skip(&self.conn, s),
+            Record::End(e) => {
+                let job = store::update_end(&self.conn, e)?;
+                if let Some(job) = job {
+                    let days = i64::from(self.retention.keep_days) * 86_400_000;
+                    let before = chrono::Utc::now().timestamp_millis() - days;
+                    store::prune(&self.conn, &job, self.retention.keep_runs, before)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A write failed: said once until a write succeeds. A database found corrupt is put
+    /// aside and started anew, once.
+    fn failed(&mut self, e: rusqlite::Error) {
+        let corrupt = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        );
+        let problem = if corrupt {
+            let aside = put_aside(&self.path);
+            match aside
+                .and_then(|to| Ok((to, open_new(&self.path).map_err(std::io::Error::other)?)))
+            {
+                Ok((to, conn)) => {
+                    self.conn = conn;
+                    format!(
+                        "run history {} is corrupt ({e}); it was moved to {} and a new one \
+                         started",
+                        self.path.display(),
+                        to.display()
+                    )
+                }
+                Err(again) => format!(
+                    "run history {} is corrupt ({e}) and could not be started anew: {again}",
+                    self.path.display()
+                ),
+            }
+        } else if self.failing {
+            return;
+        } else {
+            format!("cannot write the run history {}: {e}", self.path.display())
+        };
+        self.failing = true;
+        if let Ok(mut s) = self.shared.lock() {
+            s.problems.push(problem);
+        }
+    }
+}
+
+/// Reads the history (the daemon's answers, and `cronwright history` without a daemon).
+pub struct Reader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Reader {
+    /// Opens `state_dir/history.db` read-only.
+    pub fn open(state_dir: &Path) -> Result<Reader, HistoryError> {
+        let path = state_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Err(HistoryError::Missing { path });
+        }
+        let conn = store::open_reader(&path).map_err(|source| HistoryError::Db {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Reader { conn, path })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> HistoryError {
+        HistoryError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The newest ended or skipped run of each job.
+    pub fn last_per_job(&self) -> Result<Vec<RunRow>, HistoryError> {
+        store::last_per_job(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// The runs `filter` asks for, newest first.
+    pub fn runs(&self, filter: &Filter) -> Result<Vec<RunRow>, HistoryError> {
+        store::runs(&self.conn, filter).map_err(|e| self.err(e))
+    }
+
+    /// One run and its kept output.
+    pub fn run(&self, id: i64) -> Result<Option<(RunRow, Vec<u8>)>, HistoryError> {
+        store::run(&self.conn, id).map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests;
