@@ -201,7 +201,9 @@ class Instance:
                         f'system_dirs = ["{self.dir}/crond"]\n'
                         f'user_spool = "{self.dir}/spool/crontabs"\n[log]\nsyslog = true\n'
                         'syslog_socket = "/dev/log"\n[mail]\nenabled = false\n'
-                        '[daemon]\nreboot_marker = "/run/cronwrightd.reboot"\n')
+                        '[daemon]\nreboot_marker = "/run/cronwrightd.reboot"\n'
+                        f'state_dir = "{self.dir}/state"\n'
+                        f'control_socket = "{self.dir}/control.sock"\n')
 
     def write_crontab(self, lines: list[str], name: str = "root") -> None:
         """Writes root's crontab as crontab(1) does: a new file renamed into the spool."""

@@ -39,6 +39,8 @@ syslog = false
 [daemon]
 timezone = "UTC"
 reboot_marker = "{work}/reboot"
+state_dir = "{work}/state-{mode_pam}"
+control_socket = "{work}/control-{mode_pam}.sock"
 [jobs]
 pam = {"true" if mode_pam else "false"}
 max_running_per_user = {n + 10}

@@ -61,7 +61,7 @@ def main():
             f'extra_user_crontabs = ["{tab}"]\n[log]\nsyslog = true\nsyslog_socket = "{sock_path}"\n'
             f'[mail]\nenabled = false\n[jobs]\nmax_running_per_user = {args.jobs * 2}\n'
             f'[daemon]\ntimezone = "UTC"\nreboot_marker = "{work}/reboot"\n'
-            f'state_dir = "{work}/state"\n'
+            f'state_dir = "{work}/state"\ncontrol_socket = "{work}/control.sock"\n'
         )
     journal = os.path.join(work, "state", "inflight")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

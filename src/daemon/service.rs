@@ -6,8 +6,8 @@
 //! piece at a time as poll says it is there, and replies are queued and written as the
 //! client takes them. A client gets [`REQUEST_DEADLINE`] to send its request and
 //! [`DRAIN_DEADLINE`] to take its reply; one that sends more than a request's worth, or lets
-//! more than [`MAX_QUEUED`] of a run's output pile up, is dropped. At most [`MAX_CLIENTS`]
-//! are served at once; more are turned away at the door. While no client is connected
+//! more than [`MAX_QUEUED`] of replies pile up, is dropped. At most [`MAX_CLIENTS`] are
+//! served at once, [`MAX_CLIENTS_PER_UID`] of one user; more are turned away at the door. While no client is connected
 //! nothing here has a deadline, so an idle daemon still sleeps until its next job.
 //!
 //! Who asks is told by the kernel (`SO_PEERCRED`), never by the request; what each asker
@@ -25,13 +25,15 @@ use crate::control::{MAX_REQUEST, Reply, Request, line};
 
 /// Clients served at once, control and metrics together.
 const MAX_CLIENTS: usize = 64;
+/// Control clients of one uid served at once, so that one user cannot take every place.
+const MAX_CLIENTS_PER_UID: usize = 8;
 /// How long a client has to send its whole request.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a client has to take its reply, once it is complete.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// Reply bytes queued for one client before it counts as gone (a run's output it does not
-/// read, a history it does not take).
-const MAX_QUEUED: usize = 64 << 20;
+/// read, a history it does not take). The largest reply, 10,000 runs, is about 6 MiB.
+const MAX_QUEUED: usize = 8 << 20;
 /// The longest HTTP request head read from a metrics client.
 const MAX_HTTP_HEAD: usize = 8192;
 
@@ -306,8 +308,14 @@ impl Service {
             Stream::Unix(s) => s.set_nonblocking(true),
             Stream::Tcp(s) => s.set_nonblocking(true),
         };
-        // Over the limit, the connection is closed unanswered: a reply could block.
-        if nonblocking.is_err() || self.clients.len() >= MAX_CLIENTS {
+        let of_uid = uid.map_or(0, |u| {
+            self.clients.iter().filter(|c| c.uid == Some(u)).count()
+        });
+        // Over a limit, the connection is closed unanswered: a reply could block.
+        if nonblocking.is_err()
+            || self.clients.len() >= MAX_CLIENTS
+            || of_uid >= MAX_CLIENTS_PER_UID
+        {
             return;
         }
         self.next_id += 1;

@@ -176,7 +176,8 @@ pub struct RunRow {
     pub output_bytes: Option<u64>,
     pub skip_reason: Option<String>,
     pub skip_detail: Option<String>,
-    /// The first [`store::HEAD_TAIL`] bytes of the output, as text.
+    /// The start of the output, as text: the first [`store::HEAD_TAIL`] bytes of it for one
+    /// run, its first 256 bytes in a list.
     pub output_head: String,
 }
 

@@ -278,6 +278,9 @@ pub fn last_per_job(conn: &Connection) -> rusqlite::Result<Vec<RunRow>> {
     rows.collect()
 }
 
+/// The output shown per run in a list: the start of it (`run` gives all that was kept).
+const LIST_HEAD: usize = 256;
+
 pub fn runs(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<RunRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -316,7 +319,17 @@ pub fn runs(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<RunRow>> {
     args.push((f.limit.min(super::MAX_ROWS) as i64).into());
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), row)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let mut found = row(r)?;
+        if found.output_head.len() > LIST_HEAD {
+            let mut end = LIST_HEAD;
+            while !found.output_head.is_char_boundary(end) {
+                end -= 1;
+            }
+            found.output_head.truncate(end);
+        }
+        Ok(found)
+    })?;
     rows.collect()
 }
 
