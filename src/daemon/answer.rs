@@ -17,7 +17,7 @@ use super::service::Incoming;
 use super::table::JobInfo;
 use crate::control::{DaemonInfo, JobStatus, Reply, Request, Status};
 use crate::cron::Schedule;
-use crate::history::{Filter, Trigger};
+use crate::history::{Filter, Reader, Trigger};
 use crate::log::Event;
 use crate::metrics::Metrics;
 use crate::scheduler::JobKey;
@@ -224,7 +224,7 @@ impl Daemon {
         failed: bool,
         limit: usize,
     ) -> Reply {
-        let Some(reader) = &self.history_reader else {
+        let Some(reader) = self.reader() else {
             return Reply::Error(self.no_history());
         };
         let users = match (viewer, user) {
@@ -250,7 +250,7 @@ impl Daemon {
     }
 
     fn output_reply(&self, viewer: &Viewer, run: i64) -> Reply {
-        let Some(reader) = &self.history_reader else {
+        let Some(reader) = self.reader() else {
             return Reply::Error(self.no_history());
         };
         match reader.run(run) {
@@ -261,6 +261,13 @@ impl Daemon {
             Ok(_) => Reply::Error(format!("no run {run} of yours in the history")),
             Err(e) => Reply::Error(e.to_string()),
         }
+    }
+
+    /// The history, opened for one answer: a connection kept open would hold its page
+    /// cache for as long as the daemon runs, for a question asked now and then.
+    fn reader(&self) -> Option<Reader> {
+        self.history.as_ref()?;
+        Reader::open(&self.config.daemon.state_dir).ok()
     }
 
     fn no_history(&self) -> String {

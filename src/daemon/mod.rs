@@ -34,7 +34,7 @@ use nix::sys::signal::Signal;
 use crate::config::Config;
 use crate::control::LastRun;
 use crate::history::Trigger;
-use crate::history::{self, History};
+use crate::history::History;
 use crate::inflight::{self, Fate, Journal};
 use crate::log::{Event, Logger};
 use crate::metrics::Metrics;
@@ -217,8 +217,6 @@ pub struct Daemon {
     service: Service,
     /// The record of every run; `None` when it is off or cannot be opened.
     history: Option<History>,
-    /// The history's reading side, for `cronwright history`.
-    history_reader: Option<history::Reader>,
     /// Run numbers handed out while there is no history.
     runs_without_history: i64,
     /// Prometheus metrics, when `[metrics]` asks for them.
@@ -319,7 +317,6 @@ impl Daemon {
             catchup: None,
             service: Service::default(),
             history: None,
-            history_reader: None,
             runs_without_history: 0,
             metrics: None,
             textfile_due: false,

@@ -83,19 +83,10 @@ impl Daemon {
                 return;
             }
         }
-        match Reader::open(&dir) {
-            Ok(reader) => {
-                if let Ok(rows) = reader.last_per_job() {
-                    for row in rows {
-                        self.last.insert(row.job_id.clone(), LastRun::from(row));
-                    }
-                }
-                self.history_reader = Some(reader);
-            }
-            Err(e) => {
-                let problem = e.to_string();
-                self.logger
-                    .log(&Event::HistoryProblem { problem: &problem });
+        // Read with a connection of its own, closed again: an idle daemon keeps one.
+        if let Ok(rows) = Reader::open(&dir).and_then(|r| r.last_per_job()) {
+            for row in rows {
+                self.last.insert(row.job_id.clone(), LastRun::from(row));
             }
         }
     }

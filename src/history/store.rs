@@ -57,6 +57,9 @@ pub fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // A crash may lose the last runs' rows, never the database: fsync at checkpoints only.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Rows are appended and pruned, never searched by the writer: a small cache serves it,
+    // and the daemon stays small at rest.
+    conn.pragma_update(None, "cache_size", -256)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > VERSION {
         return Err(rusqlite::Error::SqliteFailure(
