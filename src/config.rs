@@ -1109,7 +1109,7 @@ log = [true] => 1:7: wrong type for 'log': expected a table, found an array
             .lines()
             .filter_map(|l| l.strip_prefix("# ").filter(is_key))
             .collect();
-        assert_eq!(keys.len(), 30, "{keys:?}");
+        assert_eq!(keys.len(), 36, "{keys:?}");
         let uncommented: String = text
             .lines()
             .map(|l| l.strip_prefix("# ").filter(is_key).unwrap_or(l).to_string() + "\n")
