@@ -34,12 +34,21 @@
 //!   started after one that was killed reports the jobs that one left behind.
 //! - `log`: the sinks (`log/sink.rs`: syslog datagrams, stderr text, JSON lines), which never
 //!   hold up the loop; `sd_notify`: telling systemd the daemon is ready, reloading, stopping.
+//! - `history`: every run's start, end or skip in SQLite (`state_dir/history.db`), written by
+//!   one thread from a bounded queue so the loop never waits on the disk, and read back for
+//!   `cronwright status` and `history`; `metrics`: the Prometheus series and their
+//!   exposition; `control`: the control socket's language (JSON lines) and the commands'
+//!   client side of it.
 //!
 //! The programs, thin binaries in `src/bin/` over these:
 //! - [`daemon`]: `cronwrightd`'s one event loop (`daemon/mod.rs`), the loaded crontabs and
 //!   their jobs (`table.rs`), the jobs in flight (`running.rs`), signals and the supervisor
-//!   (`signals.rs`), the deadline timer and clock steps (`clock.rs`).
-//! - [`cli`]: the `cronwright` command: `next`, `check`, `list` (`cli/list.rs`), and
+//!   (`signals.rs`), the deadline timer and clock steps (`clock.rs`); what each run leaves in
+//!   the history and the metrics (`observe.rs`); the control socket and metrics endpoint
+//!   served from the loop (`service.rs`) and the answers, with who may see what
+//!   (`answer.rs`).
+//! - [`cli`]: the `cronwright` command: `next`, `check`, `list` (`cli/list.rs`), `status`,
+//!   `history` and `run` (asking the daemon; `cli/ask.rs`), and
 //!   `crontab` (`cli/crontab/`: its arguments and `-l/-r/-e/-T` in `mod.rs`, privileges,
 //!   allow/deny and the atomic install in `spool.rs`, the editor session in `edit.rs`).
 //!
