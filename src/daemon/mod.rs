@@ -33,8 +33,8 @@ use nix::sys::signal::Signal;
 
 use crate::config::Config;
 use crate::control::LastRun;
-use crate::history::Trigger;
 use crate::history::History;
+use crate::history::Trigger;
 use crate::inflight::{self, Fate, Journal};
 use crate::log::{Event, Logger};
 use crate::metrics::Metrics;

@@ -178,17 +178,7 @@ impl Daemon {
             m.skipped(&labels(info, &meta.id), reason);
             self.textfile_due = true;
         }
-        self.last.insert(
-            meta.id.clone(),
-            LastRun {
-                run,
-                result: outcome.text(),
-                failed: outcome.failed(),
-                at_ms,
-                duration_ms: None,
-                late_secs: None,
-            },
-        );
+        self.remember(&meta.id, run, &outcome, at_ms, None, None);
         if let Some((client, _)) = meta.waiter {
             let ended = Ended {
                 result: format!("{}: {detail}", outcome.text()),
@@ -247,17 +237,8 @@ impl Daemon {
             );
             self.textfile_due = true;
         }
-        self.last.insert(
-            meta.id.clone(),
-            LastRun {
-                run,
-                result: outcome.text(),
-                failed: outcome.failed(),
-                at_ms: ended_ms,
-                duration_ms: Some(duration.as_millis() as u64),
-                late_secs: meta.late,
-            },
-        );
+        let took = Some(duration.as_millis() as u64);
+        self.remember(&meta.id, run, &outcome, ended_ms, took, meta.late);
         if let Some((client, _)) = meta.waiter {
             let ended = Ended {
                 result: outcome.text(),
@@ -267,6 +248,27 @@ impl Daemon {
             };
             self.service.send(client, &Reply::End(ended), true);
         }
+    }
+
+    /// Keeps how job `id`'s last run went, for `status`.
+    fn remember(
+        &mut self,
+        id: &str,
+        run: i64,
+        outcome: &Outcome,
+        at_ms: i64,
+        duration_ms: Option<u64>,
+        late_secs: Option<u64>,
+    ) {
+        let last = LastRun {
+            run,
+            result: outcome.text(),
+            failed: outcome.failed(),
+            at_ms,
+            duration_ms,
+            late_secs,
+        };
+        self.last.insert(id.to_string(), last);
     }
 
     /// Sends a followed run's new output to the client following it.

@@ -46,12 +46,14 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    pub fn as_str(self) -> &'static str {
+    /// Its name in the history: `schedule`, `catchup`, `manual`, `reboot` (a reference to a
+    /// static, so that a statement can bind it without a temporary).
+    pub fn as_str(&self) -> &'static &'static str {
         match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Catchup => "catchup",
-            Trigger::Manual => "manual",
-            Trigger::Reboot => "reboot",
+            Trigger::Schedule => &"schedule",
+            Trigger::Catchup => &"catchup",
+            Trigger::Manual => &"manual",
+            Trigger::Reboot => &"reboot",
         }
     }
 }

@@ -8,9 +8,9 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
 
-use super::{Filter, Outcome, RunEnd, RunRow, RunStart, Skip};
+use super::{Filter, Outcome, RunEnd, RunOf, RunRow, RunStart, Skip};
 
 /// Bytes kept of the start and of the end of a run's output.
 pub const HEAD_TAIL: usize = 4096;
@@ -87,24 +87,32 @@ pub fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))
 }
 
+/// The columns every run has (`id` and its [`RunOf`]), as `?1` to `?8`.
+const RUN_COLUMNS: &str = "id, job_id, name, user, source, command, trigger, due_ms";
+
+fn run_values<'a>(run_id: &'a i64, of: &'a RunOf) -> Vec<&'a dyn ToSql> {
+    vec![
+        run_id,
+        &of.job_id,
+        &of.name,
+        &of.user,
+        &of.source,
+        &of.command,
+        of.trigger.as_str(),
+        &of.due_ms,
+    ]
+}
+
 pub fn insert_start(conn: &Connection, s: &RunStart) -> rusqlite::Result<()> {
+    let late = s.late_secs.map(|l| l as i64);
+    let mut values = run_values(&s.run_id, &s.of);
+    values.extend([&s.started_ms as &dyn ToSql, &late, &s.pid]);
     conn.execute(
-        "INSERT OR REPLACE INTO runs (id, job_id, name, user, source, command, trigger, due_ms,
-             started_ms, at_ms, late_secs, pid, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, 'running')",
-        params![
-            s.run_id,
-            s.of.job_id,
-            s.of.name,
-            s.of.user,
-            s.of.source,
-            s.of.command,
-            s.of.trigger.as_str(),
-            s.of.due_ms,
-            s.started_ms,
-            s.late_secs.map(|l| l as i64),
-            s.pid,
-        ],
+        &format!(
+            "INSERT OR REPLACE INTO runs ({RUN_COLUMNS}, started_ms, at_ms, late_secs, pid, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, 'running')"
+        ),
+        values.as_slice(),
     )?;
     Ok(())
 }
@@ -174,23 +182,14 @@ pub fn update_end(conn: &Connection, e: &RunEnd) -> rusqlite::Result<Option<Stri
 }
 
 pub fn insert_skip(conn: &Connection, s: &Skip) -> rusqlite::Result<()> {
+    let mut values = run_values(&s.run_id, &s.of);
+    values.extend([&s.at_ms as &dyn ToSql, &s.reason, &s.detail]);
     conn.execute(
-        "INSERT OR REPLACE INTO runs (id, job_id, name, user, source, command, trigger, due_ms,
-             at_ms, status, reason, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'skipped', ?10, ?11)",
-        params![
-            s.run_id,
-            s.of.job_id,
-            s.of.name,
-            s.of.user,
-            s.of.source,
-            s.of.command,
-            s.of.trigger.as_str(),
-            s.of.due_ms,
-            s.at_ms,
-            s.reason,
-            s.detail,
-        ],
+        &format!(
+            "INSERT OR REPLACE INTO runs ({RUN_COLUMNS}, at_ms, status, reason, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'skipped', ?10, ?11)"
+        ),
+        values.as_slice(),
     )?;
     Ok(())
 }
