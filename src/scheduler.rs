@@ -145,6 +145,8 @@ pub struct Scheduler<T> {
     generation: u32,
     heap: BinaryHeap<Reverse<(i64, u32, u32)>>,
     len: usize,
+    /// Runs a clock step passed over (due, not run), until [`Scheduler::take_skipped`].
+    skipped: Vec<Due>,
 }
 
 impl<T> Default for Scheduler<T> {
@@ -155,6 +157,7 @@ impl<T> Default for Scheduler<T> {
             generation: 0,
             heap: BinaryHeap::new(),
             len: 0,
+            skipped: Vec::new(),
         }
     }
 }
@@ -326,6 +329,7 @@ impl<T> Scheduler<T> {
                 self.pop_due(now, |_| true)
             }
             ClockStep::Forward(d) if d > LARGE_STEP => {
+                self.note_passed_over(now);
                 self.reschedule_all(now, |_| true);
                 Vec::new()
             }
@@ -352,11 +356,14 @@ impl<T> Scheduler<T> {
                 continue;
             };
             let fired = slot.next().unwrap_or(now);
+            let this = Due {
+                key: JobKey { index, generation },
+                scheduled: deadline,
+            };
             if run(&slot.times) {
-                due.push(Due {
-                    key: JobKey { index, generation },
-                    scheduled: deadline,
-                });
+                due.push(this);
+            } else {
+                self.skipped.push(this);
             }
             slot.set_next(slot.next_from(fired.max(now - i64::from(slot.delay))));
             if let Some(d) = slot.deadline() {
@@ -370,6 +377,28 @@ impl<T> Scheduler<T> {
     /// with one entry per job rather than pushed onto: an entry left at a job's old deadline
     /// would come alive again if the job's deadline came back to it, and the job would have
     /// two live entries, which compaction could not drop.
+    /// Notes every job due by `now` as passed over: a large forward step runs none of them.
+    fn note_passed_over(&mut self, now: i64) {
+        for (index, slot) in self.slots.iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            if let Some(deadline) = slot.deadline().filter(|&d| d <= now) {
+                self.skipped.push(Due {
+                    key: JobKey {
+                        index: index as u32,
+                        generation: slot.generation,
+                    },
+                    scheduled: deadline,
+                });
+            }
+        }
+    }
+
+    /// The runs clock steps passed over since the last call: due, and not run, because
+    /// cron's rules for a step say so.
+    pub fn take_skipped(&mut self) -> Vec<Due> {
+        std::mem::take(&mut self.skipped)
+    }
+
     fn reschedule_all(&mut self, now: i64, which: impl Fn(&Times) -> bool) {
         let mut entries = std::mem::take(&mut self.heap).into_vec();
         entries.clear();
@@ -564,6 +593,14 @@ mod tests {
 
     /// One fixed-time and one wildcard job, then a wake at `now` after a clock step.
     fn stepped(now: &str, step: ClockStep) -> Vec<&'static str> {
+        stepped_and_passed_over(now, step).0
+    }
+
+    /// [`stepped`], and the jobs the step passed over.
+    fn stepped_and_passed_over(
+        now: &str,
+        step: ClockStep,
+    ) -> (Vec<&'static str>, Vec<&'static str>) {
         let z = zone("UTC");
         let mut s = Scheduler::new();
         s.insert(
@@ -586,7 +623,26 @@ mod tests {
             .map(|d| *s.get(d.key).unwrap())
             .collect();
         names.sort();
-        names
+        let mut passed: Vec<_> = s
+            .take_skipped()
+            .iter()
+            .map(|d| *s.get(d.key).unwrap())
+            .collect();
+        passed.sort();
+        (names, passed)
+    }
+
+    #[test]
+    fn what_a_step_does_not_run_is_told_as_passed_over() {
+        let (_, none) = stepped_and_passed_over("2026-06-01T12:35:00Z", ClockStep::Forward(300));
+        assert!(none.is_empty());
+        let (ran, passed) =
+            stepped_and_passed_over("2026-06-01T14:00:00Z", ClockStep::Forward(7200));
+        assert_eq!((ran, passed), (vec!["fixed"], vec!["wildcard"]));
+        let (ran, passed) =
+            stepped_and_passed_over("2026-06-01T17:00:00Z", ClockStep::Forward(5 * 3600));
+        assert_eq!(ran, Vec::<&str>::new());
+        assert_eq!(passed, ["fixed", "wildcard"]);
     }
 
     #[test]

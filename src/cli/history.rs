@@ -136,7 +136,7 @@ fn render(rows: &[RunRow], paint: &Paint) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let at = r.started_ms.or(r.due_ms).or(r.ended_ms).unwrap_or_default();
+            let at = r.at_ms;
             let started = chrono::DateTime::from_timestamp_millis(at)
                 .map(|t| {
                     t.with_timezone(&chrono::Local)

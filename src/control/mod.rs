@@ -142,7 +142,7 @@ impl From<RunRow> for LastRun {
     fn from(row: RunRow) -> LastRun {
         LastRun {
             run: row.id,
-            at_ms: row.ended_ms.or(row.started_ms).unwrap_or_default(),
+            at_ms: row.ended_ms.unwrap_or(row.at_ms),
             result: row.result,
             failed: row.failed,
             duration_ms: row.duration_ms,

@@ -267,14 +267,14 @@ impl Daemon {
     /// cache for as long as the daemon runs, for a question asked now and then.
     fn reader(&self) -> Option<Reader> {
         self.history.as_ref()?;
-        Reader::open(&self.config.daemon.state_dir).ok()
+        Reader::open(&self.history_dir).ok()
     }
 
     fn no_history(&self) -> String {
         if self.config.history.enabled {
             format!(
                 "the run history in {} could not be opened; the daemon's log says why",
-                self.config.daemon.state_dir.display()
+                self.history_dir.display()
             )
         } else {
             "the run history is off ([history] enabled = false)".into()

@@ -223,6 +223,11 @@ pub struct Daemon {
     metrics: Option<Metrics>,
     /// A run ended since node_exporter's textfile was last written.
     textfile_due: bool,
+    /// The last write of the textfile failed, and the log said so.
+    textfile_failing: bool,
+    /// The state directory the history was opened in (a reload may name another; the
+    /// history stays where it was until a restart).
+    history_dir: PathBuf,
     /// The last run of each job that ended or was skipped, by job id, for `status`.
     last: HashMap<String, LastRun>,
     /// The lines and files not loaded, by file, as the log told them, for `status`.
@@ -320,6 +325,8 @@ impl Daemon {
             runs_without_history: 0,
             metrics: None,
             textfile_due: false,
+            textfile_failing: false,
+            history_dir: PathBuf::new(),
             last: HashMap::new(),
             problems: BTreeMap::new(),
             started_at: chrono::Utc::now().timestamp(),
@@ -586,6 +593,24 @@ impl Daemon {
                 waiter: None,
             };
             self.enqueue(Some(key), info, meta);
+        }
+        // What cron's rules for the step left out is recorded, so "why didn't it run?" has
+        // an answer; the log has the step itself, once.
+        if let Some((forward, secs)) = moved {
+            let why = format!(
+                "the clock moved {} by {secs}s, and cron's rules for such a step do not run it",
+                if forward { "forward" } else { "back" }
+            );
+            for (key, info, due) in self.table.passed_over() {
+                let meta = RunMeta {
+                    id: self.table.id_of(key).unwrap_or_default(),
+                    trigger: Trigger::Schedule,
+                    due: Some(due),
+                    late: None,
+                    waiter: None,
+                };
+                self.observe_skip(&info, &meta, "clock", &why);
+            }
         }
         // Back from a suspend, jobs that want it make up the run they missed, as at a start.
         self.catch_up(now, matches!(step, ClockStep::Forward(_)));

@@ -68,14 +68,9 @@ impl Daemon {
             keep_runs: self.config.history.keep_runs,
             keep_days: self.config.history.keep_days,
         };
+        self.history_dir = dir.clone();
         match History::open(&dir, retention) {
-            Ok((history, problem)) => {
-                if let Some(problem) = problem {
-                    self.logger
-                        .log(&Event::HistoryProblem { problem: &problem });
-                }
-                self.history = Some(history);
-            }
+            Ok(history) => self.history = Some(history),
             Err(e) => {
                 let problem = e.to_string();
                 self.logger
@@ -317,12 +312,18 @@ impl Daemon {
         };
         self.refresh_metrics();
         let Some(m) = &self.metrics else { return };
-        if let Err(e) = m.write_textfile(&path) {
-            let error = format!("cannot write {}: {e}", path.display());
-            self.logger.log(&Event::ServiceUnavailable {
-                what: "the metrics textfile",
-                error: &error,
-            });
+        match m.write_textfile(&path) {
+            Ok(()) => self.textfile_failing = false,
+            // Said once until a write succeeds: it is tried after every run.
+            Err(_) if self.textfile_failing => {}
+            Err(e) => {
+                self.textfile_failing = true;
+                let error = format!("cannot write {}: {e}", path.display());
+                self.logger.log(&Event::ServiceUnavailable {
+                    what: "the metrics textfile",
+                    error: &error,
+                });
+            }
         }
     }
 

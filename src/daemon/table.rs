@@ -307,6 +307,15 @@ impl Table {
             .collect()
     }
 
+    /// The runs the last clock step passed over, with the time each was due.
+    pub fn passed_over(&mut self) -> Vec<(JobKey, JobInfo, i64)> {
+        self.scheduler
+            .take_skipped()
+            .iter()
+            .filter_map(|d| Some((d.key, self.scheduler.get(d.key).cloned()?, d.scheduled)))
+            .collect()
+    }
+
     /// The id of the job at `key`, if it is still in the table.
     pub fn id_of(&self, key: JobKey) -> Option<String> {
         let (times, _) = self.scheduler.schedule(key)?;

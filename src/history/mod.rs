@@ -167,6 +167,8 @@ pub struct RunRow {
     pub due_ms: Option<i64>,
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,
+    /// When it started, or was skipped: every run has it.
+    pub at_ms: i64,
     pub late_secs: Option<u64>,
     pub pid: Option<u32>,
     /// [`Outcome::text`], or `running`.
@@ -206,6 +208,11 @@ pub enum HistoryError {
     },
     #[error("run history {}: does not exist yet", .path.display())]
     Missing { path: PathBuf },
+    #[error("run history {}: cannot start its writer: {source}", .path.display())]
+    Thread {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What the writer thread tells the loop.
@@ -225,46 +232,20 @@ pub struct History {
 }
 
 impl History {
-    /// Opens (creating) `state_dir/history.db`. A database that cannot be used is renamed
-    /// aside and a new one made; that comes back as the problem to log. `Err` when not even
-    /// a new one can be made: the daemon then keeps no history.
-    pub fn open(
-        state_dir: &Path,
-        retention: Retention,
-    ) -> Result<(History, Option<String>), HistoryError> {
+    /// Starts the history of `state_dir/history.db`. The loop only reads the last run's
+    /// number (a database that does not exist yet, or cannot be read, starts from 0); the
+    /// writer thread opens or creates the database, which may wait on the disk. What it
+    /// meets (a database put aside, one that cannot be made) comes back through
+    /// [`History::take_problems`]. `Err` only when the thread cannot be started.
+    pub fn open(state_dir: &Path, retention: Retention) -> Result<History, HistoryError> {
         let path = state_dir.join(FILE_NAME);
-        let (conn, problem) = match open_new(&path) {
-            Ok(conn) => (conn, None),
-            Err(e) => {
-                let aside = put_aside(&path);
-                let conn = open_new(&path).map_err(|source| HistoryError::Db {
-                    path: path.clone(),
-                    source,
-                })?;
-                let problem = match aside {
-                    Ok(to) => format!(
-                        "run history {} could not be used ({e}); it was moved to {} and a new \
-                         one started",
-                        path.display(),
-                        to.display()
-                    ),
-                    Err(move_error) => format!(
-                        "run history {} could not be used ({e}) nor moved aside ({move_error})",
-                        path.display()
-                    ),
-                };
-                (conn, Some(problem))
-            }
-        };
-        let next_id = store::max_id(&conn).map_err(|source| HistoryError::Db {
-            path: path.clone(),
-            source,
-        })?;
+        let next_id = store::open_reader(&path)
+            .and_then(|c| store::max_id(&c))
+            .unwrap_or(0);
         let (sender, receiver) = sync_channel(QUEUE);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let writer = Writer {
-            conn,
-            path,
+            path: path.clone(),
             retention,
             shared: Arc::clone(&shared),
             failing: false,
@@ -272,18 +253,14 @@ impl History {
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || writer.run(receiver))
-            .map_err(|e| HistoryError::Db {
-                path: state_dir.join(FILE_NAME),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
-        let history = History {
+            .map_err(|e| HistoryError::Thread { path, source: e })?;
+        Ok(History {
             sender: Some(sender),
             thread: Some(thread),
             shared,
             next_id,
             dropped_untold: 0,
-        };
-        Ok((history, problem))
+        })
     }
 
     /// The number of the next run.
@@ -351,6 +328,34 @@ fn open_new(path: &Path) -> rusqlite::Result<Connection> {
     store::open_writer(path)
 }
 
+/// Opens the database, or if it cannot be used, puts it aside and starts a new one; the
+/// problem to tell, if there was one.
+fn open_or_replace(path: &Path) -> Result<(Connection, Option<String>), String> {
+    let e = match open_new(path) {
+        Ok(conn) => return Ok((conn, None)),
+        Err(e) => e,
+    };
+    let aside = put_aside(path);
+    let conn = open_new(path).map_err(|again| {
+        format!(
+            "cannot keep the run history {}: {e}; a new one cannot be made either: {again}",
+            path.display()
+        )
+    })?;
+    let problem = match aside {
+        Ok(to) => format!(
+            "run history {} could not be used ({e}); it was moved to {} and a new one started",
+            path.display(),
+            to.display()
+        ),
+        Err(move_error) => format!(
+            "run history {} could not be used ({e}) nor moved aside ({move_error})",
+            path.display()
+        ),
+    };
+    Ok((conn, Some(problem)))
+}
+
 /// Moves a database that cannot be used (and its WAL files) to `history.db.corrupt-SECS`.
 fn put_aside(path: &Path) -> std::io::Result<PathBuf> {
     let secs = chrono::Utc::now().timestamp();
@@ -366,9 +371,12 @@ fn put_aside(path: &Path) -> std::io::Result<PathBuf> {
     Ok(to)
 }
 
+/// Records written in one transaction at most: a burst's records share a commit, which
+/// costs more than the rows.
+const BATCH: usize = 256;
+
 /// The writer thread's state.
 struct Writer {
-    conn: Connection,
     path: PathBuf,
     retention: Retention,
     shared: Arc<Mutex<Shared>>,
@@ -378,67 +386,104 @@ struct Writer {
 
 impl Writer {
     fn run(mut self, records: Receiver<Record>) {
-        for record in records {
-            let result = self.write(&record);
-            match result {
-                Ok(()) => self.failing = false,
-                Err(e) => self.failed(e),
-            }
-        }
-    }
-
-    fn write(&mut self, record: &Record) -> rusqlite::Result<()> {
-        match record {
-            Record::Start(s) => store::insert_start(&self.conn, s),
-            Record::Skip(s) => store::insert_skip(&self.conn, s),
-            Record::End(e) => {
-                let job = store::update_end(&self.conn, e)?;
-                if let Some(job) = job {
-                    let days = i64::from(self.retention.keep_days) * 86_400_000;
-                    let before = chrono::Utc::now().timestamp_millis() - days;
-                    store::prune(&self.conn, &job, self.retention.keep_runs, before)?;
+        let mut conn = match open_or_replace(&self.path) {
+            Ok((conn, problem)) => {
+                if let Some(problem) = problem {
+                    self.say(problem);
                 }
-                Ok(())
+                conn
             }
-        }
-    }
-
-    /// A write failed: said once until a write succeeds. A database found corrupt is put
-    /// aside and started anew, once.
-    fn failed(&mut self, e: rusqlite::Error) {
-        let corrupt = matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-        );
-        let problem = if corrupt {
-            let aside = put_aside(&self.path);
-            match aside
-                .and_then(|to| Ok((to, open_new(&self.path).map_err(std::io::Error::other)?)))
-            {
-                Ok((to, conn)) => {
-                    self.conn = conn;
-                    format!(
-                        "run history {} is corrupt ({e}); it was moved to {} and a new one \
-                         started",
-                        self.path.display(),
-                        to.display()
-                    )
-                }
-                Err(again) => format!(
-                    "run history {} is corrupt ({e}) and could not be started anew: {again}",
-                    self.path.display()
-                ),
+            Err(problem) => {
+                self.say(problem);
+                // Taken and dropped, so that the loop's queue never fills for nothing.
+                for _ in records {}
+                return;
             }
-        } else if self.failing {
-            return;
-        } else {
-            format!("cannot write the run history {}: {e}", self.path.display())
         };
-        self.failing = true;
+        // What is queued while a transaction is written goes into the next one.
+        while let Ok(first) = records.recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match records.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            match self.write(&conn, &batch) {
+                Ok(()) => self.failing = false,
+                Err(e) => self.failed(&mut conn, e),
+            }
+        }
+    }
+
+    /// One transaction: the records, then a few old rows of each job whose runs ended
+    /// pruned, and a few rows past `keep_days`.
+    fn write(&self, conn: &Connection, batch: &[Record]) -> rusqlite::Result<()> {
+        let tx = conn.unchecked_transaction()?;
+        let mut ended = Vec::new();
+        for record in batch {
+            match record {
+                Record::Start(s) => store::insert_start(&tx, s)?,
+                Record::Skip(s) => store::insert_skip(&tx, s)?,
+                Record::End(e) => ended.extend(store::update_end(&tx, e)?),
+            }
+        }
+        ended.sort_unstable();
+        ended.dedup();
+        for job in &ended {
+            store::prune_job(&tx, job, self.retention.keep_runs)?;
+        }
+        if !ended.is_empty() {
+            let days = i64::from(self.retention.keep_days) * 86_400_000;
+            store::prune_old(&tx, chrono::Utc::now().timestamp_millis() - days)?;
+        }
+        tx.commit()
+    }
+
+    fn say(&self, problem: String) {
         if let Ok(mut s) = self.shared.lock() {
             s.problems.push(problem);
         }
     }
+
+    /// A write failed: said once until a write succeeds. A database found corrupt is put
+    /// aside and started anew.
+    fn failed(&mut self, conn: &mut Connection, e: rusqlite::Error) {
+        let corrupt = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        );
+        if corrupt {
+            match open_or_replace_now(&self.path) {
+                Ok((new, to)) => {
+                    *conn = new;
+                    self.say(format!(
+                        "run history {} is corrupt ({e}); it was moved to {} and a new one \
+                         started",
+                        self.path.display(),
+                        to.display()
+                    ));
+                }
+                Err(again) => self.say(format!(
+                    "run history {} is corrupt ({e}) and could not be started anew: {again}",
+                    self.path.display()
+                )),
+            }
+        } else if !self.failing {
+            self.say(format!(
+                "cannot write the run history {}: {e}",
+                self.path.display()
+            ));
+        }
+        self.failing = true;
+    }
+}
+
+/// Puts a database found corrupt aside and opens a new one.
+fn open_or_replace_now(path: &Path) -> std::io::Result<(Connection, PathBuf)> {
+    let to = put_aside(path)?;
+    let conn = open_new(path).map_err(std::io::Error::other)?;
+    Ok((conn, to))
 }
 
 /// Reads the history (the daemon's answers, and `cronwright history` without a daemon).

@@ -87,9 +87,7 @@ pub fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))
 }
 
-/// The columns every run has (`id` and its [`RunOf`]), as `?1` to `?8`.
-const RUN_COLUMNS: &str = "id, job_id, name, user, source, command, trigger, due_ms";
-
+/// The values of the columns every run has, `id` and its [`RunOf`], as `?1` to `?8`.
 fn run_values<'a>(run_id: &'a i64, of: &'a RunOf) -> Vec<&'a dyn ToSql> {
     vec![
         run_id,
@@ -107,13 +105,13 @@ pub fn insert_start(conn: &Connection, s: &RunStart) -> rusqlite::Result<()> {
     let late = s.late_secs.map(|l| l as i64);
     let mut values = run_values(&s.run_id, &s.of);
     values.extend([&s.started_ms as &dyn ToSql, &late, &s.pid]);
-    conn.execute(
-        &format!(
-            "INSERT OR REPLACE INTO runs ({RUN_COLUMNS}, started_ms, at_ms, late_secs, pid, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, 'running')"
-        ),
-        values.as_slice(),
-    )?;
+    // Cached: a statement parsed once serves every run (parsing costs more than the insert).
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO runs (id, job_id, name, user, source, command, trigger, due_ms,
+             started_ms, at_ms, late_secs, pid, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, 'running')",
+    )?
+    .execute(values.as_slice())?;
     Ok(())
 }
 
@@ -159,13 +157,14 @@ pub fn update_end(conn: &Connection, e: &RunEnd) -> rusqlite::Result<Option<Stri
         tail,
         cut as i64,
     ];
-    let changed = conn.execute(
-        "UPDATE runs SET ended_ms = ?2, at_ms = COALESCE(started_ms, ?2), status = ?3,
-             exit_code = ?4, signal = ?5, reason = ?6, duration_ms = ?7, output_bytes = ?8,
-             output_head = ?9, output_tail = ?10, output_cut = ?11
-         WHERE id = ?1",
-        values,
-    )?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE runs SET ended_ms = ?2, at_ms = COALESCE(started_ms, ?2), status = ?3,
+                 exit_code = ?4, signal = ?5, reason = ?6, duration_ms = ?7, output_bytes = ?8,
+                 output_head = ?9, output_tail = ?10, output_cut = ?11
+             WHERE id = ?1",
+        )?
+        .execute(values)?;
     if changed == 0 {
         conn.execute(
             "INSERT INTO runs (id, job_id, user, source, command, trigger, ended_ms, at_ms,
@@ -175,53 +174,48 @@ pub fn update_end(conn: &Connection, e: &RunEnd) -> rusqlite::Result<Option<Stri
             values,
         )?;
     }
-    conn.query_row("SELECT job_id FROM runs WHERE id = ?1", [e.run_id], |r| {
-        r.get(0)
-    })
-    .optional()
+    conn.prepare_cached("SELECT job_id FROM runs WHERE id = ?1")?
+        .query_row([e.run_id], |r| r.get(0))
+        .optional()
 }
 
 pub fn insert_skip(conn: &Connection, s: &Skip) -> rusqlite::Result<()> {
     let mut values = run_values(&s.run_id, &s.of);
     values.extend([&s.at_ms as &dyn ToSql, &s.reason, &s.detail]);
-    conn.execute(
-        &format!(
-            "INSERT OR REPLACE INTO runs ({RUN_COLUMNS}, at_ms, status, reason, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'skipped', ?10, ?11)"
-        ),
-        values.as_slice(),
-    )?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO runs (id, job_id, name, user, source, command, trigger, due_ms,
+             at_ms, status, reason, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'skipped', ?10, ?11)",
+    )?
+    .execute(values.as_slice())?;
     Ok(())
 }
 
 /// Rows deleted per statement: pruning is spread over the runs, never one long delete.
 const PRUNE_BATCH: i64 = 50;
 
-/// Deletes a few of `job`'s rows beyond its newest `keep_runs`, and a few rows of any job
-/// older than `before_ms`. Each run that ends calls it, so the table converges on the
-/// limits whatever its size was.
-pub fn prune(
-    conn: &Connection,
-    job: &str,
-    keep_runs: u32,
-    before_ms: i64,
-) -> rusqlite::Result<usize> {
-    let by_count = conn.execute(
+/// Deletes a few of `job`'s rows beyond its newest `keep_runs`. Run for each job whose
+/// runs ended, it converges on the limit whatever the table's size was.
+pub fn prune_job(conn: &Connection, job: &str, keep_runs: u32) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
         "DELETE FROM runs WHERE id IN (
              SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT ?3 OFFSET ?2)",
-        params![job, keep_runs, PRUNE_BATCH],
-    )?;
-    let by_age = conn.execute(
+    )?
+    .execute(params![job, keep_runs, PRUNE_BATCH])
+}
+
+/// Deletes a few rows of any job older than `before_ms`.
+pub fn prune_old(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
         "DELETE FROM runs WHERE id IN (
              SELECT id FROM runs WHERE at_ms < ?1 AND status != 'running' LIMIT ?2)",
-        params![before_ms, PRUNE_BATCH * 4],
-    )?;
-    Ok(by_count + by_age)
+    )?
+    .execute(params![before_ms, PRUNE_BATCH * 4])
 }
 
 const COLUMNS: &str = "id, job_id, name, user, source, command, trigger, due_ms, started_ms,
     ended_ms, late_secs, pid, status, exit_code, signal, reason, detail, duration_ms,
-    output_bytes, output_head";
+    output_bytes, output_head, at_ms";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     let status: String = r.get(12)?;
@@ -253,6 +247,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         due_ms: r.get(7)?,
         started_ms: r.get(8)?,
         ended_ms: r.get(9)?,
+        at_ms: r.get(20)?,
         late_secs: r.get::<_, Option<i64>>(10)?.map(|l| l.max(0) as u64),
         pid: r.get(11)?,
         result: outcome
@@ -338,11 +333,12 @@ pub fn runs(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<RunRow>> {
 /// One run, with its kept output: the head, a line saying how much was left out, the tail.
 pub fn run(conn: &Connection, id: i64) -> rusqlite::Result<Option<(RunRow, Vec<u8>)>> {
     let sql = format!("SELECT {COLUMNS}, output_tail, output_cut FROM runs WHERE id = ?1");
+    // output_tail and output_cut follow the 21 columns of COLUMNS.
     conn.query_row(&sql, [id], |r| {
         let found = row(r)?;
         let mut output: Vec<u8> = r.get::<_, Option<Vec<u8>>>(19)?.unwrap_or_default();
-        let tail: Option<Vec<u8>> = r.get(20)?;
-        let cut: Option<i64> = r.get(21)?;
+        let tail: Option<Vec<u8>> = r.get(21)?;
+        let cut: Option<i64> = r.get(22)?;
         if let Some(cut) = cut.filter(|&c| c > 0) {
             if !output.ends_with(b"\n") {
                 output.push(b'\n');

@@ -54,8 +54,7 @@ fn all(dir: &Path) -> Vec<RunRow> {
 #[test]
 fn a_run_is_recorded_from_start_to_end() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, problem) = History::open(dir.path(), RETAIN).unwrap();
-    assert_eq!(problem, None);
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let at = now_ms();
     let ok = start(&mut h, "a1", "alice", at);
     end(&mut h, ok, Outcome::Exit(0), b"done\n");
@@ -79,7 +78,7 @@ fn a_run_is_recorded_from_start_to_end() {
 #[test]
 fn skips_are_recorded_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let run_id = h.next_run_id();
     h.record(Record::Skip(Skip {
         run_id,
@@ -101,6 +100,9 @@ fn skips_are_recorded_with_their_reason() {
     assert_eq!(rows[0].result, "skipped: overlap");
     assert!(!rows[0].failed);
     assert_eq!(rows[0].skip_reason.as_deref(), Some("overlap"));
+    // A skip has no start or end, but its time.
+    assert_eq!(rows[0].started_ms, None);
+    assert!(rows[0].at_ms > 1_700_000_000_000, "{}", rows[0].at_ms);
     let filter = Filter {
         job: Some("nightly".into()),
         limit: 5,
@@ -113,17 +115,17 @@ fn skips_are_recorded_with_their_reason() {
 #[test]
 fn run_numbers_go_on_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let first = start(&mut h, "a", "alice", now_ms());
     h.close();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     assert_eq!(h.next_run_id(), first + 1);
 }
 
 #[test]
 fn long_output_keeps_its_head_and_tail() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let mut output = vec![b'a'; HEAD_TAIL];
     output.extend(vec![b'b'; 12 * 1024]);
     output.extend(vec![b'c'; HEAD_TAIL]);
@@ -150,7 +152,7 @@ fn each_job_keeps_its_newest_runs() {
         keep_runs: 10,
         keep_days: 30,
     };
-    let (mut h, _) = History::open(dir.path(), retain).unwrap();
+    let mut h = History::open(dir.path(), retain).unwrap();
     for _ in 0..40 {
         let r = start(&mut h, "often", "alice", now_ms());
         end(&mut h, r, Outcome::Exit(0), b"");
@@ -169,7 +171,7 @@ fn each_job_keeps_its_newest_runs() {
 #[test]
 fn runs_older_than_the_window_go() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let old = start(&mut h, "a", "alice", now_ms() - 40 * 86_400_000);
     end(&mut h, old, Outcome::Exit(0), b"");
     let new = start(&mut h, "b", "alice", now_ms());
@@ -182,7 +184,7 @@ fn runs_older_than_the_window_go() {
 #[test]
 fn filters_pick_failures_users_sources_and_times() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let t = now_ms();
     let a = start(&mut h, "a", "alice", t - 3_600_000);
     end(&mut h, a, Outcome::Timeout, b"");
@@ -236,12 +238,14 @@ fn filters_pick_failures_users_sources_and_times() {
 fn a_file_that_is_not_a_database_is_put_aside() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("history.db"), vec![0x5a; 8192]).unwrap();
-    let (mut h, problem) = History::open(dir.path(), RETAIN).unwrap();
-    let problem = problem.expect("the problem is told");
-    assert!(problem.contains("history.db.corrupt-"), "{problem}");
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let run = start(&mut h, "a", "alice", now_ms());
     end(&mut h, run, Outcome::Exit(0), b"");
+    let shared = Arc::clone(&h.shared);
     h.close();
+    let problems = std::mem::take(&mut shared.lock().unwrap().problems);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("history.db.corrupt-"), "{problems:?}");
     assert_eq!(all(dir.path()).len(), 1);
     let aside = std::fs::read_dir(dir.path())
         .unwrap()
@@ -258,7 +262,7 @@ fn a_file_that_is_not_a_database_is_put_aside() {
 #[test]
 fn a_full_queue_drops_records_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     // The writer is slower than this loop: far more records than the queue holds.
     for _ in 0..(QUEUE * 4) {
         start(&mut h, "a", "alice", now_ms());
@@ -277,7 +281,7 @@ fn a_full_queue_drops_records_and_says_so() {
 #[ignore]
 fn record_cost() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, _) = History::open(dir.path(), RETAIN).unwrap();
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
     let began = std::time::Instant::now();
     let n = 1000;
     for i in 0..n {

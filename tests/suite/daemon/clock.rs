@@ -97,6 +97,22 @@ fn clock_stepped_forward_runs_what_an_hour_skipped_once_and_nothing_a_correction
         "{:?}",
         h.lines()
     );
+    // The history says why `late` did not run.
+    let runs = super::history::ask_json(&h, &["history", "--json"]);
+    let late_skip = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["command"] == "echo late")
+        .unwrap_or_else(|| panic!("no record of the late job in {runs:#}"));
+    assert_eq!(late_skip["result"], "skipped: clock", "{late_skip:#}");
+    assert!(
+        late_skip["skip_detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the clock moved forward by 14"),
+        "{late_skip:#}"
+    );
 }
 
 #[test]

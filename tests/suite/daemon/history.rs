@@ -22,7 +22,7 @@ fn ask(h: &Harness, args: &[&str]) -> Output {
 }
 
 /// `ask`, as the JSON it printed.
-fn ask_json(h: &Harness, args: &[&str]) -> Value {
+pub(super) fn ask_json(h: &Harness, args: &[&str]) -> Value {
     let out = ask(h, args);
     assert!(out.status.success(), "{args:?}: {out:?}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {out:?}"))
@@ -60,6 +60,7 @@ CRON_NAME=slow
 CRON_TIMEOUT=1s
 * * * * * * echo started; sleep 30
 CRON_NAME=busy
+CRON_TIMEOUT=
 CRON_OVERLAP=skip
 * * * * * * sleep 1.5
 ";
@@ -79,7 +80,13 @@ fn status_and_history_tell_how_each_run_went() {
             let r = job(&status, "busy")["last"]["result"].as_str()?.to_string();
             r.starts_with("skipped").then_some(r)
         },
-        || "a skipped run of busy".into(),
+        || {
+            let busy = ask_json(&h, &["history", "busy", "--json"]);
+            format!(
+                "a skipped run of busy; its history: {busy:#}; log: {:?}",
+                h.lines()
+            )
+        },
     );
     assert_eq!(skipped, "skipped: overlap");
 
