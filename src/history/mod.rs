@@ -5,8 +5,9 @@
 //! number in the database at start), so a start, its end and a skip are records it can
 //! hand over without asking for a row id back, and it hands them to one writer thread
 //! through a bounded queue ([`QUEUE`]): when the queue is full the record is dropped and
-//! counted, never waited for. The writer runs each record as one short transaction and
-//! prunes a few old rows after each end (`store::prune`), so retention costs no long delete.
+//! counted, never waited for. The writer runs the records queued at once as one short
+//! transaction and prunes a few old rows of each job for each end or skip it got
+//! (`store::prune_job`), so retention costs no long delete.
 //!
 //! The jobs run whatever the database does: a database that cannot be opened, or that is
 //! not one, is renamed aside and started anew (one problem line); a write that fails (a full
@@ -15,6 +16,7 @@
 
 mod store;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -244,12 +246,7 @@ impl History {
             .unwrap_or(0);
         let (sender, receiver) = sync_channel(QUEUE);
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let writer = Writer {
-            path: path.clone(),
-            retention,
-            shared: Arc::clone(&shared),
-            failing: false,
-        };
+        let writer = Writer::new(path.clone(), retention, Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || writer.run(receiver))
@@ -382,24 +379,46 @@ struct Writer {
     shared: Arc<Mutex<Shared>>,
     /// The last write failed and that was said: the next failures are not.
     failing: bool,
+    /// The largest run number when the database was opened: a row still `running` at or
+    /// below it was left by an earlier daemon, whose end no one will record, so retention
+    /// may take it; a later one is spared, since its end is still to come.
+    stale: i64,
+    /// The database was started anew for corruption and no write has succeeded since: if
+    /// the new one fails the same way, the fault is not in the file (a failing disk), and
+    /// putting one file after another aside would only litter the directory.
+    replaced: bool,
 }
 
 impl Writer {
+    fn new(path: PathBuf, retention: Retention, shared: Arc<Mutex<Shared>>) -> Writer {
+        Writer {
+            path,
+            retention,
+            shared,
+            failing: false,
+            stale: 0,
+            replaced: false,
+        }
+    }
+
     fn run(mut self, records: Receiver<Record>) {
         let mut conn = match open_or_replace(&self.path) {
             Ok((conn, problem)) => {
                 if let Some(problem) = problem {
                     self.say(problem);
                 }
-                conn
+                Some(conn)
             }
             Err(problem) => {
                 self.say(problem);
-                // Taken and dropped, so that the loop's queue never fills for nothing.
-                for _ in records {}
-                return;
+                None
             }
         };
+        if let Some(c) = &conn {
+            // Unreadable, no row counts as left behind: a row kept too long is better than
+            // a live run's row taken.
+            self.stale = store::max_id(c).unwrap_or(0);
+        }
         // What is queued while a transaction is written goes into the next one.
         while let Ok(first) = records.recv() {
             let mut batch = vec![first];
@@ -409,33 +428,57 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            match self.write(&conn, &batch) {
-                Ok(()) => self.failing = false,
-                Err(e) => self.failed(&mut conn, e),
+            // Without a database the records are still taken, so that the loop's queue
+            // never fills for nothing; losing it was said.
+            if let Some(c) = conn.take() {
+                conn = self.commit(c, &batch);
             }
         }
     }
 
-    /// One transaction: the records, then a few old rows of each job whose runs ended
-    /// pruned, and a few rows past `keep_days`.
+    /// Writes `batch`, or tells why not; the connection to write the next batch with.
+    fn commit(&mut self, conn: Connection, batch: &[Record]) -> Option<Connection> {
+        match self.write(&conn, batch) {
+            Ok(()) => {
+                self.failing = false;
+                self.replaced = false;
+                Some(conn)
+            }
+            Err(e) => self.failed(conn, e),
+        }
+    }
+
+    /// One transaction: the records, then a few of the oldest rows of each job that got a
+    /// row (an end or a skip), and a few rows past `keep_days`.
     fn write(&self, conn: &Connection, batch: &[Record]) -> rusqlite::Result<()> {
         let tx = conn.unchecked_transaction()?;
-        let mut ended = Vec::new();
+        // Rows each job got: each may prune [`store::PRUNE_BATCH`] of the job's old ones,
+        // so that a burst cannot outgrow the pruning, nor a job that is only ever skipped
+        // (its user gone, its last run hung) grow past `keep_runs`.
+        let mut added: BTreeMap<String, usize> = BTreeMap::new();
         for record in batch {
-            match record {
-                Record::Start(s) => store::insert_start(&tx, s)?,
-                Record::Skip(s) => store::insert_skip(&tx, s)?,
-                Record::End(e) => ended.extend(store::update_end(&tx, e)?),
+            let job = match record {
+                Record::Start(s) => {
+                    store::insert_start(&tx, s)?;
+                    None
+                }
+                Record::Skip(s) => {
+                    store::insert_skip(&tx, s)?;
+                    Some(s.of.job_id.clone())
+                }
+                Record::End(e) => store::update_end(&tx, e)?,
+            };
+            if let Some(job) = job {
+                *added.entry(job).or_default() += 1;
             }
         }
-        ended.sort_unstable();
-        ended.dedup();
-        for job in &ended {
-            store::prune_job(&tx, job, self.retention.keep_runs)?;
+        for (job, rows) in &added {
+            store::prune_job(&tx, job, self.retention.keep_runs, *rows, self.stale)?;
         }
-        if !ended.is_empty() {
+        if !added.is_empty() {
             let days = i64::from(self.retention.keep_days) * 86_400_000;
-            store::prune_old(&tx, chrono::Utc::now().timestamp_millis() - days)?;
+            let before = chrono::Utc::now().timestamp_millis() - days;
+            store::prune_old(&tx, before, self.stale)?;
         }
         tx.commit()
     }
@@ -447,43 +490,61 @@ impl Writer {
     }
 
     /// A write failed: said once until a write succeeds. A database found corrupt is put
-    /// aside and started anew.
-    fn failed(&mut self, conn: &mut Connection, e: rusqlite::Error) {
+    /// aside and started anew, once until a write succeeds. The connection to write with
+    /// next comes back, if there is one.
+    fn failed(&mut self, conn: Connection, e: rusqlite::Error) -> Option<Connection> {
         let corrupt = matches!(
             e.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
         );
-        if corrupt {
-            match open_or_replace_now(&self.path) {
-                Ok((new, to)) => {
-                    *conn = new;
+        if !corrupt || self.replaced {
+            if !self.failing {
+                self.say(format!(
+                    "cannot write the run history {}: {e}",
+                    self.path.display()
+                ));
+            }
+            self.failing = true;
+            return Some(conn);
+        }
+        // Closed before the rename: closing a database in WAL mode removes its `-wal` and
+        // `-shm` files by name, which after the rename would be the new database's.
+        drop(conn);
+        self.failing = true;
+        self.replaced = true;
+        match put_aside(&self.path) {
+            Ok(to) => match open_new(&self.path) {
+                Ok(new) => {
+                    self.stale = 0;
                     self.say(format!(
                         "run history {} is corrupt ({e}); it was moved to {} and a new one \
                          started",
                         self.path.display(),
                         to.display()
                     ));
+                    Some(new)
                 }
-                Err(again) => self.say(format!(
-                    "run history {} is corrupt ({e}) and could not be started anew: {again}",
+                Err(again) => {
+                    self.say(format!(
+                        "run history {} is corrupt ({e}) and was moved to {}, but a new one \
+                         cannot be made: {again}; runs are not recorded until the daemon \
+                         restarts",
+                        self.path.display(),
+                        to.display()
+                    ));
+                    None
+                }
+            },
+            Err(move_error) => {
+                self.say(format!(
+                    "run history {} is corrupt ({e}) and cannot be moved aside: {move_error}",
                     self.path.display()
-                )),
+                ));
+                // Written on as it is: some of its pages may still take rows.
+                open_new(&self.path).ok()
             }
-        } else if !self.failing {
-            self.say(format!(
-                "cannot write the run history {}: {e}",
-                self.path.display()
-            ));
         }
-        self.failing = true;
     }
-}
-
-/// Puts a database found corrupt aside and opens a new one.
-fn open_or_replace_now(path: &Path) -> std::io::Result<(Connection, PathBuf)> {
-    let to = put_aside(path)?;
-    let conn = open_new(path).map_err(std::io::Error::other)?;
-    Ok((conn, to))
 }
 
 /// Reads the history (the daemon's answers, and `cronwright history` without a daemon).

@@ -191,26 +191,47 @@ pub fn insert_skip(conn: &Connection, s: &Skip) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Rows deleted per statement: pruning is spread over the runs, never one long delete.
-const PRUNE_BATCH: i64 = 50;
+/// Rows a job's pruning may delete for each row it got: pruning is spread over the runs,
+/// never one long delete.
+pub const PRUNE_BATCH: usize = 50;
 
-/// Deletes a few of `job`'s rows beyond its newest `keep_runs`. Run for each job whose
-/// runs ended, it converges on the limit whatever the table's size was.
-pub fn prune_job(conn: &Connection, job: &str, keep_runs: u32) -> rusqlite::Result<usize> {
+/// Rows past `keep_days` deleted per transaction: the window slides a little at a time.
+const PRUNE_OLD_BATCH: usize = 200;
+
+/// Deletes up to `PRUNE_BATCH * added` of `job`'s rows beyond the `keep_runs` that ended
+/// (or were skipped) last. Run for each row a job gets, it converges on the limit whatever
+/// the table's size was. A run still running is neither counted nor taken unless it was
+/// left by an earlier daemon (at or below `stale`), and a run counts from its end: a hung
+/// job skipped every minute must not lose the row of the run it hangs in, while it hangs
+/// nor when it ends. The sort is of one job's rows, about `keep_runs` of them.
+pub fn prune_job(
+    conn: &Connection,
+    job: &str,
+    keep_runs: u32,
+    added: usize,
+    stale: i64,
+) -> rusqlite::Result<usize> {
+    let limit = PRUNE_BATCH.saturating_mul(added) as i64;
     conn.prepare_cached(
         "DELETE FROM runs WHERE id IN (
-             SELECT id FROM runs WHERE job_id = ?1 ORDER BY id DESC LIMIT ?3 OFFSET ?2)",
+             SELECT id FROM runs WHERE job_id = ?1 AND (status != 'running' OR id <= ?4)
+             ORDER BY COALESCE(ended_ms, at_ms) DESC, id DESC LIMIT ?3 OFFSET ?2)",
     )?
-    .execute(params![job, keep_runs, PRUNE_BATCH])
+    .execute(params![job, keep_runs, limit, stale])
 }
 
-/// Deletes a few rows of any job older than `before_ms`.
-pub fn prune_old(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+/// Deletes a few rows of any job that started, or was skipped, and ended before
+/// `before_ms`: a run of weeks that just ended stays its `keep_days` like any other. Of the
+/// runs still running, only those an earlier daemon left (at or below `stale`) go, as in
+/// [`prune_job`].
+pub fn prune_old(conn: &Connection, before_ms: i64, stale: i64) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "DELETE FROM runs WHERE id IN (
-             SELECT id FROM runs WHERE at_ms < ?1 AND status != 'running' LIMIT ?2)",
+             SELECT id FROM runs WHERE at_ms < ?1 AND (ended_ms IS NULL OR ended_ms < ?1)
+                 AND (status != 'running' OR id <= ?3)
+             LIMIT ?2)",
     )?
-    .execute(params![before_ms, PRUNE_BATCH * 4])
+    .execute(params![before_ms, PRUNE_OLD_BATCH as i64, stale])
 }
 
 const COLUMNS: &str = "id, job_id, name, user, source, command, trigger, due_ms, started_ms,
