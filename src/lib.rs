@@ -42,8 +42,10 @@
 //!
 //! The programs, thin binaries in `src/bin/` over these:
 //! - [`daemon`]: `cronwrightd`'s one event loop (`daemon/mod.rs`), the loaded crontabs and
-//!   their jobs (`table.rs`), the jobs in flight (`running.rs`), signals and the supervisor
-//!   (`signals.rs`), the deadline timer and clock steps (`clock.rs`); what each run leaves in
+//!   their jobs (`table.rs`), the jobs in flight (`running.rs`) and their mail
+//!   (`mailing.rs`), what is due and what was missed (`due.rs`: clock steps, catch-up, the
+//!   journal, `@reboot`), reloads (`reload.rs`), signals and the supervisor (`signals.rs`),
+//!   the deadline timer and clock steps (`clock.rs`); what each run leaves in
 //!   the history and the metrics (`observe.rs`); the control socket and metrics endpoint
 //!   served from the loop (`service.rs`) and the answers, with who may see what
 //!   (`answer.rs`).

@@ -15,13 +15,16 @@
 
 mod answer;
 mod clock;
+mod due;
+mod mailing;
 mod observe;
+mod reload;
 mod running;
 mod service;
 mod signals;
 mod table;
 
-use crate::catchup::{self, CatchupState};
+use crate::catchup::CatchupState;
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
@@ -34,21 +37,19 @@ use nix::sys::signal::Signal;
 use crate::config::Config;
 use crate::control::LastRun;
 use crate::history::History;
-use crate::history::Trigger;
-use crate::inflight::{self, Fate, Journal};
+use crate::inflight::Journal;
 use crate::log::{Event, Logger};
 use crate::metrics::Metrics;
 use crate::resolve::{sources_config, system_crontabs_left_out};
 use crate::runner::{self, Credentials};
-use crate::scheduler::ClockStep;
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
 use clock::{Timer, WallClock, WallSource, wall_now};
-use running::{RunMeta, Running, Waiting};
+use running::{Running, Waiting};
 use service::Service;
 use signals::{Signals, StopSignal, Supervisor};
 use std::collections::{BTreeMap, HashMap};
-use table::{Change, LoadContext, LoadNote, Table};
+use table::{LoadContext, Table};
 
 pub use crate::log::Target;
 /// `cronwrightd --pam-session`: the process between the daemon and a job with a PAM session
@@ -570,200 +571,6 @@ impl Daemon {
         }
     }
 
-    /// Asks the table what is due now, given how the clock moved, and starts it.
-    fn run_due(&mut self) {
-        let (now, step) = self.clock.advance();
-        let moved = match step {
-            ClockStep::Forward(secs) => Some((true, secs)),
-            ClockStep::Backward(secs) => Some((false, secs)),
-            ClockStep::None => None,
-        };
-        if let Some((forward, secs)) = moved {
-            self.logger.log(&Event::ClockMoved { forward, secs });
-        }
-        for (key, info, due) in self.table.due(now, step) {
-            if let (Some(state), Some(id)) = (&mut self.catchup, self.table.catchup_id(key)) {
-                state.set(id, now);
-            }
-            let meta = RunMeta {
-                id: self.table.id_of(key).unwrap_or_default(),
-                trigger: Trigger::Schedule,
-                due: Some(due),
-                late: None,
-                waiter: None,
-            };
-            self.enqueue(Some(key), info, meta);
-        }
-        // What cron's rules for the step left out is recorded, so "why didn't it run?" has
-        // an answer; the log has the step itself, once.
-        if let Some((forward, secs)) = moved {
-            let why = format!(
-                "the clock moved {} by {secs}s, and cron's rules for such a step do not run it",
-                if forward { "forward" } else { "back" }
-            );
-            for (key, info, due) in self.table.passed_over() {
-                let meta = RunMeta {
-                    id: self.table.id_of(key).unwrap_or_default(),
-                    trigger: Trigger::Schedule,
-                    due: Some(due),
-                    late: None,
-                    waiter: None,
-                };
-                self.observe_skip(&info, &meta, "clock", &why);
-            }
-        }
-        // Back from a suspend, jobs that want it make up the run they missed, as at a start.
-        self.catch_up(now, matches!(step, ClockStep::Forward(_)));
-        self.start_waiting();
-    }
-
-    /// Reads `CRON_CATCHUP`'s state and makes up the runs missed while the daemon was down.
-    fn open_catchup(&mut self) {
-        let (state, problem) = CatchupState::open(&self.config.daemon.state_dir);
-        if let Some(problem) = problem {
-            self.logger
-                .log(&Event::CatchupStateLost { problem: &problem });
-        }
-        self.catchup = Some(state);
-        let now = self.clock.now();
-        self.catch_up(now, true);
-        if let Some(state) = &mut self.catchup {
-            let ids: Vec<String> = self
-                .table
-                .catchup_jobs()
-                .iter()
-                .map(|(_, id, _, _)| id.to_string())
-                .collect();
-            state.keep_only(ids.iter().map(String::as_str));
-        }
-        self.save_catchup();
-    }
-
-    /// For each job with `CRON_CATCHUP=once`: one new to the state is noted as seen now; with
-    /// `run` (a start, a resume), one whose last due time is older than a fire time it
-    /// missed since gets that run, once, however many it missed.
-    fn catch_up(&mut self, now: i64, run: bool) {
-        let Some(state) = &mut self.catchup else {
-            return;
-        };
-        let mut missed = Vec::new();
-        for (key, id, times, zone) in self.table.catchup_jobs() {
-            match state.last(id) {
-                Some(last) if run => {
-                    if let Some(at) = catchup::last_missed(times, zone, last, now) {
-                        missed.push((key, (now - at).max(0) as u64));
-                    }
-                    state.set(id, now);
-                }
-                Some(_) => {}
-                None => state.set(id, now),
-            }
-        }
-        for (key, late) in missed {
-            if let Some(info) = self.table.job(key) {
-                let meta = RunMeta {
-                    id: self.table.id_of(key).unwrap_or_default(),
-                    trigger: Trigger::Catchup,
-                    due: Some(now - late as i64),
-                    late: Some(late),
-                    waiter: None,
-                };
-                self.enqueue(Some(key), info, meta);
-            }
-        }
-        self.save_catchup();
-    }
-
-    /// Writes `CRON_CATCHUP`'s state if it changed; a failure is logged, and the state is
-    /// kept in memory for the next try.
-    fn save_catchup(&mut self) {
-        if let Some(state) = &mut self.catchup {
-            if let Err(e) = state.save() {
-                let problem = format!(
-                    "cannot write {}/catchup: {e}",
-                    self.config.daemon.state_dir.display()
-                );
-                self.logger
-                    .log(&Event::CatchupStateLost { problem: &problem });
-            }
-        }
-    }
-
-    /// Starts the journal of runs in flight, and reports what a daemon that was killed left
-    /// in it: runs still going (orphans nobody follows now) and runs that ended unseen.
-    fn open_journal(&mut self) {
-        let dir = self.config.daemon.state_dir.clone();
-        let (journal, leftover) = match Journal::open(&dir, inflight::process_start) {
-            Ok(opened) => opened,
-            Err(e) => {
-                self.logger.log(&Event::StateUnavailable {
-                    dir: &dir,
-                    error: &e.to_string(),
-                });
-                return;
-            }
-        };
-        self.journal = Some(journal);
-        if leftover.ended_by_reboot > 0 {
-            self.logger.log(&Event::RunsEndedByReboot {
-                count: leftover.ended_by_reboot,
-            });
-        }
-        for (run, fate) in &leftover.runs {
-            match fate {
-                Fate::Running => {
-                    let since = chrono::DateTime::from_timestamp_millis(run.started_ms)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                        .unwrap_or_default();
-                    self.logger.log(&Event::RunOrphaned {
-                        job: &run.job,
-                        user: &run.user,
-                        pid: run.pid,
-                        since: &since,
-                    });
-                }
-                Fate::Ended => self.logger.log(&Event::RunLost {
-                    job: &run.job,
-                    user: &run.user,
-                    pid: run.pid,
-                }),
-            }
-        }
-    }
-
-    /// Runs the `@reboot` entries once per boot: only if the marker file (under /run, which
-    /// is emptied at boot) does not exist yet, as cronie does with /run/cron.reboot.
-    fn run_reboot_jobs(&mut self) {
-        let pending = self.table.take_reboot_jobs();
-        let marker = self.config.daemon.reboot_marker.clone();
-        if marker.exists() {
-            if !pending.is_empty() {
-                self.logger.log(&Event::RebootSkipped { marker: &marker });
-            }
-            return;
-        }
-        if let Some(dir) = marker.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = write_no_follow(&marker, b"") {
-            self.logger.log(&Event::RebootMarkerFailed {
-                marker: &marker,
-                error: &e.to_string(),
-            });
-        }
-        for info in pending {
-            let meta = RunMeta {
-                id: info.id(&crate::cron::Schedule::Reboot),
-                trigger: Trigger::Reboot,
-                due: Some(self.clock.now()),
-                late: None,
-                waiter: None,
-            };
-            self.enqueue(None, info, meta);
-        }
-        self.start_waiting();
-    }
-
     /// SIGTERM or SIGINT: no new jobs from now on; the running ones get the grace period.
     fn begin_stop(&mut self, signal: StopSignal) {
         if self.phase != Phase::Running {
@@ -801,134 +608,6 @@ impl Daemon {
             }
             _ => {}
         }
-    }
-
-    /// SIGHUP: the configuration and every crontab, read again.
-    fn reload(&mut self) {
-        if let Some(e) = self.supervisor.reloading() {
-            self.supervisor_failed(e);
-        }
-        self.reload_config();
-        self.load_all(true);
-        // READY again even when the new config was refused: the old one runs on.
-        self.notify_ready();
-    }
-
-    fn reload_config(&mut self) {
-        match Config::load_or_defaults(&self.options.config_path) {
-            Ok(config) => {
-                // Lines still queued for syslog go on to the new targets.
-                self.logger.switch_to(logger(&config, &self.options.log));
-                self.sources =
-                    sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
-                self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));
-                self.pam = pam_sessions(&config, self.as_root);
-                let metrics_moved = config.metrics != self.config.metrics;
-                self.config = config;
-                if metrics_moved {
-                    self.open_metrics();
-                }
-            }
-            Err(e) => {
-                self.logger.log(&Event::ConfigKept {
-                    error: &e.to_string(),
-                });
-            }
-        }
-    }
-
-    /// Scans every source and loads every crontab (see [`Table::load_all`]).
-    fn load_all(&mut self, force: bool) {
-        let cx = load_context(&self.config, &self.sources, self.clock.now());
-        let changes = self.table.load_all(&cx, force);
-        self.log_changes(changes);
-    }
-
-    /// Reloads what the watcher reported (see [`Table::reload_paths`]).
-    fn reload_paths(&mut self, changed: Vec<PathBuf>) {
-        if changed.is_empty() {
-            return;
-        }
-        let cx = load_context(&self.config, &self.sources, self.clock.now());
-        let changes = self.table.reload_paths(changed, &cx);
-        self.log_changes(changes);
-    }
-
-    fn log_changes(&mut self, changes: Vec<Change>) {
-        for change in changes {
-            match change {
-                Change::Ignored { path, reason } => {
-                    self.logger.log(&Event::Ignored {
-                        path: &path.display().to_string(),
-                        reason: &reason,
-                    });
-                }
-                Change::Loaded(report) => {
-                    let file = report.path.display().to_string();
-                    self.note_problems(&report);
-                    for note in &report.notes {
-                        let event = match note {
-                            LoadNote::Invalid(d) => Event::CrontabError {
-                                file: &file,
-                                line: d.line,
-                                column: d.column,
-                                message: &d.message,
-                            },
-                            LoadNote::Skipped { line, skip } => Event::EntrySkipped {
-                                file: &file,
-                                line: *line,
-                                reason: &skip.to_string(),
-                            },
-                            LoadNote::Note { line, note } => Event::EntryNote {
-                                file: &file,
-                                line: *line,
-                                note: &note.to_string(),
-                            },
-                        };
-                        self.logger.log(&event);
-                    }
-                    self.logger.log(&Event::Reload {
-                        file: &file,
-                        entries: report.entries,
-                        errors: report.errors(),
-                    });
-                }
-                Change::Refused {
-                    path,
-                    refusal,
-                    new_reason,
-                    stopped,
-                } => {
-                    let file = path.display().to_string();
-                    self.problems
-                        .insert(path.clone(), vec![format!("{file}: {refusal}")]);
-                    if new_reason {
-                        self.logger.log(&Event::Refused {
-                            path: &file,
-                            reason: &refusal.to_string(),
-                            fix: refusal.fix(&path).as_deref(),
-                        });
-                    }
-                    if stopped {
-                        self.log_emptied(&file);
-                    }
-                }
-                Change::Forgotten { path } => {
-                    self.problems.remove(&path);
-                    self.log_emptied(&path.display().to_string());
-                }
-                Change::Swept { path } => self.logger.log(&Event::Swept { path: &path }),
-            }
-        }
-    }
-
-    /// The RELOAD line of a file whose jobs are all gone.
-    fn log_emptied(&mut self, file: &str) {
-        self.logger.log(&Event::Reload {
-            file,
-            entries: 0,
-            errors: 0,
-        });
     }
 
     /// READY, with what is loaded, for the supervisor.

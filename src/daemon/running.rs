@@ -18,17 +18,17 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::Daemon;
+use super::mailing::mail_failed;
 use super::table::JobInfo;
 use crate::config::Jobs;
 use crate::cron::{Env, Overlap};
 use crate::history::Trigger;
 use crate::log::{Event, Logger, status_text};
-use crate::mail::{JobMail, MailRequest, mail_for};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
 use crate::scheduler::JobKey;
 
 /// The output kept of a sendmail run: only its complaint, if it fails, is worth logging.
-const MAIL_OUTPUT_LIMIT: usize = 4096;
+pub(super) const MAIL_OUTPUT_LIMIT: usize = 4096;
 
 /// Descriptors kept free of runs: each run in flight holds one (its output pipe) and a start
 /// a few more for a moment, while logging, a reload (inotify, the crontab being read) and
@@ -66,6 +66,19 @@ pub(crate) struct RunMeta {
     /// The control client that asked for it, and whether it follows the run to its end
     /// (`cronwright run --wait`) or only waits for it to start.
     pub waiter: Option<(u64, bool)>,
+}
+
+impl RunMeta {
+    /// A run due at `due` for `trigger`, that no client waits for.
+    pub fn due(id: String, trigger: Trigger, due: i64) -> RunMeta {
+        RunMeta {
+            id,
+            trigger,
+            due: Some(due),
+            late: None,
+            waiter: None,
+        }
+    }
 }
 
 /// A process the daemon started and follows until its output pipe closes.
@@ -109,7 +122,7 @@ pub(crate) enum Run {
 }
 
 impl Running {
-    fn new(job: runner::Job, run: Run, credentials: Option<Credentials>) -> Running {
+    pub(super) fn new(job: runner::Job, run: Run, credentials: Option<Credentials>) -> Running {
         Running {
             job,
             run,
@@ -217,23 +230,23 @@ fn environment(jobs: &Jobs, crontab: &Env, user: &str, home: &Path) -> Vec<(Stri
 }
 
 /// Who a process of a run is started as, and with which descriptor limit.
-struct Identity<'a> {
+pub(super) struct Identity<'a> {
     /// `None`: as the daemon, whose identity is `own`.
-    credentials: Option<&'a Credentials>,
-    own: &'a Credentials,
-    descriptor_limit: Option<u64>,
+    pub(super) credentials: Option<&'a Credentials>,
+    pub(super) own: &'a Credentials,
+    pub(super) descriptor_limit: Option<u64>,
     /// Jobs (not their mail) run in a PAM session through this helper.
-    pam: Option<&'a Path>,
+    pub(super) pam: Option<&'a Path>,
 }
 
 impl Identity<'_> {
-    fn home(&self) -> &Path {
+    pub(super) fn home(&self) -> &Path {
         &self.credentials.unwrap_or(self.own).home
     }
 
     /// The name the process runs under, for `LOGNAME` and `USER`: a daemon that is not root
     /// runs every job as itself, whichever user a system crontab line names.
-    fn user(&self) -> &str {
+    pub(super) fn user(&self) -> &str {
         &self.credentials.unwrap_or(self.own).user
     }
 }
@@ -254,48 +267,6 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
         descriptor_limit: who.descriptor_limit,
         session_helper: who.pam.map(Path::to_path_buf),
     }
-}
-
-/// How to run sendmail for a job's output: as the job's user, with a minimal environment,
-/// the message on its standard input.
-fn mail_spec(request: &MailRequest, jobs: &Jobs, who: &Identity<'_>) -> Spec {
-    let home = who.home();
-    Spec {
-        shell: PathBuf::from("/bin/sh"),
-        command: shell_words(&request.argv),
-        env: vec![
-            ("PATH".into(), jobs.path.clone()),
-            ("HOME".into(), home.display().to_string()),
-            ("LOGNAME".into(), who.user().to_string()),
-            ("USER".into(), who.user().to_string()),
-        ],
-        cwd: home.to_path_buf(),
-        stdin: Some(request.message.clone()),
-        credentials: who.credentials.cloned(),
-        descriptor_limit: who.descriptor_limit,
-        // The job's session decided whether it ran; its mail is delivery, not a login.
-        session_helper: None,
-    }
-}
-
-/// Quotes argv for `sh -c`.
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The MAIL line for a failed mail of `info`'s output.
-fn mail_failed(logger: &mut Logger, info: &JobInfo, pid: u32, to: &str, reason: &str) {
-    logger.log(&Event::MailFailed {
-        user: info.user(),
-        command: info.command(),
-        job: &info.job_ref(),
-        pid,
-        to,
-        reason,
-    });
 }
 
 /// The END line of a job whose process exited (sendmail runs have none), or the ERROR line
@@ -647,74 +618,6 @@ impl Daemon {
         self.mail(&info, credentials, pid, &output, dropped, failed.as_deref());
     }
 
-    /// Mails a job's output as cronie does, by running sendmail as the job's user through the
-    /// runner, so the loop never waits on it.
-    fn mail(
-        &mut self,
-        info: &JobInfo,
-        credentials: Option<Credentials>,
-        pid: u32,
-        output: &[u8],
-        dropped: u64,
-        failed: Option<&str>,
-    ) {
-        if !self.config.mail.enabled {
-            return;
-        }
-        let env: Vec<(&str, &str)> = info.env().vars().collect();
-        let default_from = self
-            .config
-            .mail
-            .from
-            .clone()
-            .or_else(|| (!self.as_root).then(|| self.own.user.clone()));
-        let request = mail_for(&JobMail {
-            sendmail: &self.config.mail.sendmail,
-            mailto: info.env().get("MAILTO"),
-            mailfrom: info.env().get("MAILFROM"),
-            default_from: default_from.as_deref(),
-            user: info.user(),
-            hostname: &self.hostname,
-            command: info.command(),
-            output,
-            truncated_bytes: dropped,
-            env: &env,
-            when: info.policy().mail.unwrap_or(self.config.jobs.mail),
-            failed,
-        });
-        let request = match request {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                let to = info.env().get("MAILTO").unwrap_or(info.user());
-                mail_failed(&mut self.logger, info, pid, to, &e.to_string());
-                return;
-            }
-        };
-        if !self.config.mail.sendmail.exists() {
-            let reason = format!("{} does not exist", self.config.mail.sendmail.display());
-            mail_failed(&mut self.logger, info, pid, &request.to, &reason);
-            return;
-        }
-        let who = Identity {
-            credentials: credentials.as_ref(),
-            own: &self.own,
-            descriptor_limit: self.job_descriptor_limit,
-            pam: None,
-        };
-        let spec = mail_spec(&request, &self.config.jobs, &who);
-        match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {
-            Ok(job) => {
-                let run = Run::Mail {
-                    info: info.clone(),
-                    to: request.to,
-                };
-                self.running.push(Running::new(job, run, credentials));
-            }
-            Err(e) => mail_failed(&mut self.logger, info, pid, &request.to, &e.to_string()),
-        }
-    }
-
     /// Stops the runs past their `CRON_TIMEOUT`: SIGTERM to the process group, then
     /// `[jobs] kill_grace` later SIGKILL to what is left of it (a child that ignored the
     /// TERM included). Their END lines say `status=timeout`.
@@ -805,15 +708,6 @@ mod tests {
                 "LOGNAME=alice",
                 "USER=alice"
             ]
-        );
-    }
-
-    #[test]
-    fn sendmail_arguments_are_quoted_for_the_shell() {
-        let argv = ["/usr/sbin/sendmail", "-f", "it's me", "a b"].map(String::from);
-        assert_eq!(
-            shell_words(&argv),
-            r"'/usr/sbin/sendmail' '-f' 'it'\''s me' 'a b'"
         );
     }
 }
