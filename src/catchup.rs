@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn only_the_most_recent_missed_run_counts() {
-        let zone = Zone::new(chrono_tz::UTC);
+        let zone = Zone::new(crate::cron::ZoneRule::utc());
         // Daily at 02:00; the daemon last saw it on day 0 at 01:00 and is back on day 3 at
         // 03:00: three runs were missed, and the last, day 3 at 02:00, is made up.
         let day = 86_400;

@@ -828,7 +828,7 @@ mod tests {
                 mail: MailWhen::Output,
             },
             daemon: DaemonSettings {
-                timezone: ZoneRule::UTC,
+                timezone: crate::cron::zone_named("UTC").unwrap(),
                 pid_file: None,
                 reboot_marker: "/run/cronwrightd.reboot".into(),
                 state_dir: "/var/lib/cronwright".into(),
@@ -956,7 +956,7 @@ mod tests {
                 mail: MailWhen::Failure,
             },
             daemon: DaemonSettings {
-                timezone: chrono_tz::Europe::Berlin.into(),
+                timezone: crate::cron::zone_named("Europe/Berlin").unwrap(),
                 pid_file: Some("/run/cronwrightd.pid".into()),
                 reboot_marker: "/run/cw.reboot".into(),
                 state_dir: "/var/lib/cw".into(),

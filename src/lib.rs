@@ -15,7 +15,8 @@
 //! - `config`: the TOML configuration, validated into resolved values; `system_zone`: which
 //!   zone the machine is in.
 //! - `sources` / `watch`: which files are crontabs and whether they may be loaded; noticing
-//!   their changes (inotify through `notify`, or a once-a-minute fallback).
+//!   their changes (inotify through `notify`, or a once-a-minute fallback). `zone_watch`:
+//!   noticing that a zone file in use was replaced (`tzdata`, `timedatectl`).
 //! - `access`: who may have a crontab (`cron.allow` / `cron.deny`), for `crontab` and the
 //!   daemon alike.
 //! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
@@ -61,9 +62,9 @@
 //!
 //! ```
 //! use chrono::{DateTime, Utc};
-//! use cronwright::cron::{Format, Zone, parse_crontab, parse_expr};
+//! use cronwright::cron::{Format, Zone, parse_crontab, parse_expr, zone_named};
 //!
-//! let zone = Zone::new(chrono_tz::America::New_York);
+//! let zone = Zone::new(zone_named("America/New_York").unwrap());
 //! let from: DateTime<Utc> = "2026-03-08T05:00:00Z".parse().unwrap(); // 00:00 EST
 //! let next = parse_expr("30 2 * * *").unwrap().next_after(from, &zone).unwrap();
 //! assert_eq!(next.to_rfc3339(), "2026-03-08T07:00:00+00:00"); // 03:00 EDT
@@ -97,13 +98,22 @@ pub(crate) mod suggest;
 pub(crate) mod system_zone;
 pub(crate) mod user_fields;
 pub(crate) mod watch;
+pub(crate) mod zone_watch;
 
-/// The version every program prints: the package version and the compiled-in tz database,
-/// since fire times depend on both.
+/// The version every program prints: the package version and the system's tz database, since
+/// fire times depend on both.
 pub fn version() -> String {
-    format!(
-        "{} (tz database {})",
-        env!("CARGO_PKG_VERSION"),
-        chrono_tz::IANA_TZDB_VERSION
-    )
+    let dir = cron::tz_dir();
+    match cron::tz_database_version() {
+        Some(v) => format!(
+            "{} (tz database {v} in {})",
+            env!("CARGO_PKG_VERSION"),
+            dir.display()
+        ),
+        None => format!(
+            "{} (tz database of unknown version in {})",
+            env!("CARGO_PKG_VERSION"),
+            dir.display()
+        ),
+    }
 }

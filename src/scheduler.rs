@@ -400,13 +400,36 @@ impl<T> Scheduler<T> {
     }
 
     fn reschedule_all(&mut self, now: i64, which: impl Fn(&Times) -> bool) {
+        self.rebuild(|slot| {
+            if which(&slot.times) {
+                slot.set_next(slot.next_from(now - i64::from(slot.delay)));
+            }
+        });
+    }
+
+    /// Moves every job in the zone `old` to `new`, each rescheduled from `now` (the zone's
+    /// rules changed under it): how many jobs it has, and how many of them got a new next time.
+    pub fn rezone(&mut self, old: &Arc<Zone>, new: &Arc<Zone>, now: i64) -> (usize, usize) {
+        let (mut jobs, mut moved) = (0, 0);
+        self.rebuild(|slot| {
+            if Arc::ptr_eq(&slot.zone, old) {
+                slot.zone = Arc::clone(new);
+                let before = slot.next;
+                slot.set_next(slot.next_from(now - i64::from(slot.delay)));
+                jobs += 1;
+                moved += usize::from(slot.next != before);
+            }
+        });
+        (jobs, moved)
+    }
+
+    /// Applies `change` to every job, then rebuilds the heap with one entry per job.
+    fn rebuild(&mut self, mut change: impl FnMut(&mut Slot<T>)) {
         let mut entries = std::mem::take(&mut self.heap).into_vec();
         entries.clear();
         for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(slot) = slot.as_mut() else { continue };
-            if which(&slot.times) {
-                slot.set_next(slot.next_from(now - i64::from(slot.delay)));
-            }
+            change(slot);
             if let Some(d) = slot.deadline() {
                 entries.push(Reverse((d, index as u32, slot.generation)));
             }
@@ -459,7 +482,7 @@ mod tests {
     }
 
     fn zone(name: &str) -> Arc<Zone> {
-        Arc::new(Zone::new(name.parse::<chrono_tz::Tz>().unwrap()))
+        Arc::new(Zone::new(crate::cron::zone_named(name).unwrap()))
     }
 
     fn show(t: i64, zone: &Zone) -> String {

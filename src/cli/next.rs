@@ -58,7 +58,9 @@ pub fn run(args: NextArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
         eprintln!("@reboot fires only once, when the daemon starts after the machine boots");
         return Ok(Outcome::Ok);
     }
-    let zone = Zone::new(tz.clone());
+    // The zone's table from a day before `from`, which may be before 1970, where tables
+    // usually start.
+    let zone = Zone::since(tz.clone(), from.timestamp().saturating_sub(86_400));
     let mut t = from;
     for i in 0..args.count {
         match schedule.next_after(t, &zone) {

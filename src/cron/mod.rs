@@ -1,14 +1,16 @@
 //! The cron language, shared by the daemon, `crontab` and `cronwright check`/`next`.
 //!
-//! Pure: it parses `&str` into values and computes times from values. No clock, no files, no
-//! globals, so every rule is tested with literal text and literal instants.
+//! Pure: it parses `&str` into values and computes times from values. No clock, no globals,
+//! and no files but the tz database's (a `CRON_TZ` name is looked up where it is read), so
+//! every rule is tested with literal text and literal instants.
 //!
 //! - `field`: one time field as a bit set (cronie's grammar and errors);
 //! - `schedule`: `Schedule`, the fields together, and `next_after` with the DST rules;
 //! - `line`: one crontab line (entry, environment line, comment) and the 5-or-6 field rule;
 //! - `policy`: job policies (`CRON_OVERLAP`, `CRON_TIMEOUT`…) and their values;
 //! - `crontab`: a whole file into a `Crontab` plus diagnostics;
-//! - `rule`: what a zone name means (the tz database's zone, or a POSIX TZ rule);
+//! - `rule`: what a zone name means (a TZif file of the system's tz database, or a POSIX TZ
+//!   rule);
 //! - `zone`: a time zone prepared for searches (its offset changes in a table), and dates;
 //! - `diag`: diagnostics with line, column and a compiler-style rendering, and the report
 //!   `check` and `crontab` print.
@@ -30,9 +32,11 @@ pub use policy::{
     Catchup, MailWhen, Overlap, Policy, describe as describe_policy, parse_catchup, parse_duration,
     parse_mail, parse_overlap, show_secs,
 };
-pub use rule::{ZoneRule, zone_named};
+pub use rule::{
+    DEFAULT_TZ_DIR, ZoneRule, from_file as zone_from_file, tz_database_version, tz_dir, zone_named,
+};
 pub use schedule::{MACROS, Schedule, Times};
-pub use zone::{Span, TRANSITION_PROBE_SECS, Zone, civil_from_days, days_from_civil, offset_at};
+pub use zone::{MIN_SPAN_SECS, Span, Zone, civil_from_days, days_from_civil};
 
 /// Parses one schedule expression, as `cronwright next` takes it: five fields, six fields
 /// (leading seconds) or a macro. Errors come back as diagnostics on line 1 of `expr`.

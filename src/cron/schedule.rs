@@ -328,13 +328,13 @@ mod tests {
     use crate::cron::parse_expr;
 
     fn next(expr: &str, tz: &str, from: &str) -> String {
-        let tz: chrono_tz::Tz = tz.parse().unwrap();
+        let tz = crate::cron::zone_named(tz).unwrap();
         let from = DateTime::parse_from_rfc3339(from)
             .unwrap()
             .with_timezone(&Utc);
         let s = parse_expr(expr).unwrap();
-        s.next_after(from, &Zone::new(tz))
-            .map(|t| t.with_timezone(&tz).to_rfc3339())
+        s.next_after(from, &Zone::new(tz.clone()))
+            .map(|t| tz.local(t).to_rfc3339())
             .unwrap_or_default()
     }
 
@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn reboot_has_no_next_time() {
-        let zone = Zone::new(chrono_tz::Tz::UTC);
+        let zone = Zone::new(crate::cron::ZoneRule::utc());
         assert_eq!(
             parse_expr("@reboot").unwrap().next_after(Utc::now(), &zone),
             None

@@ -1,29 +1,27 @@
 //! `Zone`: a time zone prepared for next-fire searches, and civil-date arithmetic.
 //!
-//! chrono-tz answers "what is the offset at this instant" by converting to a date and back
-//! and searching its span table, which it does not expose. A search asks that many times, so
-//! a `Zone` reads the zone's offset changes once (about 2 ms) into a sorted table;
-//! after that the offset at an instant, the span of instants sharing it, and the instants that
-//! show a given wall-clock reading are each one binary search, and a search never has to probe
-//! for changes it might have stepped over. Prepare a zone once and reuse it (the daemon keeps
-//! one per zone in use).
+//! A search asks "what is the offset at this instant" and "which instants show this
+//! wall-clock reading" many times, so a `Zone` reads the zone's offset changes once, from
+//! jiff's transitions of the TZif file or POSIX rule, into a sorted table; after that the
+//! offset at an instant, the span of instants sharing it, and the instants that show a given
+//! wall-clock reading are each one lookup, and a search never has to probe for changes it
+//! might have stepped over. Prepare a zone once and reuse it (the daemon keeps one per zone in
+//! use).
 //!
-//! The table is read by probing chrono-tz every day before 1970 and every 6 days from 1970 to
-//! 2200: from 1970 on no zone changes its offset twice within 6 days (`tests/suite/tzdb.rs`
-//! checks this for the compiled-in database, and that nothing changes after 2200).
-
-use chrono::{DateTime, Offset, TimeZone};
-use chrono_tz::Tz;
+//! The table covers 1970 to 2200 (no clock the daemon runs on reads earlier; `next --from`
+//! asks for what it needs with [`Zone::since`]). Before its start the offset in force at the
+//! start is assumed, after its end the offset in force at the end: the search's year limit is
+//! far beyond any time a job can be due. `tests/suite/tzdb.rs` checks, for every zone of the
+//! system's database, that offset changes are days apart and move a clock by less than a day,
+//! which [`Zone::first_instant_showing`] relies on.
 
 use super::rule::ZoneRule;
 
-/// Unix seconds of 1800-01-01, 1970-01-01 and 2200-01-01: where the probing steps change.
-const PROBE_FROM: i64 = -5_364_662_400;
-const PROBE_SWITCH: i64 = 0;
-const PROBE_TO: i64 = 7_258_118_400;
-const DAY: i64 = 86_400;
+/// Unix seconds of 1970-01-01 and 2200-01-01: where the daemon's tables start and end.
+const TABLE_FROM: i64 = 0;
+const TABLE_TO: i64 = 7_258_118_400;
 /// From 1970 on, offset changes of one zone are more than this far apart.
-pub const TRANSITION_PROBE_SECS: i64 = 6 * DAY;
+pub const MIN_SPAN_SECS: i64 = 6 * 86_400;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
@@ -32,13 +30,15 @@ pub struct Zone {
     initial: i32,
     /// Each change: the first instant of the new offset, and that offset. Sorted.
     changes: Box<[(i64, i32)]>,
-    /// For each bucket of `2^BUCKET_BITS` seconds from `PROBE_FROM`, how many changes come
-    /// before the bucket starts: `index_at` looks there and steps over the few changes a
-    /// bucket holds, instead of bisecting the whole table on every call.
+    /// Where the buckets start (Unix seconds).
+    base: i64,
+    /// For each bucket of `2^BUCKET_BITS` seconds from `base`, how many changes come before
+    /// the bucket starts: `index_at` looks there and steps over the few changes a bucket
+    /// holds, instead of bisecting the whole table on every call.
     buckets: Box<[u32]>,
 }
 
-/// Buckets of 2^22 s (about 48.5 days): 3,000 of them cover 1800-2200 in 12 KB.
+/// Buckets of 2^22 s (about 48.5 days): 1,730 of them cover 1970-2200 in 7 KB.
 const BUCKET_BITS: u32 = 22;
 
 /// A run of instants with one offset: `[begin, end)`, either end possibly unbounded.
@@ -49,47 +49,38 @@ pub struct Span {
     pub end: i64,
 }
 
-/// The zone's offset at an instant, straight from chrono-tz (slow; used to build tables).
-pub fn offset_at(tz: Tz, t: i64) -> Option<i64> {
-    let utc = DateTime::from_timestamp(t, 0)?.naive_utc();
-    Some(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc() as i64)
-}
-
 impl Zone {
-    /// Reads the zone's offset changes into a table.
+    /// Reads the zone's offset changes from 1970 to 2200 into a table.
     pub fn new(rule: impl Into<ZoneRule>) -> Zone {
+        Zone::since(rule, TABLE_FROM)
+    }
+
+    /// Reads the zone's offset changes from `from` (Unix seconds; at the latest 1970) to 2200
+    /// into a table.
+    pub fn since(rule: impl Into<ZoneRule>, from: i64) -> Zone {
         let rule = rule.into();
-        let off = |t: i64| rule.offset_secs(t) as i32;
-        let initial = off(PROBE_FROM);
+        let base = from.min(TABLE_FROM);
+        let initial = rule.offset_secs(base) as i32;
         let mut changes = Vec::new();
-        let (mut t, mut current) = (PROBE_FROM, initial);
-        while t < PROBE_TO {
-            let step = if t < PROBE_SWITCH {
-                DAY
-            } else {
-                TRANSITION_PROBE_SECS
-            };
-            let next = (t + step).min(PROBE_TO);
-            let o = off(next);
-            if o != current {
-                let (mut lo, mut hi) = (t, next);
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if off(mid) == current {
-                        lo = mid;
-                    } else {
-                        hi = mid;
-                    }
+        let mut current = initial;
+        if let Ok(start) = jiff::Timestamp::from_second(base) {
+            for transition in rule.time_zone().following(start) {
+                let at = transition.timestamp().as_second();
+                if at >= TABLE_TO {
+                    break;
                 }
-                changes.push((hi, o));
-                current = o;
+                let offset = transition.offset().seconds();
+                // Transitions that change only a name or the DST flag keep the offset.
+                if offset != current {
+                    changes.push((at, offset));
+                    current = offset;
+                }
             }
-            t = next;
         }
-        let count = ((PROBE_TO - PROBE_FROM) >> BUCKET_BITS) as usize + 1;
+        let count = ((TABLE_TO - base) >> BUCKET_BITS) as usize + 1;
         let buckets = (0..count)
             .map(|b| {
-                let start = PROBE_FROM + ((b as i64) << BUCKET_BITS);
+                let start = base + ((b as i64) << BUCKET_BITS);
                 changes.partition_point(|c| c.0 < start) as u32
             })
             .collect();
@@ -97,8 +88,15 @@ impl Zone {
             rule,
             initial,
             changes: changes.into_boxed_slice(),
+            base,
             buckets,
         }
+    }
+
+    /// Whether the two tables give every instant the same offset (the zone's rules are the
+    /// same where the daemon looks).
+    pub fn same_offsets(&self, other: &Zone) -> bool {
+        self.initial == other.initial && self.changes == other.changes
     }
 
     pub fn rule(&self) -> &ZoneRule {
@@ -112,7 +110,7 @@ impl Zone {
 
     /// The index of the span holding `t`: the number of changes at or before it.
     pub fn index_at(&self, t: i64) -> usize {
-        let Some(&first) = usize::try_from(t.saturating_sub(PROBE_FROM) >> BUCKET_BITS)
+        let Some(&first) = usize::try_from(t.saturating_sub(self.base) >> BUCKET_BITS)
             .ok()
             .and_then(|b| self.buckets.get(b))
         else {
@@ -237,6 +235,7 @@ pub fn weekday_from_days(z: i64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cron::zone_named;
     use chrono::{Datelike, NaiveDate};
 
     #[test]
@@ -254,17 +253,23 @@ mod tests {
     }
 
     #[test]
-    fn table_agrees_with_chrono_tz() {
-        let tz: Tz = "America/New_York".parse().unwrap();
-        let zone = Zone::new(tz);
-        for t in (-2_000_000_000i64..5_000_000_000).step_by(3_599_993) {
-            assert_eq!(zone.span_at(t).offset, offset_at(tz, t).unwrap(), "{t}");
+    fn table_agrees_with_the_rules() {
+        for name in [
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "CET-1CEST,M3.5.0,M10.5.0/3",
+        ] {
+            let rule = zone_named(name).unwrap();
+            let zone = Zone::since(rule.clone(), -2_000_000_000);
+            for t in (-2_000_000_000i64..7_000_000_000).step_by(3_599_993) {
+                assert_eq!(zone.span_at(t).offset, rule.offset_secs(t), "{name} {t}");
+            }
         }
     }
 
     #[test]
     fn readings_in_gaps_and_overlaps_resolve_to_the_first_instant() {
-        let zone = Zone::new("America/New_York".parse::<Tz>().unwrap());
+        let zone = Zone::new(zone_named("America/New_York").unwrap());
         let local = |s: &str| {
             chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
                 .unwrap()

@@ -23,6 +23,7 @@ mod running;
 mod service;
 mod signals;
 mod table;
+mod zones;
 
 use crate::catchup::CatchupState;
 use std::collections::VecDeque;
@@ -44,6 +45,7 @@ use crate::resolve::{sources_config, system_crontabs_left_out};
 use crate::runner::{self, Credentials};
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
+use crate::zone_watch::ZoneWatch;
 use clock::{Timer, WallClock, WallSource, wall_now};
 use running::{Running, Waiting};
 use service::Service;
@@ -154,6 +156,8 @@ struct Ready {
     signal: bool,
     /// The watcher queued changed paths.
     watch: bool,
+    /// A zone file in use may have changed.
+    zones: bool,
     /// Indices into `running` of the jobs whose output pipe is readable (or at EOF).
     jobs: Vec<usize>,
     /// The control socket's and the metrics endpoint's descriptors, and which poll found
@@ -197,6 +201,8 @@ pub struct Daemon {
     slice_cut: bool,
     /// Reports changed crontab paths (inotify, or stamps once a minute when it cannot).
     watcher: Watcher,
+    /// Reports zone files in use that were replaced.
+    zone_watch: ZoneWatch,
     /// When the watcher has fallen back to polling: when it last looked.
     last_fallback_check: Instant,
     /// Wakes the loop at the earliest deadline.
@@ -313,6 +319,7 @@ impl Daemon {
             waiting: VecDeque::new(),
             slice_cut: false,
             watcher,
+            zone_watch: ZoneWatch::new(),
             last_fallback_check: Instant::now(),
             timer,
             clock,
@@ -456,6 +463,7 @@ impl Daemon {
         let signal_slot = slot(&mut fds, self.signals.fd());
         // Without a wake fd (out of descriptors) the watcher polls instead.
         let watch_slot = self.watcher.wake_fd().map(|fd| slot(&mut fds, fd));
+        let zone_slot = self.zone_watch.fd().map(|fd| slot(&mut fds, fd));
         // Nothing to dispatch for it: the next turn's flush sends what the receiver takes.
         if let Some(fd) = self.logger.pending_fd() {
             fds.push(PollFd::new(fd, PollFlags::POLLOUT));
@@ -479,6 +487,7 @@ impl Daemon {
             timer: ready(timer_slot),
             signal: ready(signal_slot),
             watch: watch_slot.is_some_and(ready),
+            zones: zone_slot.is_some_and(ready),
             jobs: job_slots
                 .into_iter()
                 .filter(|&(_, s)| ready(s))
@@ -499,6 +508,12 @@ impl Daemon {
         if ready.watch {
             let changed = self.watcher.drain();
             self.reload_paths(changed);
+        }
+        if ready.zones {
+            let changed = self.zone_watch.drain();
+            if !changed.is_empty() {
+                self.zones_changed(changed);
+            }
         }
         // A file written without being closed (truncate(2) on its path) is read once quiet.
         let settled = self.watcher.settled();

@@ -50,6 +50,7 @@ impl Daemon {
         let cx = load_context(&self.config, &self.sources, self.clock.now());
         let changes = self.table.load_all(&cx, force);
         self.log_changes(changes);
+        self.watch_zones();
     }
 
     /// Reloads what the watcher reported (see [`Table::reload_paths`]).
@@ -60,6 +61,7 @@ impl Daemon {
         let cx = load_context(&self.config, &self.sources, self.clock.now());
         let changes = self.table.reload_paths(changed, &cx);
         self.log_changes(changes);
+        self.watch_zones();
     }
 
     fn log_changes(&mut self, changes: Vec<Change>) {

@@ -218,7 +218,7 @@ pub(crate) struct Table {
     /// Every job with its next deadline; the payload is what the loop needs to start it.
     scheduler: Scheduler<JobInfo>,
     /// One prepared zone per zone in use, shared by its jobs: preparing one reads the zone's
-    /// offset changes into a table (about 2 ms).
+    /// offset changes into a table.
     zones: HashMap<ZoneRule, Arc<Zone>>,
     /// RANDOM_DELAY's generator (xorshift64; never zero).
     rng: u64,
@@ -327,6 +327,43 @@ impl Table {
         self.scheduler.iter()
     }
 
+    /// The files the zones in use were read from, to watch.
+    pub fn zone_files(&self) -> impl Iterator<Item = &Path> {
+        self.zones.keys().filter_map(ZoneRule::file)
+    }
+
+    /// The zones in use that were read from `file`.
+    pub fn zones_from(&self, file: &Path) -> Vec<ZoneRule> {
+        self.zones
+            .keys()
+            .filter(|z| z.file() == Some(file))
+            .cloned()
+            .collect()
+    }
+
+    /// How many jobs are scheduled in `zone`.
+    pub fn jobs_in(&self, zone: &ZoneRule) -> usize {
+        self.scheduler
+            .iter()
+            .filter(|j| j.zone.rule() == zone)
+            .count()
+    }
+
+    /// Gives the jobs of the zone `old` the rules `new`, read again from its changed file, and
+    /// reschedules them from `now`: how many jobs it has and how many got a new next time.
+    /// `None` when nothing changes: the same name with the same offsets.
+    pub fn rezone(&mut self, old: &ZoneRule, new: ZoneRule, now: i64) -> Option<(usize, usize)> {
+        let old_zone = self.zones.remove(old)?;
+        let new_zone = Arc::new(Zone::new(new.clone()));
+        if old.name() == new.name() && old_zone.same_offsets(&new_zone) {
+            self.zones.insert(old.clone(), old_zone);
+            return None;
+        }
+        let counts = self.scheduler.rezone(&old_zone, &new_zone, now);
+        self.zones.insert(new, new_zone);
+        Some(counts)
+    }
+
     /// The `@reboot` entries collected so far; later loads collect none.
     pub fn take_reboot_jobs(&mut self) -> Vec<JobInfo> {
         self.reboot_pending.take().unwrap_or_default()
@@ -338,6 +375,11 @@ impl Table {
     /// files are read again.
     pub fn load_all(&mut self, cx: &LoadContext<'_>, force: bool) -> Vec<Change> {
         let mut changes = Vec::new();
+        // Every file is read again, and every zone with it: a SIGHUP after a `tzdata` update
+        // must not keep the old rules.
+        if force {
+            self.zones.clear();
+        }
         for path in sources::sweep_spool(cx.sources, cx.now) {
             changes.push(Change::Swept { path });
         }

@@ -148,6 +148,23 @@ pub enum Event<'a> {
         reason: &'a str,
         fix: Option<&'a str>,
     },
+    /// A zone in use changed on disk (`file`: a `tzdata` update, or `/etc/localtime` for
+    /// `timedatectl set-timezone`): its `jobs` were rescheduled with the new rules, and
+    /// `moved` of them got a new next time. `was` is the old name when the name changed.
+    Zone {
+        zone: &'a str,
+        was: Option<&'a str>,
+        file: &'a Path,
+        jobs: usize,
+        moved: usize,
+    },
+    /// A zone file in use is gone or is no longer a zone: its `jobs` keep the rules read
+    /// before.
+    ZoneUnreadable {
+        zone: &'a str,
+        file: &'a Path,
+        jobs: usize,
+    },
     /// A file was skipped on purpose (for example by the `/etc/cron.d` name rule).
     Ignored { path: &'a str, reason: &'a str },
     /// A job's output could not be mailed; `to` is the recipient list as given, `pid` the
@@ -264,6 +281,7 @@ impl Event<'_> {
             Event::End { .. } => "END",
             Event::Out { .. } => "OUT",
             Event::Reload { .. } => "RELOAD",
+            Event::Zone { .. } => "ZONE",
             Event::Refused { .. } => "REFUSED",
             Event::Ignored { .. } => "IGNORED",
             Event::MailFailed { .. } => "MAIL",
@@ -292,6 +310,7 @@ impl Event<'_> {
             | Event::HistoryProblem { .. }
             | Event::ServiceUnavailable { .. }
             | Event::CrontabError { .. }
+            | Event::ZoneUnreadable { .. }
             | Event::EntrySkipped { .. } => "ERROR",
         }
     }
@@ -483,6 +502,34 @@ impl Event<'_> {
                 fields: vec![both("entries", entries), both("errors", errors)],
                 ..Shape::default()
             },
+            Event::Zone {
+                zone,
+                was,
+                file,
+                jobs,
+                moved,
+            } => {
+                let mut sentence = words("{zone}", values![zone]);
+                match was {
+                    Some(was) => sentence.extend(words(" (was {was})", values![was])),
+                    None => sentence.extend(words("", values![])),
+                }
+                sentence.extend(words(": {file} changed", values![file]));
+                Shape {
+                    sentence,
+                    fields: vec![
+                        json_only("was", was.map_or(Value::Null, Value::from)),
+                        both("jobs", jobs),
+                        both("moved", moved),
+                    ],
+                    ..Shape::default()
+                }
+            }
+            Event::ZoneUnreadable { zone, file, jobs } => Shape::sentence(
+                "zone {zone}: {file} is gone or is not a zone file now; its {jobs} jobs keep the \
+                 rules read before",
+                values![zone, file, jobs],
+            ),
             Event::Refused { path, reason, fix } => {
                 let mut sentence = words("{path}: {reason}", values![path, reason]);
                 let mut fields = Vec::new();

@@ -5,15 +5,17 @@
 //! parsers against arbitrary text: they must never panic, and every diagnostic must point
 //! inside its line.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use chrono::{DateTime, LocalResult, NaiveDateTime};
 use proptest::prelude::*;
 
 use cronwright::cron::{
-    FieldKind, Format, Schedule, Times, Zone, offset_at, parse_crontab, parse_expr, parse_field,
+    FieldKind, Format, Schedule, Times, Zone, parse_crontab, parse_expr, parse_field,
 };
 
-use crate::util::{offset_changes, year_start};
+use crate::util::{RefTz, offset_changes, year_start};
+
+/// Zones are shared by reference: the reference zones live for the whole run.
+type Tz = &'static RefTz;
 
 const ZONES: [&str; 9] = [
     "UTC",
@@ -33,7 +35,7 @@ const WINDOW_SECS: i64 = 3 * 86_400;
 const WINDOW_SECS_WITH_SECONDS: i64 = 3 * 3_600;
 
 fn local(tz: Tz, t: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(t + offset_at(tz, t).unwrap(), 0)
+    DateTime::from_timestamp(t + tz.offset_at(t), 0)
         .unwrap()
         .naive_utc()
 }
@@ -57,11 +59,9 @@ fn reference(times: &Times, from: i64, tz: Tz) -> Option<i64> {
             if times.matches_local(&naive) {
                 let mut m = naive;
                 loop {
-                    match tz.from_local_datetime(&m) {
-                        LocalResult::Single(t) => return Some(t.timestamp()),
-                        LocalResult::Ambiguous(a, b) => {
-                            return Some(a.timestamp().min(b.timestamp()));
-                        }
+                    match tz.instants_showing(&m) {
+                        LocalResult::Single(t) => return Some(t),
+                        LocalResult::Ambiguous(a, b) => return Some(a.min(b)),
                         LocalResult::None => m += chrono::Duration::seconds(1),
                     }
                 }
@@ -143,21 +143,16 @@ fn zone(tz: Tz) -> &'static Zone {
     let all = PREPARED.get_or_init(|| {
         ZONES
             .iter()
-            .map(|z| Zone::new(z.parse::<Tz>().unwrap()))
+            .map(|z| Zone::new(RefTz::get(z).rule()))
             .collect()
     });
-    all.iter().find(|z| *z.rule() == tz.into()).unwrap()
+    all.iter().find(|z| z.rule().name() == tz.name).unwrap()
 }
 
 /// The instants where each zone of `ZONES` changes its offset in 2020-2030, computed once.
 fn all_changes() -> &'static [Vec<i64>] {
     static CHANGES: std::sync::OnceLock<Vec<Vec<i64>>> = std::sync::OnceLock::new();
-    CHANGES.get_or_init(|| {
-        ZONES
-            .iter()
-            .map(|z| changes_of(z.parse().unwrap()))
-            .collect()
-    })
+    CHANGES.get_or_init(|| ZONES.iter().map(|z| changes_of(RefTz::get(z))).collect())
 }
 
 fn changes_of(tz: Tz) -> Vec<i64> {
@@ -169,7 +164,7 @@ fn changes_of(tz: Tz) -> Vec<i64> {
 
 fn case_strategy() -> impl Strategy<Value = (String, Tz, i64)> {
     (expr_strategy(), 0..ZONES.len()).prop_flat_map(|(expr, z)| {
-        let tz: Tz = ZONES[z].parse().unwrap();
+        let tz: Tz = RefTz::get(ZONES[z]);
         (Just(expr), Just(tz), from_strategy(z))
     })
 }
@@ -183,7 +178,7 @@ proptest! {
         let Schedule::Times(times) = schedule else { unreachable!() };
         let got = times.next_after_secs(from, zone(tz));
         match reference(&times, from, tz) {
-            Some(expected) => prop_assert_eq!(got, Some(expected), "{} in {} from {}", expr, tz, from),
+            Some(expected) => prop_assert_eq!(got, Some(expected), "{} in {} from {}", expr, tz.name, from),
             None => {
                 // Nothing within the window: the answer, if any, lies beyond it.
                 if let Some(g) = got {
@@ -193,7 +188,7 @@ proptest! {
                     } else {
                         g > from + window
                     };
-                    prop_assert!(beyond, "{} in {} from {}: got {} inside the window", expr, tz, from, g);
+                    prop_assert!(beyond, "{} in {} from {}: got {} inside the window", expr, tz.name, from, g);
                 }
             }
         }
@@ -208,11 +203,11 @@ proptest! {
                 // Later on the wall clock; in real time too, unless `from` is the second pass
                 // through a repeated hour (the job already ran in the first).
                 prop_assert!(reading > local(tz, from));
-                let second_pass = matches!(tz.from_local_datetime(&local(tz, from)),
-                    LocalResult::Ambiguous(a, b) if a.timestamp().max(b.timestamp()) == from);
+                let second_pass = matches!(tz.instants_showing(&local(tz, from)),
+                    LocalResult::Ambiguous(a, b) if a.max(b) == from);
                 prop_assert!(t > from || second_pass);
                 // It shows a matching time, or it is the end of a gap that swallowed one.
-                let gap_end = offset_at(tz, t - 1).unwrap() < offset_at(tz, t).unwrap();
+                let gap_end = tz.offset_at(t - 1) < tz.offset_at(t);
                 prop_assert!(times.matches_local(&reading) || gap_end);
             } else {
                 prop_assert!(t > from);
@@ -440,6 +435,6 @@ fn check_diagnostics_point_inside(text: &str, format: Format) {
 fn strategies_reach_dst_changes() {
     // Guard against a silently weak generator: every DST zone in the list has changes.
     for z in ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"] {
-        assert!(changes_of(z.parse().unwrap()).len() >= 18, "{z}");
+        assert!(changes_of(RefTz::get(z)).len() >= 18, "{z}");
     }
 }

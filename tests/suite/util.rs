@@ -72,22 +72,97 @@ pub fn year_start(year: i32) -> i64 {
         .timestamp()
 }
 
+/// A zone of the system's tz database as jiff alone reads it: the tests' reference for what
+/// the library computes with its own tables and search.
+#[derive(Debug)]
+pub struct RefTz {
+    pub name: &'static str,
+    tz: jiff::tz::TimeZone,
+}
+
+impl RefTz {
+    /// The zone `name` of the database in `TZDIR` (or /usr/share/zoneinfo), read once.
+    pub fn get(name: &str) -> &'static RefTz {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static ZONES: OnceLock<Mutex<HashMap<String, &'static RefTz>>> = OnceLock::new();
+        let mut zones = ZONES.get_or_init(Default::default).lock().unwrap();
+        zones.entry(name.to_string()).or_insert_with(|| {
+            let data = std::fs::read(cronwright::cron::tz_dir().join(name))
+                .unwrap_or_else(|e| panic!("zone {name}: {e}"));
+            let tz = jiff::tz::TimeZone::tzif(name, &data).unwrap();
+            Box::leak(Box::new(RefTz {
+                name: Box::leak(name.to_string().into_boxed_str()),
+                tz,
+            }))
+        })
+    }
+
+    /// The library's rule for the same name.
+    pub fn rule(&self) -> cronwright::cron::ZoneRule {
+        cronwright::cron::zone_named(self.name).unwrap()
+    }
+
+    /// Seconds east of UTC at `t`.
+    pub fn offset_at(&self, t: i64) -> i64 {
+        let ts = jiff::Timestamp::from_second(t).unwrap();
+        i64::from(self.tz.to_offset(ts).seconds())
+    }
+
+    /// The instants that show the wall-clock reading `local`: one, two (a fold) or none (a
+    /// gap), as chrono's `LocalResult` says.
+    pub fn instants_showing(&self, local: &chrono::NaiveDateTime) -> chrono::LocalResult<i64> {
+        use chrono::{Datelike, LocalResult, Timelike};
+        use jiff::tz::AmbiguousOffset;
+        let dt = jiff::civil::DateTime::new(
+            local.year() as i16,
+            local.month() as i8,
+            local.day() as i8,
+            local.hour() as i8,
+            local.minute() as i8,
+            local.second() as i8,
+            0,
+        )
+        .unwrap();
+        let secs = local.and_utc().timestamp();
+        match self.tz.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => {
+                LocalResult::Single(secs - i64::from(offset.seconds()))
+            }
+            AmbiguousOffset::Gap { .. } => LocalResult::None,
+            AmbiguousOffset::Fold { before, after } => LocalResult::Ambiguous(
+                secs - i64::from(before.seconds()),
+                secs - i64::from(after.seconds()),
+            ),
+        }
+    }
+
+    /// `t` as RFC 3339 in this zone (`2026-03-08T03:00:00-04:00`).
+    pub fn show(&self, t: i64) -> String {
+        let offset = chrono::FixedOffset::east_opt(self.offset_at(t) as i32).unwrap();
+        DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .with_timezone(&offset)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    }
+}
+
 /// Every instant in `[from, to)` where the zone's offset changes, with the offset before and
 /// after, found by probing every `step` seconds and bisecting. Written independently of the
-/// library's own search, since tests use it to check that search's assumptions.
-pub fn offset_changes(tz: chrono_tz::Tz, from: i64, to: i64, step: i64) -> Vec<(i64, i64, i64)> {
-    use cronwright::cron::offset_at;
+/// library's own tables, since tests use it to check them.
+pub fn offset_changes(tz: &RefTz, from: i64, to: i64, step: i64) -> Vec<(i64, i64, i64)> {
     let mut out = Vec::new();
     let mut t = from;
-    let mut off = offset_at(tz, t).unwrap();
+    let mut off = tz.offset_at(t);
     while t < to {
         let next = t + step;
-        let o = offset_at(tz, next).unwrap();
+        let o = tz.offset_at(next);
         if o != off {
             let (mut lo, mut hi) = (t, next);
             while hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid).unwrap() == off {
+                if tz.offset_at(mid) == off {
                     lo = mid;
                 } else {
                     hi = mid;

@@ -11,6 +11,7 @@ mod policies;
 mod reload;
 mod running;
 pub(crate) mod users;
+mod zones;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
