@@ -16,7 +16,8 @@
 //!   zone the machine is in.
 //! - `sources` / `watch`: which files are crontabs and whether they may be loaded; noticing
 //!   their changes (inotify through `notify`, or a once-a-minute fallback). `zone_watch`:
-//!   noticing that a zone file in use was replaced (`tzdata`, `timedatectl`).
+//!   noticing that a zone file in use was replaced (`tzdata`, `timedatectl`). `trim`: giving
+//!   back the memory start-up and loads touched and idling does not need.
 //! - `access`: who may have a crontab (`cron.allow` / `cron.deny`), for `crontab` and the
 //!   daemon alike.
 //! - `resolve`: the daemon's rules for one entry (its user and credentials, its zone, why it
@@ -26,7 +27,8 @@
 //! - `runner`: starting a job as a user, capturing its output, signalling and reaping it;
 //!   `runner/child.rs` holds everything between clone and exec; `runner/session.rs` the
 //!   PAM session a job runs in (a helper process between the daemon and the job) and
-//!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs` or `pam.rs`.
+//!   `runner/pam.rs` the calls into libpam. Every `unsafe` is in `child.rs`, `pam.rs` or
+//!   `trim.rs`.
 //! - `job_id`: a job's identity across reloads and restarts, and `CRON_JITTER`'s stable
 //!   delay drawn from it and the machine-id.
 //! - `catchup`: `CRON_CATCHUP`'s state (the last due time of each such job) in the state
@@ -96,6 +98,7 @@ pub(crate) mod sd_notify;
 pub(crate) mod sources;
 pub(crate) mod suggest;
 pub(crate) mod system_zone;
+pub(crate) mod trim;
 pub(crate) mod user_fields;
 pub(crate) mod watch;
 pub(crate) mod zone_watch;

@@ -100,7 +100,7 @@ pub struct DaemonInfo {
     pub jobs: usize,
     /// Lines and files not loaded, each `file:line: message` (only the asker's, for users).
     pub problems: Vec<String>,
-    /// Whether runs are being recorded (the history database opened).
+    /// Whether runs are being recorded (the history is on and its writer running).
     pub history: bool,
 }
 

@@ -1,7 +1,7 @@
 //! `Schedule`: the six time fields of an entry (or a macro), and the exact next fire time.
 //!
 //! `next_after` is pure: it reads no clock and no files; the zone is a value (a `Zone`, built
-//! once from chrono-tz's compiled-in database). It finds matches by jumping field by field over
+//! once from the system's tz database). It finds matches by jumping field by field over
 //! bit sets (month, then the month's matching days as one 31-bit mask, then hour, minute,
 //! second), never by stepping through minutes, so a yearly schedule costs about what a
 //! minutely one does. Wall-clock times are plain "local seconds since the epoch" and dates

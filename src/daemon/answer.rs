@@ -138,7 +138,10 @@ impl Daemon {
                 let viewer = self.viewer(uid);
                 let reply = match request {
                     Err(why) => Some(Reply::Error(why)),
-                    Ok(Request::Status { user }) => Some(self.status(&viewer, user.as_deref())),
+                    Ok(Request::Status { user }) => {
+                        self.read_last_runs();
+                        Some(self.status(&viewer, user.as_deref()))
+                    }
                     Ok(Request::History {
                         job,
                         user,

@@ -147,6 +147,9 @@ enum Phase {
     },
 }
 
+/// How long the loop is quiet after a load before it gives back memory (see `trim_at`).
+const TRIM_AFTER: Duration = Duration::from_millis(200);
+
 /// What one `poll` found ready.
 #[derive(Debug, Default)]
 struct Ready {
@@ -199,6 +202,10 @@ pub struct Daemon {
     waiting: VecDeque<Waiting>,
     /// The last turn left runs that could start to the next: poll must not sleep.
     slice_cut: bool,
+    /// A load touched memory that idling does not need: when to give it back (see
+    /// [`crate::trim`]). Set at start and after each load to [`TRIM_AFTER`] later, so that
+    /// a burst of loads (an editor saving twice) is trimmed once, after it.
+    trim_at: Option<Instant>,
     /// Reports changed crontab paths (inotify, or stamps once a minute when it cannot).
     watcher: Watcher,
     /// Reports zone files in use that were replaced.
@@ -237,6 +244,8 @@ pub struct Daemon {
     history_dir: PathBuf,
     /// The last run of each job that ended or was skipped, by job id, for `status`.
     last: HashMap<String, LastRun>,
+    /// Whether `last` has had the history's rows read into it (see `read_last_runs`).
+    last_read: bool,
     /// The lines and files not loaded, by file, as the log told them, for `status`.
     problems: BTreeMap<PathBuf, Vec<String>>,
     /// When the daemon started, Unix seconds.
@@ -318,6 +327,7 @@ impl Daemon {
             running: Vec::new(),
             waiting: VecDeque::new(),
             slice_cut: false,
+            trim_at: Some(Instant::now()),
             watcher,
             zone_watch: ZoneWatch::new(),
             last_fallback_check: Instant::now(),
@@ -336,6 +346,7 @@ impl Daemon {
             textfile_failing: false,
             history_dir: PathBuf::new(),
             last: HashMap::new(),
+            last_read: false,
             problems: BTreeMap::new(),
             started_at: chrono::Utc::now().timestamp(),
         })
@@ -457,6 +468,12 @@ impl Daemon {
         // Lines syslog did not take when they were logged go out first, in order; a receiver
         // still full wakes the loop through `pending_fd` once it has room.
         self.logger.flush();
+        // Just before sleeping, so that what runs until the sleep is about all that is
+        // faulted in again.
+        if self.trim_at.is_some_and(|at| at <= Instant::now()) {
+            self.trim_at = None;
+            crate::trim::trim();
+        }
         let timeout = self.poll_timeout();
         let mut fds: Vec<PollFd> = Vec::with_capacity(4 + self.running.len());
         let timer_slot = slot(&mut fds, self.timer.fd());
@@ -568,6 +585,7 @@ impl Daemon {
             .chain(self.watcher.fallback().map(|(every, _)| every))
             .chain(self.logger.retry_in())
             .chain(self.watcher.settle_in())
+            .chain(self.trim_at.map(|at| at.saturating_duration_since(now)))
             .min();
         match next {
             _ if self.slice_cut => PollTimeout::ZERO,

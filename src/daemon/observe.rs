@@ -75,13 +75,24 @@ impl Daemon {
                 let problem = e.to_string();
                 self.logger
                     .log(&Event::HistoryProblem { problem: &problem });
-                return;
             }
         }
-        // Read with a connection of its own, closed again: an idle daemon keeps one.
-        if let Ok(rows) = Reader::open(&dir).and_then(|r| r.last_per_job()) {
+    }
+
+    /// The last run of each job as the history has it, read when `status` first asks rather
+    /// than at start (a start opens no database). Runs of this daemon, already known, are
+    /// newer and stay.
+    pub(super) fn read_last_runs(&mut self) {
+        if self.last_read || self.history.is_none() {
+            return;
+        }
+        self.last_read = true;
+        // A connection of its own, closed again: an idle daemon keeps none.
+        if let Ok(rows) = Reader::open(&self.history_dir).and_then(|r| r.last_per_job()) {
             for row in rows {
-                self.last.insert(row.job_id.clone(), LastRun::from(row));
+                self.last
+                    .entry(row.job_id.clone())
+                    .or_insert_with(|| LastRun::from(row));
             }
         }
     }

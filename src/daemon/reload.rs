@@ -2,6 +2,7 @@
 //! each load found logged (and kept for `status`).
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use super::table::{Change, LoadNote};
 use super::{Daemon, load_context, logger, pam_sessions};
@@ -51,6 +52,7 @@ impl Daemon {
         let changes = self.table.load_all(&cx, force);
         self.log_changes(changes);
         self.watch_zones();
+        self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
     }
 
     /// Reloads what the watcher reported (see [`Table::reload_paths`]).
@@ -62,6 +64,7 @@ impl Daemon {
         let changes = self.table.reload_paths(changed, &cx);
         self.log_changes(changes);
         self.watch_zones();
+        self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
     }
 
     fn log_changes(&mut self, changes: Vec<Change>) {

@@ -18,9 +18,10 @@ mod store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -208,8 +209,6 @@ pub enum HistoryError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("run history {}: does not exist yet", .path.display())]
-    Missing { path: PathBuf },
     #[error("run history {}: cannot start its writer: {source}", .path.display())]
     Thread {
         path: PathBuf,
@@ -221,55 +220,78 @@ pub enum HistoryError {
 #[derive(Default)]
 struct Shared {
     problems: Vec<String>,
+    /// The largest run number when the daemon started, once the loop has read it.
+    base_id: Option<i64>,
 }
 
 /// The daemon's handle on the history: hands records to the writer thread.
 pub struct History {
-    sender: Option<SyncSender<Record>>,
+    /// Boxed: the queue's slots are allocated and touched when it is made, so a slot the
+    /// size of a record would keep 4096 of them (0.85 MiB) resident for nothing.
+    sender: Option<SyncSender<Box<Record>>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Mutex<Shared>>,
-    next_id: i64,
+    path: PathBuf,
+    /// The last run number given, once the database was asked for the largest (at the
+    /// first run, not at start, which opens no database).
+    next_id: Option<i64>,
     /// Drops since the last time they were said.
     dropped_untold: u64,
 }
 
 impl History {
-    /// Starts the history of `state_dir/history.db`. The loop only reads the last run's
-    /// number (a database that does not exist yet, or cannot be read, starts from 0); the
-    /// writer thread opens or creates the database, which may wait on the disk. What it
-    /// meets (a database put aside, one that cannot be made) comes back through
-    /// [`History::take_problems`]. `Err` only when the thread cannot be started.
+    /// Starts the history of `state_dir/history.db`: only the writer thread, which opens or
+    /// creates the database when the first record comes (which may wait on the disk) and
+    /// closes it after [`IDLE_CLOSE`] without records. The loop reads the last run's number
+    /// at its first run ([`History::next_run_id`]). What the writer meets (a database put
+    /// aside, one that cannot be made) comes back through [`History::take_problems`]. `Err`
+    /// only when the thread cannot be started.
     pub fn open(state_dir: &Path, retention: Retention) -> Result<History, HistoryError> {
         let path = state_dir.join(FILE_NAME);
-        let next_id = store::open_reader(&path)
-            .and_then(|c| store::max_id(&c))
-            .unwrap_or(0);
         let (sender, receiver) = sync_channel(QUEUE);
         let shared = Arc::new(Mutex::new(Shared::default()));
         let writer = Writer::new(path.clone(), retention, Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || writer.run(receiver))
-            .map_err(|e| HistoryError::Thread { path, source: e })?;
+            .map_err(|e| HistoryError::Thread {
+                path: path.clone(),
+                source: e,
+            })?;
         Ok(History {
             sender: Some(sender),
             thread: Some(thread),
             shared,
-            next_id,
+            path,
+            next_id: None,
             dropped_untold: 0,
         })
     }
 
-    /// The number of the next run.
+    /// The number of the next run. The first call reads the largest in the database (a
+    /// database that does not exist yet, or cannot be read, starts from 0), and gives it to
+    /// the writer, for which runs before it are an earlier daemon's.
     pub fn next_run_id(&mut self) -> i64 {
-        self.next_id += 1;
-        self.next_id
+        let last = match self.next_id {
+            Some(id) => id,
+            None => {
+                let base = store::open_reader(&self.path)
+                    .and_then(|c| store::max_id(&c))
+                    .unwrap_or(0);
+                if let Ok(mut shared) = self.shared.lock() {
+                    shared.base_id = Some(base);
+                }
+                base
+            }
+        };
+        self.next_id = Some(last + 1);
+        last + 1
     }
 
     /// Hands a record to the writer; never waits. When the queue is full it is dropped.
     pub fn record(&mut self, record: Record) {
         let Some(sender) = &self.sender else { return };
-        match sender.try_send(record) {
+        match sender.try_send(Box::new(record)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped_untold += 1;
@@ -372,6 +394,9 @@ fn put_aside(path: &Path) -> std::io::Result<PathBuf> {
 /// costs more than the rows.
 const BATCH: usize = 256;
 
+/// How long the writer keeps the database open after the last record.
+const IDLE_CLOSE: Duration = Duration::from_secs(60);
+
 /// The writer thread's state.
 struct Writer {
     path: PathBuf,
@@ -379,8 +404,8 @@ struct Writer {
     shared: Arc<Mutex<Shared>>,
     /// The last write failed and that was said: the next failures are not.
     failing: bool,
-    /// The largest run number when the database was opened: a row still `running` at or
-    /// below it was left by an earlier daemon, whose end no one will record, so retention
+    /// The largest run number when the daemon started: a row still `running` at or below it
+    /// was left by an earlier daemon, whose end no one will record, so retention
     /// may take it; a later one is spared, since its end is still to come.
     stale: i64,
     /// The database was started anew for corruption and no write has succeeded since: if
@@ -401,32 +426,35 @@ impl Writer {
         }
     }
 
-    fn run(mut self, records: Receiver<Record>) {
-        let mut conn = match open_or_replace(&self.path) {
-            Ok((conn, problem)) => {
-                if let Some(problem) = problem {
-                    self.say(problem);
+    /// Opens the database when records come, writes them, and closes it again once no record
+    /// came for [`IDLE_CLOSE`]: an idle daemon keeps no connection, no page cache and none of
+    /// SQLite's code in memory.
+    fn run(mut self, records: Receiver<Box<Record>>) {
+        let mut conn: Option<Connection> = None;
+        loop {
+            // Without a connection to close, nothing to wake up for.
+            let next = match conn {
+                Some(_) => records.recv_timeout(IDLE_CLOSE),
+                None => records.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let first = match next {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => {
+                    conn = None;
+                    continue;
                 }
-                Some(conn)
-            }
-            Err(problem) => {
-                self.say(problem);
-                None
-            }
-        };
-        if let Some(c) = &conn {
-            // Unreadable, no row counts as left behind: a row kept too long is better than
-            // a live run's row taken.
-            self.stale = store::max_id(c).unwrap_or(0);
-        }
-        // What is queued while a transaction is written goes into the next one.
-        while let Ok(first) = records.recv() {
-            let mut batch = vec![first];
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            // What is queued while a transaction is written goes into the next one.
+            let mut batch = vec![*first];
             while batch.len() < BATCH {
                 match records.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => batch.push(*r),
                     Err(_) => break,
                 }
+            }
+            if conn.is_none() {
+                conn = self.open();
             }
             // Without a database the records are still taken, so that the loop's queue
             // never fills for nothing; losing it was said.
@@ -434,6 +462,28 @@ impl Writer {
                 conn = self.commit(c, &batch);
             }
         }
+    }
+
+    /// Opens (or replaces) the database; what went wrong is said.
+    fn open(&mut self) -> Option<Connection> {
+        if let Ok(shared) = self.shared.lock() {
+            // Unread, no row counts as left behind: a row kept too long is better than a
+            // live run's row taken.
+            self.stale = shared.base_id.unwrap_or(0);
+        }
+        let conn = match open_or_replace(&self.path) {
+            Ok((conn, problem)) => {
+                if let Some(problem) = problem {
+                    self.say(problem);
+                }
+                conn
+            }
+            Err(problem) => {
+                self.say(problem);
+                return None;
+            }
+        };
+        Some(conn)
     }
 
     /// Writes `batch`, or tells why not; the connection to write the next batch with.
@@ -549,21 +599,26 @@ impl Writer {
 
 /// Reads the history (the daemon's answers, and `cronwright history` without a daemon).
 pub struct Reader {
-    conn: Connection,
+    /// `None` while there is no database yet, or one still being made (the writer makes it
+    /// at the first run): a history with no runs.
+    conn: Option<Connection>,
     path: PathBuf,
 }
 
 impl Reader {
-    /// Opens `state_dir/history.db` read-only.
+    /// Opens `state_dir/history.db` read-only. No database yet (no run since it was made
+    /// or moved) is a history with no runs.
     pub fn open(state_dir: &Path) -> Result<Reader, HistoryError> {
         let path = state_dir.join(FILE_NAME);
         if !path.exists() {
-            return Err(HistoryError::Missing { path });
+            return Ok(Reader { conn: None, path });
         }
-        let conn = store::open_reader(&path).map_err(|source| HistoryError::Db {
+        let db = |source| HistoryError::Db {
             path: path.clone(),
             source,
-        })?;
+        };
+        let conn = store::open_reader(&path).map_err(db)?;
+        let conn = store::has_runs(&conn).map_err(db)?.then_some(conn);
         Ok(Reader { conn, path })
     }
 
@@ -576,17 +631,26 @@ impl Reader {
 
     /// The newest ended or skipped run of each job.
     pub fn last_per_job(&self) -> Result<Vec<RunRow>, HistoryError> {
-        store::last_per_job(&self.conn).map_err(|e| self.err(e))
+        let Some(conn) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        store::last_per_job(conn).map_err(|e| self.err(e))
     }
 
     /// The runs `filter` asks for, newest first.
     pub fn runs(&self, filter: &Filter) -> Result<Vec<RunRow>, HistoryError> {
-        store::runs(&self.conn, filter).map_err(|e| self.err(e))
+        let Some(conn) = &self.conn else {
+            return Ok(Vec::new());
+        };
+        store::runs(conn, filter).map_err(|e| self.err(e))
     }
 
     /// One run and its kept output.
     pub fn run(&self, id: i64) -> Result<Option<(RunRow, Vec<u8>)>, HistoryError> {
-        store::run(&self.conn, id).map_err(|e| self.err(e))
+        let Some(conn) = &self.conn else {
+            return Ok(None);
+        };
+        store::run(conn, id).map_err(|e| self.err(e))
     }
 }
 

@@ -76,6 +76,25 @@ fn a_run_is_recorded_from_start_to_end() {
 }
 
 #[test]
+fn an_idle_history_opens_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(FILE_NAME);
+    let mut h = History::open(dir.path(), RETAIN).unwrap();
+    // Nothing to write: no file, no connection, no SQLite in memory; no runs to read.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!db.exists());
+    assert!(all(dir.path()).is_empty());
+    // Made but without its table yet (the writer is making it): still no runs.
+    std::fs::write(&db, b"").unwrap();
+    assert!(all(dir.path()).is_empty());
+    std::fs::remove_file(&db).unwrap();
+    start(&mut h, "a1", "alice", now_ms());
+    h.close();
+    assert!(db.exists());
+    assert_eq!(all(dir.path()).len(), 1);
+}
+
+#[test]
 fn skips_are_recorded_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = History::open(dir.path(), RETAIN).unwrap();
