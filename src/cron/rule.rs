@@ -7,7 +7,9 @@
 //!
 //! Zones come from the system's files, not from tables compiled in, so that a `tzdata` update
 //! (a country changing its daylight-saving rules) reaches the daemon as it reaches every other
-//! program; jiff parses the TZif files and the POSIX rules.
+//! program; jiff parses the TZif files and the POSIX rules. A build with the `bundled-tzdb`
+//! feature (off by default) falls back to jiff's compiled-in copy for a name the system's
+//! database lacks, for images without `tzdata`.
 //!
 //! A name is only ever a name: a crontab's owner chooses `CRON_TZ`, and the daemon reading it
 //! is root, so names with `..`, absolute paths outside a zoneinfo directory, and anything but
@@ -150,7 +152,7 @@ pub fn zone_named(name: &str) -> Option<ZoneRule> {
     };
     let key = key.strip_prefix("posix/").unwrap_or(key);
     if is_zone_key(key) {
-        if let Some(rule) = from_file(key, &tz_dir().join(key)) {
+        if let Some(rule) = from_file(key, &tz_dir().join(key)).or_else(|| bundled(key)) {
             return Some(rule);
         }
         if UTC_NAMES.contains(&key) {
@@ -187,6 +189,23 @@ pub fn from_file(name: &str, path: &Path) -> Option<ZoneRule> {
         tz,
         file: Some(path.into()),
     })
+}
+
+/// The zone from the tz database compiled in with the `bundled-tzdb` feature, for a system
+/// whose own database lacks it (a container image without `tzdata`).
+#[cfg(feature = "bundled-tzdb")]
+fn bundled(key: &str) -> Option<ZoneRule> {
+    let tz = jiff::tz::db().get(key).ok()?;
+    Some(ZoneRule {
+        name: key.into(),
+        tz,
+        file: None,
+    })
+}
+
+#[cfg(not(feature = "bundled-tzdb"))]
+fn bundled(_key: &str) -> Option<ZoneRule> {
+    None
 }
 
 /// Whether `key` can name a file of the database: relative, no `.` or `..` components, and
@@ -262,6 +281,15 @@ mod tests {
         ] {
             assert_eq!(zone_named(name), None, "{name}");
         }
+    }
+
+    #[cfg(feature = "bundled-tzdb")]
+    #[test]
+    fn the_bundled_database_answers_when_the_system_has_no_zone_file() {
+        let rule = bundled("America/New_York").unwrap();
+        assert_eq!(rule.file(), None);
+        assert_eq!(rule.offset_secs(1_782_907_200), -4 * 3600);
+        assert!(bundled("Mars/Olympus").is_none());
     }
 
     #[test]
