@@ -118,6 +118,8 @@ impl Hash for ZoneRule {
 
 /// The directory zone files are read from: `TZDIR` if set, else [`DEFAULT_TZ_DIR`]. A
 /// setuid or setgid program (crontab(1)) ignores `TZDIR`, as glibc does: its caller chose it.
+/// (glibc's loader drops it from such a program's environment already; a static build has
+/// no such loader.)
 pub fn tz_dir() -> PathBuf {
     match std::env::var_os("TZDIR") {
         Some(dir) if !dir.is_empty() && !privileged() => PathBuf::from(dir),

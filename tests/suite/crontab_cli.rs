@@ -763,6 +763,47 @@ impl Installed {
     }
 }
 
+/// `TZDIR` says where zone files are; a set-group-ID `crontab` ignores it, since the user
+/// who runs it chose it. glibc's loader already drops it from a set-group-ID program's
+/// environment; cronwright checks too, for a build without glibc's loader (static musl).
+/// The same zone is found without the privilege.
+#[test]
+fn setgid_crontab_ignores_the_callers_tzdir() {
+    if !needs_root("setgid_crontab_ignores_the_callers_tzdir") {
+        return;
+    }
+    let Some(inst) = Installed::new() else {
+        println!("skipped: no file system here honours set-group-ID bits");
+        return;
+    };
+    let tzdir = inst.s.path("zoneinfo");
+    fs::create_dir_all(tzdir.join("Fake")).unwrap();
+    fs::copy(
+        cronwright::cron::tz_dir().join("Europe/Berlin"),
+        tzdir.join("Fake/Zone"),
+    )
+    .unwrap();
+    for dir in [&tzdir, &tzdir.join("Fake")] {
+        chmod(dir, 0o755);
+    }
+    chmod(&tzdir.join("Fake/Zone"), 0o644);
+    let crontab = "CRON_TZ=Fake/Zone\n0 12 * * * true\n";
+    let out = run(inst.crontab(0).arg("-").env("TZDIR", &tzdir), crontab);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown time zone 'Fake/Zone'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        crate::util::cronwright()
+            .args(["check", "-"])
+            .env("TZDIR", &tzdir),
+        crontab,
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+}
+
 #[test]
 fn setgid_crontab_lets_users_manage_only_their_own_crontab() {
     if !needs_root("setgid_crontab_lets_users_manage_only_their_own_crontab") {
