@@ -904,6 +904,51 @@ mod tests {
     }
 
     #[test]
+    fn zone_lines_name_the_zone_the_file_and_the_jobs_moved() {
+        let renamed = Event::Zone {
+            zone: "Europe/Paris",
+            was: Some("Europe/Berlin"),
+            file: Path::new("/etc/localtime"),
+            jobs: 40,
+            moved: 0,
+        };
+        assert_eq!(
+            renamed.line(),
+            "ZONE Europe/Paris (was Europe/Berlin): /etc/localtime changed jobs=40 moved=0"
+        );
+        let json: Value = serde_json::from_str(&renamed.json()).unwrap();
+        assert_eq!(json["event"], "ZONE");
+        assert_eq!(json["was"], "Europe/Berlin");
+        assert_eq!(
+            (json["jobs"].as_u64(), json["moved"].as_u64()),
+            (Some(40), Some(0))
+        );
+        let updated = Event::Zone {
+            zone: "America/Santiago",
+            was: None,
+            file: Path::new("/usr/share/zoneinfo/America/Santiago"),
+            jobs: 12,
+            moved: 3,
+        };
+        assert_eq!(
+            updated.line(),
+            "ZONE America/Santiago: /usr/share/zoneinfo/America/Santiago changed jobs=12 moved=3"
+        );
+        assert_eq!(updated.severity(), Level::Info);
+        let gone = Event::ZoneUnreadable {
+            zone: "America/Santiago",
+            file: Path::new("/usr/share/zoneinfo/America/Santiago"),
+            jobs: 12,
+        };
+        assert_eq!(
+            gone.line(),
+            "ERROR zone America/Santiago: /usr/share/zoneinfo/America/Santiago is gone or is \
+             not a zone file now; its 12 jobs keep the rules read before"
+        );
+        assert_eq!(gone.severity(), Level::Err);
+    }
+
+    #[test]
     fn severities_follow_the_documented_table() {
         assert_eq!(cmd("x").severity().pri(), 78);
         assert_eq!(end(ExitStatus::Exited(0), 0, 0).severity(), Level::Info);
