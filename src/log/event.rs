@@ -270,8 +270,8 @@ pub enum Event<'a> {
 }
 
 impl Event<'_> {
-    /// The tag: `START`, `STOP`, `CMD`, `END`, `OUT`, `ERROR`, `RELOAD`, `REFUSED`, `IGNORED`,
-    /// `INFO` or `MAIL`; the JSON `event` field.
+    /// The tag: `START`, `STOP`, `CMD`, `SKIP`, `END`, `OUT`, `ERROR`, `RELOAD`, `ZONE`, `REFUSED`,
+    /// `IGNORED`, `INFO` or `MAIL`; the JSON `event` field.
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Event::Start { .. } => "START",
