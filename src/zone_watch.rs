@@ -2,40 +2,50 @@
 //! `/etc/localtime`, a `tzdata` upgrade replacing `/usr/share/zoneinfo/Europe/Berlin`.
 //!
 //! An inotify instance of its own, polled by the loop, rather than the crontab watcher's
-//! `notify`: a zone file is watched through its directory, because both changes replace the
-//! file (a rename over it) and a watch on the file would follow the old inode, or the old
-//! target of the /etc/localtime link; and a watch on /etc must not wake anything each time a
-//! program opens a file there, which `notify` asks to hear of. So only the events that put a
-//! new file in place or finish writing one are asked for, and only names in use are reported.
-//! A file created empty and written afterwards is reported when it is closed, not when it
-//! appears; a symbolic link is complete when it appears.
+//! `notify`, because of how these files change and where they live:
+//! - Both changes replace the file (a rename over it): the kernel tells a watch on the old
+//!   file that it lost its name (`IN_ATTRIB`, its link count) and, once unused, that it is
+//!   gone. A file written in place says `IN_CLOSE_WRITE`. After any event the watch is put
+//!   back on the path, which names the new file by then.
+//! - Files are watched, never their directories: adding a watch on a directory makes the
+//!   kernel visit every name it has cached there, and /etc has thousands (most of the
+//!   daemon's start-up time went there); and a watch on /etc would wake the loop whenever a
+//!   file in it is written.
+//! - A link is watched itself (`IN_DONT_FOLLOW`), for `timedatectl`, and through to the file
+//!   it leads to, for `tzdata`.
+//! - A file that is missing is watched through its directory until it is back (the rare
+//!   case where the directory's cost is paid).
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
-/// What a directory holding a zone file is watched for.
-fn events() -> AddWatchFlags {
-    AddWatchFlags::IN_CLOSE_WRITE
-        | AddWatchFlags::IN_MOVED_TO
-        | AddWatchFlags::IN_MOVED_FROM
-        | AddWatchFlags::IN_CREATE
-        | AddWatchFlags::IN_DELETE
-        | AddWatchFlags::IN_ONLYDIR
+/// What a zone file (or the link to one) is watched for.
+fn events(follow: bool) -> AddWatchFlags {
+    let base = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVE_SELF;
+    if follow {
+        base
+    } else {
+        base | AddWatchFlags::IN_DONT_FOLLOW
+    }
 }
 
-/// The zone files in use, watched through their directories.
+/// The zone files in use, each watched itself and, through a link, where it leads.
 pub struct ZoneWatch {
     /// `None` when inotify cannot be had: zones then change only with SIGHUP.
     inotify: Option<Inotify>,
-    /// Each watched directory, by its watch.
-    dirs: HashMap<WatchDescriptor, PathBuf>,
-    /// Each file in use, as the zone names it, with the paths whose replacement replaces
-    /// what it reads: itself, and where its links lead.
-    files: Vec<(PathBuf, Vec<PathBuf>)>,
+    /// Each file in use, as the zone names it.
+    files: Vec<PathBuf>,
+    /// Each watch, and the files in use it stands for: one file can be watched for two (a
+    /// link and the file it leads to, both in use). A watch on the directory of a file that
+    /// is missing stands for it under its name.
+    watches: HashMap<WatchDescriptor, Vec<(PathBuf, Option<OsString>)>>,
 }
 
 impl ZoneWatch {
@@ -43,8 +53,8 @@ impl ZoneWatch {
     pub fn new() -> ZoneWatch {
         ZoneWatch {
             inotify: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok(),
-            dirs: HashMap::new(),
             files: Vec::new(),
+            watches: HashMap::new(),
         }
     }
 
@@ -55,42 +65,52 @@ impl ZoneWatch {
 
     /// Watches these files, and no others: called after each load, with the zones in use.
     pub fn watch(&mut self, files: impl IntoIterator<Item = PathBuf>) {
-        let Some(inotify) = &self.inotify else {
-            return;
-        };
-        // Links are followed again each time: where /etc/localtime leads changes.
         let mut files: Vec<PathBuf> = files.into_iter().collect();
         files.sort();
         files.dedup();
-        self.files = files
-            .into_iter()
-            .map(|file| {
-                let mut paths = vec![file.clone()];
-                if let Ok(real) = std::fs::canonicalize(&file)
-                    && real != file
-                {
-                    paths.push(real);
+        if files != self.files {
+            self.files = files;
+            self.rearm();
+        }
+    }
+
+    /// Drops every watch and puts them back on the paths as they are now: a link may lead
+    /// elsewhere, a file may be a new one.
+    fn rearm(&mut self) {
+        let Some(inotify) = &self.inotify else {
+            return;
+        };
+        for (wd, _) in self.watches.drain() {
+            let _ = inotify.rm_watch(wd);
+        }
+        for file in &self.files {
+            let link = file
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink());
+            let follows: &[bool] = if link { &[false, true] } else { &[false] };
+            for &follow in follows {
+                match inotify.add_watch(file, events(follow)) {
+                    Ok(wd) => self
+                        .watches
+                        .entry(wd)
+                        .or_default()
+                        .push((file.clone(), None)),
+                    // Gone (a package's files removed and put back): its directory is watched
+                    // until it is there again.
+                    Err(_) => {
+                        let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+                            continue;
+                        };
+                        let appears = AddWatchFlags::IN_CREATE
+                            | AddWatchFlags::IN_MOVED_TO
+                            | AddWatchFlags::IN_CLOSE_WRITE
+                            | AddWatchFlags::IN_ONLYDIR;
+                        if let Ok(wd) = inotify.add_watch(dir, appears) {
+                            let named = (file.clone(), Some(name.to_os_string()));
+                            self.watches.entry(wd).or_default().push(named);
+                        }
+                    }
                 }
-                (file, paths)
-            })
-            .collect();
-        let wanted: HashSet<&Path> = self
-            .files
-            .iter()
-            .flat_map(|(_, paths)| paths.iter().filter_map(|p| p.parent()))
-            .collect();
-        self.dirs.retain(|wd, dir| {
-            let keep = wanted.contains(dir.as_path());
-            if !keep {
-                let _ = inotify.rm_watch(*wd);
-            }
-            keep
-        });
-        for dir in wanted {
-            if !self.dirs.values().any(|d| d == dir)
-                && let Ok(wd) = inotify.add_watch(dir, events())
-            {
-                self.dirs.insert(wd, dir.to_path_buf());
             }
         }
     }
@@ -101,50 +121,33 @@ impl ZoneWatch {
             return Vec::new();
         };
         let mut changed: Vec<PathBuf> = Vec::new();
+        let mut any = false;
         while let Ok(events) = inotify.read_events() {
             if events.is_empty() {
                 break;
             }
             for event in events {
-                if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
-                    changed.extend(self.files.iter().map(|(f, _)| f.clone()));
-                    continue;
-                }
+                // The end of a watch (dropped by `rearm`, or its file gone) says nothing new.
                 if event.mask.contains(AddWatchFlags::IN_IGNORED) {
-                    self.dirs.remove(&event.wd);
                     continue;
                 }
-                let (Some(dir), Some(name)) = (self.dirs.get(&event.wd), &event.name) else {
-                    continue;
-                };
-                let path = dir.join(name);
-                if event.mask.contains(AddWatchFlags::IN_CREATE) && !is_link(&path) {
-                    continue;
+                any = true;
+                if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    changed.extend(self.files.iter().cloned());
+                } else if let Some(files) = self.watches.get(&event.wd) {
+                    let ours = |name: &Option<OsString>| name.is_none() || *name == event.name;
+                    changed.extend(files.iter().filter(|f| ours(&f.1)).map(|f| f.0.clone()));
                 }
-                changed.extend(self.using(&path, name));
             }
         }
+        if any {
+            self.rearm();
+        }
+        // A file reported by several events (a link and its target) is read once.
         changed.sort();
         changed.dedup();
         changed
     }
-
-    /// The files in use that read `path`.
-    fn using<'a>(&'a self, path: &'a Path, name: &'a OsStr) -> impl Iterator<Item = PathBuf> + 'a {
-        self.files
-            .iter()
-            .filter(move |(_, paths)| {
-                paths
-                    .iter()
-                    .any(|p| p.file_name() == Some(name) && p == path)
-            })
-            .map(|(file, _)| file.clone())
-    }
-}
-
-fn is_link(path: &Path) -> bool {
-    path.symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink())
 }
 
 #[cfg(test)]
@@ -188,5 +191,17 @@ mod tests {
         std::os::unix::fs::symlink(&other, &tmp).unwrap();
         std::fs::rename(&tmp, &link).unwrap();
         assert_eq!(wait_for(&mut w), vec![link.clone()]);
+        // Now the link leads to Other: a new Other is seen through it, and Zone is still
+        // watched for itself.
+        let new = dir.path().join("Other.new");
+        std::fs::write(&new, "three").unwrap();
+        std::fs::rename(&new, &other).unwrap();
+        assert_eq!(wait_for(&mut w), vec![link.clone()]);
+        // Written in place (a copied /etc/localtime): reported when closed.
+        std::fs::write(&zone, "four").unwrap();
+        assert_eq!(wait_for(&mut w), vec![zone.clone()]);
+        // Putting the watches back tells nothing by itself.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(w.drain().is_empty());
     }
 }
