@@ -137,12 +137,27 @@ pub fn parse_crontab_each(
     let mut entry_name: Option<String> = None;
     // One search of the whole file instead of two of every line.
     let bad_bytes = source.as_bytes().contains(&0) || source.contains('\u{FFFD}');
-    let mut lines = source.split('\n').peekable();
+    // `source.split('\n')`, and whether each piece is the last (the one after the last line
+    // end), found by one search of the file rather than one call per line.
+    let mut newlines = memchr::memchr_iter(b'\n', source.as_bytes());
+    let mut from = Some(0);
+    let lines = std::iter::from_fn(|| {
+        let start = from?;
+        Some(match newlines.next() {
+            Some(end) => {
+                from = Some(end + 1);
+                (&source[start..end], false)
+            }
+            None => {
+                from = None;
+                (&source[start..], true)
+            }
+        })
+    });
     let mut line_no = 0u32;
     let mut crlf_told = false;
-    while let Some(raw) = lines.next() {
+    for (raw, last) in lines {
         line_no += 1;
-        let last = lines.peek().is_none();
         if last && raw.is_empty() {
             break;
         }

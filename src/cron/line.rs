@@ -396,7 +396,7 @@ pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
 /// input that does not end with a newline gets one, as cronie writes it.
 /// Returns the byte offset of the first unescaped `%`, for the warning.
 fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
-    if !cmd.contains('%') {
+    if memchr::memchr(b'%', cmd.as_bytes()).is_none() {
         return (cmd.to_string(), None, None);
     }
     let mut command = String::with_capacity(cmd.len());
