@@ -169,6 +169,9 @@ pub struct Resolver<'a> {
     /// A crontab of 100,000 lines for one user costs one getpwnam and getgrouplist (each
     /// reads /etc/passwd or /etc/group), not 100,000, and its jobs share one [`RunAs`].
     users: RefCell<HashMap<String, Result<Arc<RunAs>, Skip>>>,
+    /// The user found last: a file's entries nearly all run as one user, and comparing a
+    /// name costs less than hashing it for every entry.
+    last: RefCell<Option<Arc<RunAs>>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -178,6 +181,7 @@ impl<'a> Resolver<'a> {
             as_root,
             own_user,
             users: RefCell::default(),
+            last: RefCell::default(),
         }
     }
 
@@ -217,7 +221,13 @@ impl<'a> Resolver<'a> {
     /// otherwise a name for the daemon's own identity. One resolver serves one file, so
     /// `pin_uid` is the same for all its lookups.
     fn run_as(&self, user: &str, pin_uid: bool) -> Result<Arc<RunAs>, Skip> {
+        if let Some(last) = self.last.borrow().as_ref().filter(|r| r.user == user) {
+            return Ok(Arc::clone(last));
+        }
         if let Some(known) = self.users.borrow().get(user) {
+            if let Ok(run_as) = known {
+                *self.last.borrow_mut() = Some(Arc::clone(run_as));
+            }
             return known.clone();
         }
         let uid = if self.as_root {
@@ -245,6 +255,9 @@ impl<'a> Resolver<'a> {
                 uid,
             })
         });
+        if let Ok(run_as) = &made {
+            *self.last.borrow_mut() = Some(Arc::clone(run_as));
+        }
         self.users
             .borrow_mut()
             .insert(user.to_string(), made.clone());

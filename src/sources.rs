@@ -683,7 +683,7 @@ pub fn load(source: &Source, cfg: &SourcesConfig) -> Result<Loaded, Refusal> {
             limit: MAX_CRONTAB_BYTES,
         });
     }
-    let text = read_capped(file)?;
+    let text = read_capped(file, meta.len())?;
     Ok(Loaded {
         text,
         stamp: Stamp::of(&meta),
@@ -692,8 +692,11 @@ pub fn load(source: &Source, cfg: &SourcesConfig) -> Result<Loaded, Refusal> {
 }
 
 /// Reads at most one byte past the limit, so a file growing while it is read is still caught.
-fn read_capped(file: File) -> Result<String, Refusal> {
-    let mut bytes = Vec::new();
+/// `size` is the file's size when it was looked at: room for it and the byte that tells the
+/// end is reached lets a big crontab be read straight into place, where a growing buffer
+/// would copy it over and over.
+fn read_capped(file: File, size: u64) -> Result<String, Refusal> {
+    let mut bytes = Vec::with_capacity(size.min(MAX_CRONTAB_BYTES) as usize + 1);
     file.take(MAX_CRONTAB_BYTES + 1).read_to_end(&mut bytes)?;
     let size = bytes.len() as u64;
     if size > MAX_CRONTAB_BYTES {

@@ -135,12 +135,29 @@ pub fn parse_crontab_each(
     let mut policies = Arc::new(Policy::default());
     // `CRON_NAME` names the one entry below it.
     let mut entry_name: Option<String> = None;
-    let mut lines = source.split('\n').peekable();
+    // One search of the whole file instead of two of every line.
+    let bad_bytes = source.as_bytes().contains(&0) || source.contains('\u{FFFD}');
+    // `source.split('\n')`, and whether each piece is the last (the one after the last line
+    // end), found by one search of the file rather than one call per line.
+    let mut newlines = memchr::memchr_iter(b'\n', source.as_bytes());
+    let mut from = Some(0);
+    let lines = std::iter::from_fn(|| {
+        let start = from?;
+        Some(match newlines.next() {
+            Some(end) => {
+                from = Some(end + 1);
+                (&source[start..end], false)
+            }
+            None => {
+                from = None;
+                (&source[start..], true)
+            }
+        })
+    });
     let mut line_no = 0u32;
     let mut crlf_told = false;
-    while let Some(raw) = lines.next() {
+    for (raw, last) in lines {
         line_no += 1;
-        let last = lines.peek().is_none();
         if last && raw.is_empty() {
             break;
         }
@@ -161,7 +178,7 @@ pub fn parse_crontab_each(
                  alike",
             );
         }
-        let parsed = parse_line(&mut sink, format);
+        let parsed = parse_line(&mut sink, format, bad_bytes);
         if last && !matches!(parsed, Some(Line::Nothing)) {
             if format == Format::System {
                 // A file in /etc/cron.d written in two steps (an editor, a package script)
@@ -273,21 +290,26 @@ pub fn parse_crontab_each(
                         continue;
                     }
                 };
-                let mut own = Policy {
-                    name: entry_name.take(),
-                    ..(*policies).clone()
-                };
-                // The entry's own flags are more particular than the lines above it.
-                if job.quiet_success {
-                    own.mail = Some(MailWhen::OutputUnlessSuccess);
-                }
-                if job.single {
-                    own.overlap = Some(Overlap::Skip);
-                }
-                let policy = if own == *policies {
+                let policy = if entry_name.is_none() && !job.quiet_success && !job.single {
+                    // Nearly every entry: nothing of its own, so no copy to make and compare.
                     Arc::clone(&policies)
                 } else {
-                    Arc::new(own)
+                    let mut own = Policy {
+                        name: entry_name.take(),
+                        ..(*policies).clone()
+                    };
+                    // The entry's own flags are more particular than the lines above it.
+                    if job.quiet_success {
+                        own.mail = Some(MailWhen::OutputUnlessSuccess);
+                    }
+                    if job.single {
+                        own.overlap = Some(Overlap::Skip);
+                    }
+                    if own == *policies {
+                        Arc::clone(&policies)
+                    } else {
+                        Arc::new(own)
+                    }
                 };
                 on_entry(Entry {
                     line: line_no,

@@ -346,8 +346,52 @@ fn wrapped(kind: FieldKind, a: u32, b: u32, lo: u32, top: u32) -> String {
     format!("{},{}", part(a, top), part(lo, b))
 }
 
+/// `*` or a number of one or two digits within the field's bounds, which is most fields of
+/// most crontabs: such a field has nothing to warn about, so a big crontab's load need not
+/// take it through the general parser. Anything else is `None`, for the general parser.
+fn plain_field(text: &str, kind: FieldKind) -> Option<Field> {
+    let (lo, hi) = kind.bounds();
+    let value = match *text.as_bytes() {
+        [b'*'] => {
+            let bits = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+            return Some(Field {
+                bits: fold_sunday(kind, bits),
+                star: true,
+            });
+        }
+        [d] if d.is_ascii_digit() => d - b'0',
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => (a - b'0') * 10 + (b - b'0'),
+        _ => return None,
+    };
+    (lo..=hi).contains(&value).then(|| Field {
+        bits: fold_sunday(kind, 1u64 << value),
+        star: false,
+    })
+}
+
+/// Day of week 7 is Sunday, which is 0.
+fn fold_sunday(kind: FieldKind, bits: u64) -> u64 {
+    if kind == FieldKind::DayOfWeek && bits & (1 << 7) != 0 {
+        (bits | 1) & 0x7f
+    } else {
+        bits
+    }
+}
+
 /// Parses one field. Warnings (legal but surprising) are pushed to `warnings`.
 pub fn parse_field(
+    text: &str,
+    kind: FieldKind,
+    warnings: &mut Vec<FieldWarning>,
+) -> Result<Field, FieldError> {
+    match plain_field(text, kind) {
+        Some(field) => Ok(field),
+        None => parse_any(text, kind, warnings),
+    }
+}
+
+/// [`parse_field`] for any text: the whole grammar, its warnings and its errors.
+fn parse_any(
     text: &str,
     kind: FieldKind,
     warnings: &mut Vec<FieldWarning>,
@@ -491,11 +535,8 @@ pub fn parse_field(
             }
         }
     }
-    if kind == FieldKind::DayOfWeek && bits & (1 << 7) != 0 {
-        bits = (bits | 1) & 0x7f;
-    }
     Ok(Field {
-        bits,
+        bits: fold_sunday(kind, bits),
         star: text.starts_with('*'),
     })
 }
@@ -642,6 +683,29 @@ mod tests {
         let mut w = Vec::new();
         let e = parse_field("1,5,jna", FieldKind::Month, &mut w).unwrap_err();
         assert_eq!((e.offset, e.len), (4, 3));
+    }
+
+    #[test]
+    fn plain_fields_read_as_the_whole_grammar_reads_them() {
+        use FieldKind::*;
+        let texts = ["*".to_string()]
+            .into_iter()
+            .chain((0..100).map(|v| v.to_string()))
+            .chain((0..10).map(|v| format!("0{v}")));
+        for text in texts {
+            for kind in [Second, Minute, Hour, DayOfMonth, Month, DayOfWeek] {
+                let mut w = Vec::new();
+                let any = parse_any(&text, kind, &mut w);
+                match plain_field(&text, kind) {
+                    Some(plain) => {
+                        assert_eq!(Ok(plain), any, "{text} as {kind:?}");
+                        assert!(w.is_empty(), "{text} as {kind:?}: {w:?}");
+                    }
+                    // Only values out of range are left to the whole grammar (for its error).
+                    None => assert!(any.is_err(), "{text} as {kind:?}"),
+                }
+            }
+        }
     }
 
     #[test]

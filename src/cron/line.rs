@@ -396,7 +396,7 @@ pub(crate) fn parse_expr_line(sink: &mut Sink) -> Option<Schedule> {
 /// input that does not end with a newline gets one, as cronie writes it.
 /// Returns the byte offset of the first unescaped `%`, for the warning.
 fn split_command(cmd: &str) -> (String, Option<String>, Option<usize>) {
-    if !cmd.contains('%') {
+    if memchr::memchr(b'%', cmd.as_bytes()).is_none() {
         return (cmd.to_string(), None, None);
     }
     let mut command = String::with_capacity(cmd.len());
@@ -498,8 +498,13 @@ fn parse_env<'a>(sink: &mut Sink, start: usize) -> Option<Line<'a>> {
     })
 }
 
-/// Parses one line of a crontab (without its line ending).
-pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<Line<'a>> {
+/// Parses one line of a crontab (without its line ending). `bad_bytes`: whether the file
+/// holds a NUL or a U+FFFD anywhere; when it does not, no line is searched for them.
+pub(crate) fn parse_line<'a>(
+    sink: &mut Sink<'_, 'a>,
+    format: Format,
+    bad_bytes: bool,
+) -> Option<Line<'a>> {
     let text: &'a str = sink.text;
     let Some(first) = next_token(text, 0) else {
         return Some(Line::Nothing);
@@ -511,7 +516,7 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
     // The daemon would refuse such a line only when it ran (a NUL cannot reach exec) or
     // would run other bytes than the file holds (the text is read as UTF-8, invalid bytes
     // replaced): refusing it here tells `check`, `crontab` and the daemon's load alike.
-    if let Some(at) = text.find('\0') {
+    if let Some(at) = bad_bytes.then(|| text.find('\0')).flatten() {
         sink.error(
             at,
             1,
@@ -519,7 +524,7 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
         );
         return None;
     }
-    if let Some(at) = text.find('\u{FFFD}') {
+    if let Some(at) = bad_bytes.then(|| text.find('\u{FFFD}')).flatten() {
         sink.error(
             at,
             1,
@@ -547,11 +552,12 @@ pub(crate) fn parse_line<'a>(sink: &mut Sink<'_, 'a>, format: Format) -> Option<
             return None;
         }
     }
-    let (toks, n) = tokens::<8>(text, pos);
+    // Six tokens decide everything below: the command is read from the text after them.
+    let (toks, n) = tokens::<6>(text, pos);
     let (schedule, used) = if b[pos] == b'@' {
         (parse_macro(toks[0], sink), 1)
     } else {
-        let count = crontab_field_count(text, &toks[..n.min(6)]);
+        let count = crontab_field_count(text, &toks[..n]);
         if n < count {
             sink.error(
                 text.len(),

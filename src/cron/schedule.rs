@@ -137,20 +137,14 @@ impl Times {
     /// Months (bits 1-12) that the schedule names but in which none of the days it names
     /// exists, such as February for `0 0 30 * *`. Only meaningful under the AND day rule.
     pub fn months_without_their_days(&self) -> u16 {
-        (1..=12u32)
-            .filter(|&m| {
-                self.months & (1 << m) != 0 && self.days & month_mask(max_days_in_month(m)) == 0
-            })
-            .fold(0, |acc, m| acc | 1 << m)
+        self.months & months_lacking(self.days)
     }
 
     fn any_date_matches(&self) -> bool {
         if self.days_are_ored() && self.weekdays != 0 {
             return true;
         }
-        (1..=12u32).any(|m| {
-            self.months & (1 << m) != 0 && self.days & month_mask(max_days_in_month(m)) != 0
-        })
+        self.months & !months_lacking(self.days) != 0
     }
 
     /// Does this local wall-clock time match every field (with the day rule)? A plain
@@ -170,11 +164,12 @@ impl Times {
             && bit(self.seconds, t.second())
     }
 
-    /// The days of `year`-`month` that match, as bits 1-31.
-    fn day_mask(&self, year: i64, month: u32) -> u32 {
+    /// The days of `year`-`month` that match, as bits 1-31; `day1` is the month's first day
+    /// (days since 1970-01-01).
+    fn day_mask(&self, year: i64, month: u32, day1: i64) -> u32 {
         let len = days_in_month(year, month);
         let valid = month_mask(len);
-        let first = weekday_from_days(days_from_civil(year, month, 1));
+        let first = weekday_from_days(day1);
         // Rotate the weekday set so bit k means "the weekday of day k+1", then repeat it
         // over five weeks and shift so bit d means day d.
         let w = self.weekdays as u64;
@@ -230,7 +225,8 @@ impl Times {
                 Some(m) if m != mo => (mo, d, h, mi, s) = (m, 1, 0, 0, 0),
                 Some(_) => {}
             }
-            match next_bit(self.day_mask(y, mo) as u64, d) {
+            let day1 = days_from_civil(y, mo, 1);
+            match next_bit(self.day_mask(y, mo, day1) as u64, d) {
                 None => {
                     (mo, d, h, mi, s) = (mo + 1, 1, 0, 0, 0);
                     continue;
@@ -240,7 +236,7 @@ impl Times {
             }
             match self.time_in_day(h, mi, s) {
                 Some((h2, m2, s2)) => {
-                    let day = days_from_civil(y, mo, d);
+                    let day = day1 + i64::from(d) - 1;
                     let tod = (h2 * 3600 + m2 * 60 + s2) as i64;
                     return day.checked_mul(DAY)?.checked_add(tod);
                 }
@@ -301,6 +297,19 @@ fn next_bit(set: u64, from: u32) -> Option<u32> {
 /// Bits 1..=len.
 fn month_mask(len: u32) -> u32 {
     ((1u64 << (len + 1)) - 2) as u32
+}
+
+/// The months (bits 1-12) that have none of `days` (bits 1-31), found from the first of them
+/// alone: every month has days 1-29, and only February lacks the 30th.
+fn months_lacking(days: u32) -> u16 {
+    const ALL: u16 = 0x1ffe;
+    const SHORT: u16 = 1 << 2 | 1 << 4 | 1 << 6 | 1 << 9 | 1 << 11;
+    match (days & !1).trailing_zeros() {
+        ..=29 => 0,
+        30 => 1 << 2,
+        31 => SHORT,
+        _ => ALL,
+    }
 }
 
 fn max_days_in_month(month: u32) -> u32 {
@@ -419,6 +428,20 @@ mod tests {
             next("0 0 29 2 *", "UTC", "2026-01-01T00:00:00Z"),
             "2028-02-29T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn months_lacking_days_agree_with_each_months_length() {
+        // Every first day, with and without later days beside it, and no day at all.
+        let sets = (1..=31u32)
+            .flat_map(|d| [1 << d, (u32::MAX << d) & !1])
+            .chain([0]);
+        for days in sets {
+            let lacking = (1..=12u32)
+                .filter(|&m| days & month_mask(max_days_in_month(m)) == 0)
+                .fold(0u16, |acc, m| acc | 1 << m);
+            assert_eq!(months_lacking(days), lacking, "days {days:#x}");
+        }
     }
 
     #[test]
