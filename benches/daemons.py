@@ -236,6 +236,10 @@ class Instance:
         os.makedirs(os.path.dirname(self.exe))
         shutil.copy2(src, self.exe)
         if daemon == "cronwrightd":
+            # Its PAM session helper is found beside it: with Debian's cron installed for the
+            # run, /etc/pam.d/cron exists, and cronwrightd opens a session per job as cron does.
+            helper = os.path.join(os.path.dirname(CW_BIN), "cronwright-session")
+            shutil.copy2(helper, os.path.join(os.path.dirname(self.exe), "cronwright-session"))
             with open(os.path.join(self.dir, "cronwright.toml"), "w") as f:
                 # Its own paths name the private folders directly: no mount point (/etc/crontab,
                 # /var/spool/cron) need exist on a machine with no cron package installed.
@@ -918,8 +922,8 @@ def main() -> int:
             return 2
     else:
         log("building cronwrightd")
-        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "cronwrightd"],
-                       cwd=REPO, check=True)
+        subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "cronwrightd",
+                        "--bin", "cronwright-session"], cwd=REPO, check=True)
     h = Harness(args)
     rows = args.rows.split(",")
     try:
