@@ -143,9 +143,16 @@ fn run_wait_runs_a_job_as_the_daemon_would_and_exits_with_its_status() {
     assert_eq!(text(&out.stdout), "from the crontab\nerr\n");
     let cmd = h.wait_for("the manual CMD", |l| is_event(l, "CMD"));
     assert_eq!(field(&cmd, "trigger"), Some("manual"), "{cmd}");
-    let runs = ask_json(&h, &["history", "hello", "--json"]);
+    // The writer thread records the run after its end, on its own time (the first run
+    // after a start also opens the database): the row comes moments after the reply.
+    let runs = eventually(
+        || {
+            let runs = ask_json(&h, &["history", "hello", "--json"]);
+            (runs[0]["result"] == "exit 4").then_some(runs)
+        },
+        || "the run's row in the history".to_string(),
+    );
     assert_eq!(runs[0]["trigger"], "manual", "{runs:#}");
-    assert_eq!(runs[0]["result"], "exit 4");
 
     let missing = ask(&h, &["run", "nosuchjob"]);
     assert_eq!(missing.status.code(), Some(1));
