@@ -40,6 +40,7 @@ pub fn sources_config(
         as_root,
         own_user: own_user.to_string(),
         own_uid,
+        stdin: None,
     }
 }
 

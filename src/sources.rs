@@ -54,6 +54,7 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::unistd::{Uid, User};
 
@@ -114,12 +115,17 @@ pub struct SourcesConfig {
     /// The daemon's own (effective) user, by name and uid.
     pub own_user: String,
     pub own_uid: u32,
+    /// The text of the extra crontab named [`STDIN`], read once when the daemon started.
+    pub stdin: Option<Arc<str>>,
 }
+
+/// The extra crontab name that means the daemon's standard input, read at start.
+pub const STDIN: &str = "-";
 
 /// What `load` compares to tell whether a file changed: a new inode (save by rename), a new
 /// modification time or size (edit in place), or a new change time (chmod, chown, which can
 /// turn a refused file into a good one and back).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stamp {
     pub dev: u64,
     pub ino: u64,
@@ -601,6 +607,17 @@ fn rules(source: &Source, cfg: &SourcesConfig) -> Result<Rules, Refusal> {
 /// Checks one source and reads it. See the module comment for the rules.
 pub fn load(source: &Source, cfg: &SourcesConfig) -> Result<Loaded, Refusal> {
     let path = &source.path;
+    if source.kind == Kind::Extra && path.as_os_str() == STDIN {
+        // Read once at start, never changed: always the same stamp.
+        return match &cfg.stdin {
+            Some(text) => Ok(Loaded {
+                text: text.to_string(),
+                stamp: Stamp::default(),
+                owner_uid: cfg.own_uid,
+            }),
+            None => Err(Refusal::NotFound),
+        };
+    }
     // Looks before opening, so that a device or FIFO is never opened and a link is named as
     // such; the decision itself is made again on the opened descriptor below.
     let lmeta = fs::symlink_metadata(path).map_err(not_found_or)?;
@@ -748,6 +765,7 @@ mod tests {
             as_root: geteuid().is_root(),
             own_user,
             own_uid,
+            stdin: None,
         };
         Tree {
             _dir: dir,

@@ -78,6 +78,8 @@ impl WatchPaths {
                 .system_crontab
                 .iter()
                 .chain(&cfg.extra_user_crontabs)
+                // Standard input was read once; there is nothing to watch.
+                .filter(|p| p.as_os_str() != crate::sources::STDIN)
                 .cloned()
                 .collect(),
             dirs: cfg
@@ -809,6 +811,7 @@ mod tests {
             as_root: true,
             own_user: "root".into(),
             own_uid: 0,
+            stdin: None,
         };
         let paths = WatchPaths::from_sources(&cfg);
         assert_eq!(

@@ -49,8 +49,36 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
             None
         }
     };
+    let format = match (args.system, args.user) {
+        (true, _) => Some(Format::System),
+        (_, true) => Some(Format::User),
+        _ => None,
+    };
+    check_files(&args.files, format, config.as_ref(), out)
+}
+
+/// `cronwrightd --check CRONTAB...`: the container's crontabs, checked as user crontabs with
+/// the limits of the configuration `config` names (the built-in defaults without one); the
+/// report goes to stdout. `Ok(true)` when no file has an error.
+pub fn check_container_crontabs(files: &[PathBuf], config: Option<&Path>) -> anyhow::Result<bool> {
+    let config = match config {
+        Some(path) => Config::load_or_defaults(path)?,
+        None => Config::defaults()?,
+    };
+    let mut out = std::io::stdout().lock();
+    let outcome = check_files(files, Some(Format::User), Some(&config), &mut out)?;
+    Ok(matches!(outcome, Outcome::Ok))
+}
+
+/// Checks each file (`-` is standard input) in `format`, or else the one its place implies.
+fn check_files(
+    files: &[PathBuf],
+    format: Option<Format>,
+    config: Option<&Config>,
+    out: &mut impl Write,
+) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome::Ok;
-    for path in &args.files {
+    for path in files {
         let stdin = path.as_os_str() == "-";
         let (name, source) = if stdin {
             let mut bytes = Vec::new();
@@ -72,13 +100,12 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
                 }
             }
         };
-        let format = match (args.system, args.user) {
-            (true, _) => Format::System,
-            (_, true) => Format::User,
-            _ if stdin => Format::User,
-            _ => default_format(path),
+        let format = match format {
+            Some(f) => f,
+            None if stdin => Format::User,
+            None => default_format(path),
         };
-        let parsed = parse_for_daemon(&source, format, config.as_ref());
+        let parsed = parse_for_daemon(&source, format, config);
         report(&name, &source, &parsed, out)?;
         if parsed.has_errors() {
             outcome = Outcome::Invalid;

@@ -16,6 +16,8 @@ mod next;
 mod run;
 mod status;
 
+pub use check::check_container_crontabs;
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -29,8 +29,8 @@ pub use diag::{Diagnostic, Severity, report};
 pub use field::{Field, FieldError, FieldErrorKind, FieldKind, parse_field};
 pub use line::{Format, not_a_user_message};
 pub use policy::{
-    Catchup, MailWhen, Overlap, Policy, describe as describe_policy, parse_catchup, parse_duration,
-    parse_mail, parse_overlap, show_secs,
+    Catchup, MailWhen, OutputMode, Overlap, Policy, describe as describe_policy, parse_catchup,
+    parse_duration, parse_mail, parse_overlap, show_secs,
 };
 pub use rule::{
     DEFAULT_TZ_DIR, ZoneRule, from_file as zone_from_file, tz_database_version, tz_dir, zone_named,

@@ -45,6 +45,15 @@ pub enum MailWhen {
     Never,
 }
 
+/// Where a run's output goes as it comes (`CRON_OUTPUT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutputMode {
+    /// OUT lines once the run is over (cron's way: the log, then the mail).
+    Log,
+    /// Each line to the daemon's stdout as it comes; the log has no OUT lines.
+    Passthrough,
+}
+
 /// The policies in force for one entry. `None` leaves a policy to the daemon's default
 /// (`[jobs]` in its configuration).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -58,6 +67,7 @@ pub struct Policy {
     pub mail: Option<MailWhen>,
     /// `CRON_NAME`: the entry's name, for status, history and metrics.
     pub name: Option<String>,
+    pub output: Option<OutputMode>,
 }
 
 impl Policy {
@@ -68,13 +78,14 @@ impl Policy {
 }
 
 /// The policy lines, in the order the man page lists them.
-pub const POLICY_NAMES: [&str; 6] = [
+pub const POLICY_NAMES: [&str; 7] = [
     "CRON_OVERLAP",
     "CRON_TIMEOUT",
     "CRON_CATCHUP",
     "CRON_JITTER",
     "CRON_MAIL",
     "CRON_NAME",
+    "CRON_OUTPUT",
 ];
 
 /// The `CRON_*` names cron itself reads, beside the policies: a name close to one of these is
@@ -87,6 +98,10 @@ const OVERLAP: [(&str, Overlap); 4] = [
     ("queue", Overlap::Queue),
     ("replace", Overlap::Replace),
 ];
+const OUTPUT: [(&str, OutputMode); 2] = [
+    ("log", OutputMode::Log),
+    ("passthrough", OutputMode::Passthrough),
+];
 const CATCHUP: [(&str, Catchup); 2] = [("off", Catchup::Off), ("once", Catchup::Once)];
 const MAIL: [(&str, MailWhen); 4] = [
     ("always", MailWhen::Always),
@@ -98,6 +113,12 @@ const MAIL: [(&str, MailWhen); 4] = [
 impl fmt::Display for Overlap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(word(&OVERLAP, *self))
+    }
+}
+
+impl fmt::Display for OutputMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(word(&OUTPUT, *self))
     }
 }
 
@@ -227,6 +248,13 @@ pub fn set(policy: &mut Policy, name: &str, value: &str) -> Result<bool, String>
                 Some(one_of(name, value, &MAIL)?)
             }
         }
+        "CRON_OUTPUT" => {
+            policy.output = if empty {
+                None
+            } else {
+                Some(one_of(name, value, &OUTPUT)?)
+            }
+        }
         "CRON_NAME" => {
             let ok = value.len() <= 64
                 && value
@@ -266,6 +294,9 @@ pub fn describe(policy: &Policy) -> String {
     }
     if let Some(m) = policy.mail {
         words.push(format!("mail={m}"));
+    }
+    if let Some(o) = policy.output {
+        words.push(format!("output={o}"));
     }
     words.join(" ")
 }

@@ -108,6 +108,7 @@ impl Daemon {
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
             pam: None,
+            inherit: None,
         };
         let spec = mail_spec(&request, &self.config.jobs, &who);
         match runner::spawn(&spec, MAIL_OUTPUT_LIMIT) {

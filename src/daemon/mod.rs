@@ -15,6 +15,7 @@
 
 mod answer;
 mod clock;
+mod container;
 mod due;
 mod mailing;
 mod observe;
@@ -57,6 +58,7 @@ pub use crate::log::Target;
 /// `cronwrightd --pam-session`: the process between the daemon and a job with a PAM session
 /// (see `runner/session.rs`).
 pub use crate::runner::session::helper_main as session_helper;
+pub use container::Container;
 
 /// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
 /// Checks the configuration at `path` as a start would read it; the line to print when it
@@ -84,28 +86,79 @@ pub fn check_config_text(text: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// After the grace period and SIGTERM to the jobs' groups, how long before SIGKILL.
+/// After the grace period and the stop signal to the jobs' groups, how long before SIGKILL.
 const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
 
 /// How the daemon was asked to run (from the command line).
 #[derive(Clone, Debug)]
 pub struct Options {
-    pub config_path: PathBuf,
+    /// The configuration file; in container mode, `None` reads none.
+    pub config_path: Option<PathBuf>,
     /// Where log lines go besides syslog (which the config turns on or off).
     pub log: Vec<Target>,
     /// Overrides the config's pid file.
     pub pid_file: Option<PathBuf>,
+    /// Container mode (`cronwrightd CRONTAB...`): see `container.rs`.
+    pub container: Option<Container>,
+    /// Overrides `[jobs] grace_period`.
+    pub grace: Option<Duration>,
+    /// Overrides `[metrics] listen`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Every job's output goes to stdout as it comes, as `CRON_OUTPUT=passthrough` does.
+    pub passthrough: bool,
+    /// Written when the crontabs are loaded and after each reload, removed on stop.
+    pub health_file: Option<PathBuf>,
     /// Debug builds only, for tests: the loop's wall clock is the system's plus the seconds
     /// this file holds (see `clock.rs`). A release build refuses it.
     pub clock_offset_file: Option<PathBuf>,
 }
 
+impl Options {
+    /// The configuration as the command line has it: the file (or, in container mode, the
+    /// container's defaults), then what the options override. At start and on SIGHUP.
+    fn load_config(&self) -> Result<Config, crate::config::ConfigError> {
+        let mut config = match &self.container {
+            Some(container) => container.config(self.config_path.as_deref())?,
+            None => Config::load_or_defaults(
+                self.config_path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(crate::config::DEFAULT_PATH)),
+            )?,
+        };
+        if let Some(grace) = self.grace {
+            config.jobs.grace_period = grace;
+        }
+        if let Some(listen) = self.metrics_listen {
+            config.metrics.listen = Some(listen);
+        }
+        Ok(config)
+    }
+}
+
+/// Where the crontabs are, for this configuration and command line.
+fn sources_for(
+    config: &Config,
+    options: &Options,
+    as_root: bool,
+    own: &Credentials,
+) -> SourcesConfig {
+    let mut sources = sources_config(config, as_root, &own.user, own.uid.as_raw());
+    sources.stdin = options.container.as_ref().and_then(|c| c.stdin.clone());
+    sources
+}
+
 /// What the table needs to load now (a free function: the table is borrowed mutably beside it).
-fn load_context<'a>(config: &'a Config, sources: &'a SourcesConfig, now: i64) -> LoadContext<'a> {
+fn load_context<'a>(
+    config: &'a Config,
+    sources: &'a SourcesConfig,
+    now: i64,
+    options: &Options,
+) -> LoadContext<'a> {
     LoadContext {
         config,
         sources,
         now,
+        keep_on_error: options.container.is_some(),
     }
 }
 
@@ -138,7 +191,7 @@ enum Phase {
     Running,
     /// Asked to stop at `since`: no new jobs; the running ones get the grace period.
     Stopping { signal: StopSignal, since: Instant },
-    /// The grace period ran out: the `killed` jobs' groups got SIGTERM at `at`, and SIGKILL
+    /// The grace period ran out: the `killed` jobs' groups got the stop signal at `at`, and SIGKILL
     /// follows [`KILL_AFTER_TERM`] later.
     Terminating {
         signal: StopSignal,
@@ -250,6 +303,9 @@ pub struct Daemon {
     problems: BTreeMap<PathBuf, Vec<String>>,
     /// When the daemon started, Unix seconds.
     started_at: i64,
+    /// Orphans come to the daemon (it is the subreaper, or PID 1): every exited child that
+    /// is not a job is reaped.
+    reaps_orphans: bool,
 }
 
 /// The logger the configuration asks for: syslog if it wants it (with its queue), plus what
@@ -293,7 +349,7 @@ impl Daemon {
         if cfg!(not(debug_assertions)) && options.clock_offset_file.is_some() {
             anyhow::bail!("a clock offset file is for tests, in debug builds only");
         }
-        let config = Config::load_or_defaults(&options.config_path)?;
+        let config = options.load_config()?;
         let logger = logger(&config, &options.log);
         let as_root = nix::unistd::geteuid().is_root();
         // Failing to raise it leaves the limit as it was, which is no reason not to run.
@@ -304,7 +360,7 @@ impl Daemon {
         let own = runner::current_user().context("cannot look up the daemon's own user")?;
         let signals = Signals::install()?;
         let timer = Timer::new()?;
-        let sources = sources_config(&config, as_root, &own.user, own.uid.as_raw());
+        let sources = sources_for(&config, &options, as_root, &own);
         let watcher = Watcher::new(&WatchPaths::from_sources(&sources));
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
@@ -349,6 +405,7 @@ impl Daemon {
             last_read: false,
             problems: BTreeMap::new(),
             started_at: chrono::Utc::now().timestamp(),
+            reaps_orphans: std::process::id() == 1,
         })
     }
 
@@ -363,7 +420,18 @@ impl Daemon {
             write_no_follow(p, format!("{}\n", std::process::id()).as_bytes())
                 .with_context(|| format!("cannot write the pid file {}", p.display()))?;
         }
+        if self.options.container.is_some() {
+            // Without it, what a job leaves behind goes to PID 1, which is this daemon in most
+            // containers anyway; elsewhere it is someone else's to reap.
+            self.reaps_orphans |= runner::become_subreaper().is_ok();
+        }
         self.load_all(true);
+        if let Err(e) = self.container_crontabs_loaded() {
+            if let Some(p) = &pid_file {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
         let runs_as = (!self.as_root).then(|| self.own.user.clone());
         self.logger.log(&Event::Start {
             version: env!("CARGO_PKG_VERSION"),
@@ -393,6 +461,9 @@ impl Daemon {
         if let Some(p) = &pid_file {
             let _ = std::fs::remove_file(p);
         }
+        if let Some(p) = &self.options.health_file {
+            let _ = std::fs::remove_file(p);
+        }
         if let Some(journal) = self.journal.take() {
             journal.close();
         }
@@ -408,6 +479,30 @@ impl Daemon {
         });
         self.logger.finish(LOG_FLUSH_AT_EXIT);
         result
+    }
+
+    /// In container mode a crontab named on the command line that cannot be read at start
+    /// is a fatal error: a container that runs none of its jobs must not look healthy. Later,
+    /// a file that goes away is only logged, and its jobs stop.
+    fn container_crontabs_loaded(&mut self) -> anyhow::Result<()> {
+        let Some(container) = &self.options.container else {
+            return Ok(());
+        };
+        for path in &container.crontabs {
+            if !self.table.is_loaded(path) {
+                let why = self
+                    .problems
+                    .get(path)
+                    .and_then(|p| p.first())
+                    .cloned()
+                    .unwrap_or_else(|| format!("{}: does not exist", path.display()));
+                if let Some(p) = &self.options.health_file {
+                    let _ = std::fs::remove_file(p);
+                }
+                anyhow::bail!("cannot run the crontab {why}");
+            }
+        }
+        Ok(())
     }
 
     /// Says so when a daemon that is not root leaves out the system crontabs: a foreground
@@ -542,6 +637,7 @@ impl Daemon {
         for i in ready.jobs {
             self.running[i].read();
             self.forward_output(i);
+            self.pass_through(i, false);
         }
         if let Some((slots, readiness)) = ready.service {
             for incoming in self.service.dispatch(&slots, |s| readiness[s]) {
@@ -623,13 +719,14 @@ impl Daemon {
         });
     }
 
-    /// On stop: after the grace period, SIGTERM every job's process group; later, SIGKILL.
+    /// On stop: after the grace period, the stop signal to every job's process group; later,
+    /// SIGKILL.
     fn enforce_grace(&mut self) {
         match self.phase {
             Phase::Stopping { signal, since }
                 if since.elapsed() >= self.config.jobs.grace_period =>
             {
-                self.signal_all(Signal::SIGTERM);
+                self.signal_all(signal.signal());
                 self.phase = Phase::Terminating {
                     signal,
                     at: Instant::now(),

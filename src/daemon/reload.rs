@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::table::{Change, LoadNote};
-use super::{Daemon, load_context, logger, pam_sessions};
-use crate::config::Config;
+use super::{Daemon, load_context, logger, pam_sessions, sources_for};
 use crate::log::Event;
-use crate::resolve::sources_config;
 use crate::watch::{WatchPaths, Watcher};
 
 impl Daemon {
@@ -24,12 +22,11 @@ impl Daemon {
     }
 
     fn reload_config(&mut self) {
-        match Config::load_or_defaults(&self.options.config_path) {
+        match self.options.load_config() {
             Ok(config) => {
                 // Lines still queued for syslog go on to the new targets.
                 self.logger.switch_to(logger(&config, &self.options.log));
-                self.sources =
-                    sources_config(&config, self.as_root, &self.own.user, self.own.uid.as_raw());
+                self.sources = sources_for(&config, &self.options, self.as_root, &self.own);
                 self.watcher = Watcher::new(&WatchPaths::from_sources(&self.sources));
                 self.pam = pam_sessions(&config, self.as_root);
                 let metrics_moved = config.metrics != self.config.metrics;
@@ -48,11 +45,12 @@ impl Daemon {
 
     /// Scans every source and loads every crontab (see [`Table::load_all`]).
     pub(super) fn load_all(&mut self, force: bool) {
-        let cx = load_context(&self.config, &self.sources, self.clock.now());
+        let cx = load_context(&self.config, &self.sources, self.clock.now(), &self.options);
         let changes = self.table.load_all(&cx, force);
         self.log_changes(changes);
         self.watch_zones();
         self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
+        self.write_health();
     }
 
     /// Reloads what the watcher reported (see [`Table::reload_paths`]).
@@ -60,11 +58,30 @@ impl Daemon {
         if changed.is_empty() {
             return;
         }
-        let cx = load_context(&self.config, &self.sources, self.clock.now());
+        let cx = load_context(&self.config, &self.sources, self.clock.now(), &self.options);
         let changes = self.table.reload_paths(changed, &cx);
         self.log_changes(changes);
         self.watch_zones();
         self.trim_at = Some(Instant::now() + super::TRIM_AFTER);
+        self.write_health();
+    }
+
+    /// `--health-file`: rewritten after every load, so its time says the daemon is alive and
+    /// reads its crontabs. A failure is logged, and the next load tries again.
+    fn write_health(&mut self) {
+        let Some(path) = &self.options.health_file else {
+            return;
+        };
+        let errors = self.problems.values().map(Vec::len).sum();
+        if let Err(e) =
+            super::container::write_health(path, self.table.files(), self.table.jobs(), errors)
+        {
+            let error = format!("{}: {e}", path.display());
+            self.logger.log(&Event::ServiceUnavailable {
+                what: "the health file",
+                error: &error,
+            });
+        }
     }
 
     fn log_changes(&mut self, changes: Vec<Change>) {
@@ -131,6 +148,25 @@ impl Daemon {
                     self.log_emptied(&path.display().to_string());
                 }
                 Change::Swept { path } => self.logger.log(&Event::Swept { path: &path }),
+                Change::Kept { report, jobs } => {
+                    let file = report.path.display().to_string();
+                    self.note_problems(&report);
+                    for note in &report.notes {
+                        if let LoadNote::Invalid(d) = note {
+                            self.logger.log(&Event::CrontabError {
+                                file: &file,
+                                line: d.line,
+                                column: d.column,
+                                message: &d.message,
+                            });
+                        }
+                    }
+                    self.logger.log(&Event::Kept {
+                        file: &file,
+                        errors: report.errors(),
+                        jobs,
+                    });
+                }
             }
         }
     }

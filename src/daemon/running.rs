@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::Daemon;
+use super::container::Inherit;
 use super::mailing::mail_failed;
 use super::table::JobInfo;
 use crate::config::Jobs;
-use crate::cron::{Env, Overlap};
+use crate::cron::{Env, OutputMode, Overlap};
 use crate::history::Trigger;
 use crate::log::{Event, Logger, status_text};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -209,19 +210,31 @@ impl Running {
     }
 }
 
-/// The environment a job runs with, as cronie builds it: SHELL, PATH and HOME defaults, then
-/// the crontab's own lines, then LOGNAME and USER, which a crontab cannot change.
-fn environment(jobs: &Jobs, crontab: &Env, user: &str, home: &Path) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![
-        ("SHELL".into(), jobs.shell.clone()),
-        ("PATH".into(), jobs.path.clone()),
-        ("HOME".into(), home.display().to_string()),
-    ];
+/// The environment a job runs with. As cronie builds it: SHELL, PATH and HOME defaults,
+/// then the crontab's own lines, then LOGNAME and USER, which a crontab cannot change. In
+/// container mode the defaults are the daemon's own environment (`inherited`), whose PATH
+/// and HOME stay when it has them: SHELL is still the shell the job runs in.
+fn environment(
+    jobs: &Jobs,
+    crontab: &Env,
+    user: &str,
+    home: &Path,
+    inherited: Option<&[(String, String)]>,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = inherited.map(<[_]>::to_vec).unwrap_or_default();
+    let set = |env: &mut Vec<(String, String)>, name: &str, value: String, replace: bool| match env
+        .iter_mut()
+        .find(|(n, _)| n == name)
+    {
+        Some(slot) if replace => slot.1 = value,
+        Some(_) => {}
+        None => env.push((name.to_string(), value)),
+    };
+    set(&mut env, "SHELL", jobs.shell.clone(), true);
+    set(&mut env, "PATH", jobs.path.clone(), false);
+    set(&mut env, "HOME", home.display().to_string(), false);
     for (name, value) in crontab.vars() {
-        match env.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = value.to_string(),
-            None => env.push((name.to_string(), value.to_string())),
-        }
+        set(&mut env, name, value.to_string(), true);
     }
     env.retain(|(n, _)| n != "LOGNAME" && n != "USER");
     env.push(("LOGNAME".into(), user.to_string()));
@@ -237,6 +250,8 @@ pub(super) struct Identity<'a> {
     pub(super) descriptor_limit: Option<u64>,
     /// Jobs (not their mail) run in a PAM session through this helper.
     pub(super) pam: Option<&'a Path>,
+    /// Container mode: jobs start from the daemon's environment, in its directory.
+    pub(super) inherit: Option<&'a Inherit>,
 }
 
 impl Identity<'_> {
@@ -253,10 +268,14 @@ impl Identity<'_> {
 
 /// How to start `info`: `$SHELL -c command` in `$HOME`, both as the environment has them.
 fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
-    let env = environment(jobs, info.env(), who.user(), who.home());
+    let inherited = who.inherit.map(|i| &*i.env);
+    let env = environment(jobs, info.env(), who.user(), who.home(), inherited);
     let get = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let shell = PathBuf::from(get("SHELL").unwrap_or_else(|| jobs.shell.clone()));
-    let cwd = PathBuf::from(get("HOME").unwrap_or_else(|| "/".into()));
+    let cwd = match who.inherit {
+        Some(i) => i.dir.clone(),
+        None => PathBuf::from(get("HOME").unwrap_or_else(|| "/".into())),
+    };
     Spec {
         shell,
         command: info.command().to_string(),
@@ -347,10 +366,18 @@ impl Daemon {
             own: &self.own,
             descriptor_limit: self.job_descriptor_limit,
             pam: self.pam.as_deref(),
+            inherit: self
+                .options
+                .container
+                .as_ref()
+                .and_then(|c| c.inherit.as_ref()),
         };
         let spec = job_spec(info, &self.config.jobs, &who);
         match runner::spawn(&spec, self.config.jobs.output_limit) {
-            Ok(job) => {
+            Ok(mut job) => {
+                if self.passes_through(info) {
+                    job.tap();
+                }
                 let pid = job.pid().as_raw() as u32;
                 if info.log() {
                     self.logger.log(&Event::Cmd {
@@ -529,6 +556,17 @@ impl Daemon {
         }
         // Jobs dropped before their exit was seen are reaped here, so none stays a zombie.
         runner::reap_unknown();
+        if self.reaps_orphans {
+            let running = &self.running;
+            for (pid, status) in
+                runner::reap_orphans(|pid| running.iter().any(|r| r.job.pid() == pid))
+            {
+                self.logger.log(&Event::Reaped {
+                    pid: pid.as_raw() as u32,
+                    status,
+                });
+            }
+        }
     }
 
     /// Logs what is due of every run: END once its process exited; OUT and the mail once its
@@ -548,6 +586,7 @@ impl Daemon {
                 r.ended = true;
                 // Take what is there now; the pipe may close on this read.
                 r.read();
+                self.pass_through(i, false);
                 let r = &self.running[i];
                 log_end(&mut self.logger, r, status, &self.config.jobs);
                 if let (Run::Job(_), Some(journal)) = (&r.run, &mut self.journal) {
@@ -572,6 +611,7 @@ impl Daemon {
                 }
             }
             if self.running[i].job.output_eof() || flush {
+                self.pass_through(i, true);
                 self.running.swap_remove(i);
             } else {
                 i += 1;
@@ -600,7 +640,8 @@ impl Daemon {
             }
             return;
         }
-        if info.log() {
+        // Output that went to stdout as it came is not told again.
+        if info.log() && !r.job.tapped() {
             for line in String::from_utf8_lossy(&output).lines() {
                 self.logger.log(&Event::Out {
                     user: info.user(),
@@ -616,6 +657,43 @@ impl Daemon {
             (!status.success()).then(|| status_text(status))
         };
         self.mail(&info, credentials, pid, &output, dropped, failed.as_deref());
+    }
+
+    /// Whether `info`'s output goes to stdout as it comes (`CRON_OUTPUT`, else
+    /// `--passthrough`).
+    fn passes_through(&self, info: &JobInfo) -> bool {
+        let default = if self.options.passthrough {
+            OutputMode::Passthrough
+        } else {
+            OutputMode::Log
+        };
+        info.policy().output.unwrap_or(default) == OutputMode::Passthrough
+    }
+
+    /// Writes the whole lines run `i` has read since the last call to stdout; at `end`, its
+    /// last line without a newline too.
+    pub(super) fn pass_through(&mut self, i: usize, end: bool) {
+        let r = &mut self.running[i];
+        let lines = r.job.tapped_lines(end);
+        if lines.is_empty() {
+            return;
+        }
+        let Run::Job(info) = &r.run else { return };
+        let job = info.job_ref();
+        let name = info.policy().name.as_deref();
+        let pid = r.job.pid().as_raw() as u32;
+        for line in &lines {
+            let line = String::from_utf8_lossy(line);
+            self.logger.pass_through(
+                name.unwrap_or(&job),
+                &Event::Output {
+                    job: &job,
+                    name,
+                    pid,
+                    line: line.strip_suffix('\r').unwrap_or(&line),
+                },
+            );
+        }
     }
 
     /// Stops the runs past their `CRON_TIMEOUT`: SIGTERM to the process group, then
@@ -683,7 +761,7 @@ mod tests {
 
     #[test]
     fn a_job_gets_cronies_defaults_then_the_crontabs_lines_then_its_own_name() {
-        let got = environment(&jobs(), &env(""), "alice", Path::new("/home/alice"));
+        let got = environment(&jobs(), &env(""), "alice", Path::new("/home/alice"), None);
         assert_eq!(
             names(&got),
             [
@@ -697,7 +775,7 @@ mod tests {
         // A crontab overrides a default in place and adds its own after; it cannot change
         // who the job says it runs as.
         let crontab = env("PATH=/mine\nFOO=bar\nLOGNAME=root\nUSER=root");
-        let got = environment(&jobs(), &crontab, "alice", Path::new("/home/alice"));
+        let got = environment(&jobs(), &crontab, "alice", Path::new("/home/alice"), None);
         assert_eq!(
             names(&got),
             [
@@ -707,6 +785,36 @@ mod tests {
                 "FOO=bar",
                 "LOGNAME=alice",
                 "USER=alice"
+            ]
+        );
+    }
+
+    #[test]
+    fn in_a_container_a_job_starts_from_the_daemons_environment() {
+        let daemon: Vec<(String, String)> = [
+            ("PATH", "/venv/bin:/usr/bin"),
+            ("DATABASE_URL", "postgres://db"),
+            ("SHELL", "/bin/bash"),
+            ("USER", "someone"),
+            ("GREETING", "hi"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+        let crontab = env("GREETING=hello");
+        let got = environment(&jobs(), &crontab, "root", Path::new("/root"), Some(&daemon));
+        // PATH stays the image's; SHELL is the one jobs run in; the crontab's line wins;
+        // HOME comes from the user when the daemon has none; the user is the daemon's.
+        assert_eq!(
+            names(&got),
+            [
+                "PATH=/venv/bin:/usr/bin",
+                "DATABASE_URL=postgres://db",
+                "SHELL=/bin/dash",
+                "GREETING=hello",
+                "HOME=/root",
+                "LOGNAME=root",
+                "USER=root"
             ]
         );
     }

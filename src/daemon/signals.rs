@@ -40,6 +40,15 @@ impl StopSignal {
             StopSignal::Int => "SIGINT",
         }
     }
+
+    /// The signal itself, which the jobs get when the grace period runs out: Ctrl-C on a
+    /// daemon in a terminal interrupts its jobs, `docker stop` terminates them.
+    pub fn signal(self) -> nix::sys::signal::Signal {
+        match self {
+            StopSignal::Term => nix::sys::signal::Signal::SIGTERM,
+            StopSignal::Int => nix::sys::signal::Signal::SIGINT,
+        }
+    }
 }
 
 impl Signals {

@@ -16,9 +16,9 @@ use crate::cron::{
     Catchup, Diagnostic, Env, Policy, Schedule, Times, Zone, ZoneRule, parse_crontab_each,
 };
 use crate::job_id::{entry_id, jitter_offset};
-use crate::resolve::{Note, Resolver, RunAs, Skip, load_source};
+use crate::resolve::{Note, Resolver, RunAs, Skip, load_source, parse_for_daemon};
 use crate::scheduler::{ClockStep, JobKey, Scheduled, Scheduler};
-use crate::sources::{self, Refusal, Source, SourcesConfig, Stamp, Verdict};
+use crate::sources::{self, Loaded, Refusal, Source, SourcesConfig, Stamp, Verdict};
 
 /// One loaded crontab's commands and standard inputs, end to end, shared by its jobs: they
 /// name their text by offsets, so a file of 100,000 entries keeps one allocation for its text
@@ -178,6 +178,9 @@ pub(crate) enum Change {
     Forgotten { path: PathBuf },
     /// A temporary file that a killed `crontab` left in the spool, removed.
     Swept { path: PathBuf },
+    /// A file changed, but with errors (in `report`), and the load keeps its `jobs` loaded
+    /// before ([`LoadContext::keep_on_error`]).
+    Kept { report: LoadReport, jobs: usize },
 }
 
 /// One file's load.
@@ -239,6 +242,9 @@ pub(crate) struct LoadContext<'a> {
     pub sources: &'a SourcesConfig,
     /// Unix seconds: jobs are scheduled from here.
     pub now: i64,
+    /// A file that loaded before and now has errors keeps its old jobs (container mode)
+    /// rather than losing the lines in error.
+    pub keep_on_error: bool,
 }
 
 impl Table {
@@ -507,6 +513,9 @@ impl Table {
         {
             return;
         }
+        if cx.keep_on_error && self.keep(source, &loaded, cx, changes) {
+            return;
+        }
         // Entries become compact jobs as they are parsed, straight into the scheduler: the
         // parser's `Entry` (a `String` per command) never piles up, and the commands land in
         // one text per file, set when the file is parsed in full.
@@ -648,6 +657,50 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Whether the file at `path` is loaded (read and parsed, not refused).
+    pub fn is_loaded(&self, path: &Path) -> bool {
+        self.files.get(path).is_some_and(|s| s.stamp.is_some())
+    }
+
+    /// Whether a file loaded before, now with errors, keeps its jobs: the errors are
+    /// reported, the new text is not applied, and a later change is looked at again.
+    fn keep(
+        &mut self,
+        source: &Source,
+        loaded: &Loaded,
+        cx: &LoadContext<'_>,
+        changes: &mut Vec<Change>,
+    ) -> bool {
+        let Some(state) = self.files.get_mut(&source.path) else {
+            return false;
+        };
+        if state.stamp.is_none() {
+            return false;
+        }
+        let parsed = parse_for_daemon(&loaded.text, source.format, Some(cx.config));
+        if !parsed.has_errors() {
+            return false;
+        }
+        state.stamp = Some(loaded.stamp);
+        let notes = parsed
+            .diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .map(LoadNote::Invalid)
+            .collect();
+        changes.push(Change::Kept {
+            report: LoadReport {
+                path: source.path.clone(),
+                entries: 0,
+                notes,
+            },
+            jobs: state.jobs.len(),
+        });
+        true
+    }
+}
+
 /// A draw of cronie's RANDOM_DELAY: seconds in `[0, minutes * 60)`.
 fn random_delay(rng: &mut u64, minutes: u32) -> u32 {
     if minutes == 0 {
@@ -708,6 +761,7 @@ mod tests {
                 sources: &self.sources,
                 // 2026-01-01T00:00:00Z
                 now: 1_767_225_600,
+                keep_on_error: false,
             }
         }
     }
@@ -913,5 +967,35 @@ mod tests {
         assert!(draws.iter().all(|&d| d < 120));
         // A spread, not a constant: both halves of the window are drawn.
         assert!(draws.iter().any(|&d| d < 60) && draws.iter().any(|&d| d >= 60));
+    }
+
+    #[test]
+    fn a_file_with_errors_keeps_its_old_jobs_when_asked_and_loses_the_bad_lines_otherwise() {
+        let f = Fixture::new();
+        let keep = LoadContext {
+            keep_on_error: true,
+            ..f.cx()
+        };
+        let mut table = Table::new(1);
+        f.write("* * * * * a\n* * * * * b\n");
+        table.load_all(&keep, true);
+        assert_eq!(table.jobs(), 2);
+        // A typo in one line: nothing of the new text is applied, and the errors are told.
+        f.write("* * * * * a\n* * * * * b\n61 * * * * c\n");
+        let changes = table.reload_paths(vec![f.tab()], &keep);
+        match &changes[..] {
+            [Change::Kept { report, jobs: 2 }] => assert_eq!(report.errors(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(table.jobs(), 2);
+        // Fixed: the new text loads.
+        f.write("* * * * * a\n* * * * * c\n* * * * * d\n");
+        table.reload_paths(vec![f.tab()], &keep);
+        assert_eq!(table.jobs(), 3);
+        // Without keep_on_error the good lines load and the bad one is dropped.
+        f.write("* * * * * a\n61 * * * * c\n");
+        let changes = table.reload_paths(vec![f.tab()], &f.cx());
+        assert_eq!(loaded(&changes).errors(), 1);
+        assert_eq!(table.jobs(), 1);
     }
 }

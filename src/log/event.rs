@@ -234,6 +234,24 @@ pub enum Event<'a> {
     OutputCut { job: &'a str, pid: u32, secs: u64 },
     /// A temporary file of `crontab` left in the spool by an install that was killed, removed.
     Swept { path: &'a Path },
+    /// A process that a job left behind exited and was reaped by the daemon, as the
+    /// subreaper (container mode) or as PID 1.
+    Reaped { pid: u32, status: ExitStatus },
+    /// A reload found errors in a file and did not apply it: the jobs loaded from it before
+    /// keep running (container mode).
+    Kept {
+        file: &'a str,
+        errors: usize,
+        jobs: usize,
+    },
+    /// One line of a job's output, as it came (`CRON_OUTPUT=passthrough`). `job` is the job's
+    /// `file:line`, `name` its `CRON_NAME`.
+    Output {
+        job: &'a str,
+        name: Option<&'a str>,
+        pid: u32,
+        line: &'a str,
+    },
     /// A due run that cannot start yet (a limit on runs in flight): it starts when a run ends.
     RunWaits {
         job: &'a str,
@@ -270,8 +288,8 @@ pub enum Event<'a> {
 }
 
 impl Event<'_> {
-    /// The tag: `START`, `STOP`, `CMD`, `SKIP`, `END`, `OUT`, `ERROR`, `RELOAD`, `ZONE`, `REFUSED`,
-    /// `IGNORED`, `INFO` or `MAIL`; the JSON `event` field.
+    /// The tag: `START`, `STOP`, `CMD`, `SKIP`, `END`, `OUT`, `OUTPUT`, `ERROR`, `RELOAD`,
+    /// `KEPT`, `ZONE`, `REFUSED`, `IGNORED`, `INFO`, `REAPED` or `MAIL`; the JSON `event` field.
     pub(super) fn kind(&self) -> &'static str {
         match self {
             Event::Start { .. } => "START",
@@ -285,6 +303,9 @@ impl Event<'_> {
             Event::Refused { .. } => "REFUSED",
             Event::Ignored { .. } => "IGNORED",
             Event::MailFailed { .. } => "MAIL",
+            Event::Reaped { .. } => "REAPED",
+            Event::Kept { .. } => "KEPT",
+            Event::Output { .. } => "OUTPUT",
             Event::WatchFallback { .. }
             | Event::SystemCrontabsLeftOut { .. }
             | Event::Stopping { .. }
@@ -323,7 +344,7 @@ impl Event<'_> {
             Event::End {
                 status, timed_out, ..
             } if !status.success() || *timed_out => Level::Warning,
-            Event::MailFailed { .. } => Level::Warning,
+            Event::MailFailed { .. } | Event::Kept { .. } => Level::Warning,
             Event::Ignored { .. } => Level::Notice,
             _ => Level::Info,
         }
@@ -670,6 +691,35 @@ impl Event<'_> {
                 "{job}: the run for {user} was not started: {why}",
                 values![job, user, why],
             ),
+            Event::Reaped { pid, status } => Shape {
+                fields: vec![both("pid", pid), both("status", status_text(status))],
+                tail: words(
+                    "a process a job left behind ended, and was reaped",
+                    values![],
+                ),
+                ..Shape::default()
+            },
+            Event::Kept { file, errors, jobs } => Shape {
+                sentence: words("{file}", values![file]),
+                fields: vec![both("errors", errors), both("jobs", jobs)],
+                tail: words(
+                    "the file has errors, so it is not loaded: the jobs loaded from it before \
+                     keep running until it is fixed",
+                    values![],
+                ),
+                ..Shape::default()
+            },
+            Event::Output {
+                job,
+                name,
+                pid,
+                line,
+            } => Shape {
+                sentence: words("{job}", values![job]),
+                fields: vec![both("name", name), both("pid", pid)],
+                tail: words("{line}", values![line]),
+                ..Shape::default()
+            },
             Event::Swept { path } => Shape::sentence(
                 "{path}: removed, a temporary file a killed crontab(1) left in the spool",
                 values![path],

@@ -54,8 +54,9 @@
 //!
 //! # Severities (facility cron)
 //!
-//! `info` (`<78>`) for START, STOP, CMD, OUT, RELOAD, INFO and END with exit status 0;
-//! `warning` (`<76>`) for END with a nonzero status or a signal, and for MAIL failures;
+//! `info` (`<78>`) for START, STOP, CMD, OUT, OUTPUT, RELOAD, INFO, REAPED and END with exit
+//! status 0; `warning` (`<76>`) for END with a nonzero status or a signal, for MAIL failures
+//! and for KEPT;
 //! `notice` (`<77>`) for IGNORED; `err` (`<75>`) for ERROR and REFUSED.
 //!
 //! # Syslog
@@ -94,6 +95,8 @@ pub enum Target {
     Syslog(PathBuf),
     /// Text lines on stderr.
     Stderr,
+    /// Text lines on stdout (container mode's default).
+    Stdout,
     /// JSON lines on stdout.
     Json,
 }
@@ -119,6 +122,7 @@ enum Sink {
     /// Boxed: its queue makes it ~300 bytes, where the other targets are none.
     Syslog(Box<Syslog>),
     Text,
+    TextOut,
     Json,
 }
 
@@ -136,6 +140,7 @@ impl Logger {
                     Sink::Syslog(Box::new(Syslog::new(path, DEFAULT_SYSLOG_QUEUE)))
                 }
                 Target::Stderr => Sink::Text,
+                Target::Stdout => Sink::TextOut,
                 Target::Json => Sink::Json,
             })
             .collect();
@@ -219,8 +224,25 @@ impl Logger {
                     let text = line.get_or_insert_with(|| event.line());
                     stderr.write_line(text);
                 }
+                Sink::TextOut => {
+                    let text = line.get_or_insert_with(|| event.line());
+                    stdout.write_line(text);
+                }
                 Sink::Json => stdout.write_line(&event.json()),
             }
+        }
+    }
+
+    /// One line of a job's output (an [`Event::Output`]) on stdout, written whole: the JSON
+    /// object when stdout has JSON lines, else `[label] line`. Never to syslog, whose lines
+    /// would drown: passthrough is for a daemon whose stdout is collected (a container, the
+    /// journal).
+    pub fn pass_through(&mut self, label: &str, event: &Event) {
+        let json = self.sinks.iter().any(|s| matches!(s, Sink::Json));
+        if json {
+            self.stdout.write_line(&event.json());
+        } else if let Event::Output { line, .. } = event {
+            self.stdout.write_line(&format!("[{label}] {line}"));
         }
     }
 

@@ -266,6 +266,49 @@ pub fn reap_unknown() -> Vec<(Pid, ExitStatus)> {
     reaped
 }
 
+/// Makes the daemon the reaper of what its jobs leave behind (`PR_SET_CHILD_SUBREAPER`):
+/// a process whose parent exits is re-parented to the daemon instead of to PID 1, which in a
+/// container may be the daemon anyway. Such orphans must then be reaped with
+/// [`reap_orphans`], or they stay zombies.
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Reaps every exited child that is not a job: orphans re-parented to a subreaper or to
+/// PID 1. `tracked` says whether a pid is a job the loop follows; a job's status must reach
+/// its [`Job::try_wait`], so each exited child is looked at without being reaped
+/// (`waitid(P_ALL, WNOWAIT)`), and reaped only when it is nobody's. Stops at the first
+/// exited child that is a job (its own `SIGCHLD` brings the loop back to take it, and the
+/// orphans after it then). Returns the orphans reaped, with how they ended.
+pub fn reap_orphans(tracked: impl Fn(Pid) -> bool) -> Vec<(Pid, ExitStatus)> {
+    use nix::sys::wait::{Id, waitid};
+    let mut reaped = Vec::new();
+    loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        let pid = match waitid(Id::All, flags) {
+            Ok(status) => match status.pid() {
+                Some(pid) => pid,
+                None => break,
+            },
+            Err(Errno::EINTR) => continue,
+            // ECHILD: no children at all.
+            Err(_) => break,
+        };
+        let dropped = UNREAPED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(&pid);
+        if tracked(pid) || dropped {
+            break;
+        }
+        match wait_nohang(pid) {
+            Ok(Some(status)) => reaped.push((pid, status)),
+            _ => break,
+        }
+    }
+    reaped
+}
+
 /// A running (or finished, not yet dropped) job.
 #[derive(Debug)]
 pub struct Job {
@@ -282,7 +325,13 @@ pub struct Job {
     report: Option<OwnedFd>,
     /// What the session helper reported: PAM refused the job, which never ran.
     refusal: Option<String>,
+    /// Every byte read, kept or not, until taken as lines ([`Job::tap`]).
+    tap: Option<Vec<u8>>,
 }
+
+/// The longest line [`Job::tapped_lines`] gives whole; a longer one comes in pieces of this
+/// size, so that a job that never writes a newline cannot make the daemon hold its output.
+pub const MAX_TAPPED_LINE: usize = 64 * 1024;
 
 impl Job {
     /// The job's pid, which is also its process group and session id. With a PAM session it
@@ -329,7 +378,54 @@ impl Job {
         Ok(true)
     }
 
+    /// Whether [`Job::tap`] was called.
+    pub fn tapped(&self) -> bool {
+        self.tap.is_some()
+    }
+
+    /// From now on, every byte read also goes to the tap, whatever the cap, for
+    /// [`Job::tapped_lines`] to give as lines.
+    pub fn tap(&mut self) {
+        self.tap = Some(Vec::new());
+    }
+
+    /// The complete lines read since the last call, without their newlines; at `end`, what
+    /// is left after the last newline too. The tap keeps at most one partial line of
+    /// [`MAX_TAPPED_LINE`] bytes between calls (call this after every [`Job::read_output`]).
+    pub fn tapped_lines(&mut self, end: bool) -> Vec<Vec<u8>> {
+        let Some(tap) = &mut self.tap else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &tap[start..]) {
+            let mut line = &tap[start..start + nl];
+            while line.len() > MAX_TAPPED_LINE {
+                lines.push(line[..MAX_TAPPED_LINE].to_vec());
+                line = &line[MAX_TAPPED_LINE..];
+            }
+            lines.push(line.to_vec());
+            start += nl + 1;
+        }
+        let mut rest = &tap[start..];
+        while rest.len() >= MAX_TAPPED_LINE {
+            lines.push(rest[..MAX_TAPPED_LINE].to_vec());
+            rest = &rest[MAX_TAPPED_LINE..];
+        }
+        if end && !rest.is_empty() {
+            lines.push(rest.to_vec());
+            rest = &[];
+        }
+        let left = rest.len();
+        let len = tap.len();
+        tap.drain(..len - left);
+        lines
+    }
+
     fn keep(&mut self, bytes: &[u8]) {
+        if let Some(tap) = &mut self.tap {
+            tap.extend_from_slice(bytes);
+        }
         let room = self.limit.saturating_sub(self.output.len());
         let kept = bytes.len().min(room);
         self.output.extend_from_slice(&bytes[..kept]);
@@ -492,6 +588,7 @@ pub fn spawn(spec: &Spec, output_limit: usize) -> Result<Job, RunnerError> {
         exited_at: None,
         report,
         refusal: None,
+        tap: None,
     })
 }
 
@@ -605,6 +702,34 @@ mod tests {
         assert_eq!(job.output().len(), 65536);
         assert_eq!(job.output_bytes(), 1_048_576);
         assert_eq!(job.dropped_bytes(), 1_048_576 - 65536);
+    }
+
+    #[test]
+    fn a_tap_gives_every_line_whole_past_the_cap_and_cuts_endless_ones() {
+        let long = MAX_TAPPED_LINE + 10;
+        let command = format!(
+            "echo one; printf 'two\\nthr'; printf 'ee\\n'; head -c {long} /dev/zero | tr '\\0' x; echo; printf last"
+        );
+        let mut job = spawn(&spec(&command), 4).expect("spawn");
+        job.tap();
+        let mut lines = Vec::new();
+        while job.try_wait().unwrap().is_none() || !job.output_eof() {
+            let _ = job.read_output();
+            lines.extend(job.tapped_lines(false));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        lines.extend(job.tapped_lines(true));
+        let lines: Vec<String> = lines
+            .into_iter()
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect();
+        assert_eq!(lines[..3], ["one", "two", "three"]);
+        assert_eq!(lines[3].len(), MAX_TAPPED_LINE);
+        assert_eq!(lines[4], "x".repeat(10));
+        assert_eq!(lines[5], "last");
+        assert_eq!(lines.len(), 6);
+        // The cap still applies to what is kept.
+        assert_eq!(job.output(), b"one\n");
     }
 
     #[test]

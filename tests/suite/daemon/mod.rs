@@ -2,6 +2,7 @@
 //! with a syslog socket the test binds itself. One file per feature; `Harness` does the setup.
 
 mod clock;
+mod container;
 mod faults;
 mod history;
 mod lifecycle;

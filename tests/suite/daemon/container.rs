@@ -1,0 +1,345 @@
+//! Container mode, `cronwrightd CRONTAB...`: as PID 1 of a fresh PID namespace (root only),
+//! and the parts any user can run: `-` on standard input, passthrough lines, the health file,
+//! `--check`, and a missing crontab failing the start.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{PATIENCE, eventually};
+use crate::util::{CRONWRIGHTD_BIN, needs_root, text};
+
+/// A daemon in container mode whose stdout lines a thread collects.
+struct Contained {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Contained {
+    /// A directory with `crontab` (mode 0644) and a configuration that keeps the daemon's
+    /// state, control socket and `@reboot` marker inside it: the test must not touch the
+    /// machine's own.
+    fn new(crontab: &str) -> Contained {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("crontab"), crontab).unwrap();
+        let config = format!(
+            "[daemon]\ntimezone = \"UTC\"\nstate_dir = \"{d}/state\"\n\
+             control_socket = \"{d}/control.sock\"\nreboot_marker = \"{d}/reboot\"\n\
+             [jobs]\npam = false\n",
+            d = dir.path().display()
+        );
+        std::fs::write(dir.path().join("cronwright.toml"), config).unwrap();
+        Contained {
+            dir,
+            child: None,
+            lines: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `cronwrightd --config … ARGS` in this directory.
+    fn daemon(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(CRONWRIGHTD_BIN);
+        c.arg("--config")
+            .arg(self.path("cronwright.toml"))
+            .args(args)
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Starts `cmd` with its stdout collected line by line.
+    fn start(&mut self, mut cmd: Command) {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        if cmd.get_envs().all(|(k, _)| k != "TZ") {
+            cmd.env("TZ", "UTC");
+        }
+        let mut child = cmd.spawn().expect("start the daemon");
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::clone(&self.lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line);
+            }
+        });
+        self.child = Some(child);
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The JSON lines of event `event`.
+    fn events(&self, event: &str) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == event)
+            .collect()
+    }
+
+    /// Waits for a JSON line of `event` that `ok` accepts.
+    fn wait_event(
+        &self,
+        event: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        eventually(
+            || self.events(event).into_iter().find(|v| ok(v)),
+            || {
+                format!(
+                    "no {event} line as expected in:\n{}",
+                    self.lines().join("\n")
+                )
+            },
+        )
+    }
+
+    /// Waits for the process to exit, and its status code.
+    fn wait(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > PATIENCE {
+                let _ = child.kill();
+                panic!("the daemon did not exit within {PATIENCE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Contained {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The children of host pid `parent`, each with its state letter (`Z` for a zombie).
+fn children(parent: i32) -> Vec<(i32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name's closing parenthesis: state, then the parent's pid.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse().ok()) == Some(parent) {
+            found.push((pid, state));
+        }
+    }
+    found
+}
+
+/// Renames a new text over `path`, as an editor or a ConfigMap update does.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn as_pid_1_it_passes_the_environment_reaps_orphans_survives_a_bad_edit_and_stops_cleanly() {
+    if !needs_root("container mode as PID 1 in a PID namespace") {
+        return;
+    }
+    let crontab = "\
+CRON_NAME=env
+* * * * * * echo \"greeting=$GREETING\"
+CRON_NAME=orphan
+*/2 * * * * * setsid sh -c 'echo $$ > orphan.pid; sleep 0.3; exit 3' & echo left one behind
+CRON_NAME=long
+CRON_OVERLAP=skip
+* * * * * * sleep 60
+";
+    let mut c = Contained::new(crontab);
+    let health = c.path("healthy");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", CRONWRIGHTD_BIN])
+        .arg("--config")
+        .arg(c.path("cronwright.toml"))
+        .args(["--log", "json", "--grace", "1", "--health-file"])
+        .arg(&health)
+        .arg(c.path("crontab"))
+        .current_dir(c.dir.path())
+        .env("GREETING", "set outside the namespace");
+    c.start(cmd);
+
+    // PID 1 of its namespace, healthy once loaded.
+    let start = c.wait_event("START", |_| true);
+    assert_eq!(start["pid"], 1, "{start}");
+    assert!(health.exists(), "no health file after the load");
+    let unshare = c.child.as_ref().unwrap().id() as i32;
+    let daemon = eventually(
+        || children(unshare).first().map(|(pid, _)| *pid),
+        || "the daemon is not a child of unshare".into(),
+    );
+
+    // The variable set outside reaches the job, through the JSON log.
+    let out = c.wait_event("OUT", |v| {
+        v["line"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("greeting="))
+    });
+    assert_eq!(out["line"], "greeting=set outside the namespace", "{out}");
+
+    // The orphan (its own session, so not in the job's group) comes to PID 1, which reaps it.
+    let orphan: u64 = eventually(
+        || {
+            std::fs::read_to_string(c.path("orphan.pid"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        },
+        || "the orphan never wrote its pid".into(),
+    );
+    let reaped = c.wait_event("REAPED", |v| v["pid"].as_u64() == Some(orphan));
+    assert_eq!(reaped["status"], "3", "{reaped}");
+    // No zombie stays: any child of the daemon in state Z is gone a moment later.
+    let zombies: Vec<i32> = children(daemon)
+        .into_iter()
+        .filter(|(_, s)| *s == 'Z')
+        .map(|(p, _)| p)
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let lingering: Vec<(i32, char)> = children(daemon)
+        .into_iter()
+        .filter(|(p, s)| *s == 'Z' && zombies.contains(p))
+        .collect();
+    assert!(lingering.is_empty(), "zombies stay: {lingering:?}");
+
+    // A bad edit is reported with its place, and the jobs loaded before go on.
+    replace(
+        &c.path("crontab"),
+        &format!("{crontab}61 * * * * echo never\n"),
+    );
+    let error = c.wait_event("ERROR", |v| v["line"] == 8);
+    assert_eq!(error["column"], 1, "{error}");
+    let kept = c.wait_event("KEPT", |_| true);
+    assert_eq!(kept["jobs"], 3, "{kept}");
+    let outs = c.events("OUT").len();
+    eventually(
+        || (c.events("OUT").len() >= outs + 2).then_some(()),
+        || "the old jobs stopped after the bad edit".into(),
+    );
+    assert_eq!(
+        c.events("STOP").len(),
+        0,
+        "the daemon stopped on a bad edit"
+    );
+
+    // SIGTERM: the long job gets SIGTERM after the grace period, and the daemon exits 0.
+    c.wait_event("CMD", |v| v["command"] == "sleep 60");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(c.wait(), Some(0), "{}", c.lines().join("\n"));
+    let end = c.wait_event("END", |v| v["command"] == "sleep 60");
+    assert_eq!(end["status"], "signal:15", "{end}");
+    let stop = c.wait_event("STOP", |_| true);
+    assert_eq!(stop["reason"], "SIGTERM", "{stop}");
+    assert!(!health.exists(), "the health file outlived the daemon");
+}
+
+#[test]
+fn a_crontab_on_standard_input_passes_its_lines_through_whole() {
+    let mut c = Contained::new("");
+    let health = c.path("healthy");
+    // Two jobs write lines in pieces at the same time: each line must come out whole.
+    let stdin = "\
+CRON_NAME=pieces
+* * * * * * for i in 1 2 3; do printf 'aaaa'; sleep 0.05; printf 'bbbb\\n'; done; printf tail
+CRON_NAME=burst
+* * * * * * for i in $(seq 50); do echo burst-line-$i; done
+";
+    let mut cmd = c.daemon(&["--passthrough", "--health-file"]);
+    cmd.arg(&health).arg("-").stdin(Stdio::piped());
+    cmd.stdout(Stdio::piped());
+    c.start(cmd);
+    {
+        use std::io::Write;
+        let mut input = c.child.as_mut().unwrap().stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+    }
+    eventually(
+        || {
+            let lines = c.lines();
+            let ended = lines
+                .iter()
+                .filter(|l| l.starts_with("[pieces] tail"))
+                .count();
+            (ended >= 2).then_some(())
+        },
+        || format!("no passthrough lines:\n{}", c.lines().join("\n")),
+    );
+    assert!(health.exists());
+    let lines = c.lines();
+    for line in lines.iter().filter(|l| l.starts_with('[')) {
+        let ok = line == "[pieces] aaaabbbb"
+            || line == "[pieces] tail"
+            || line
+                .strip_prefix("[burst] burst-line-")
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        assert!(ok, "a line mixed or cut: {line:?} in\n{}", lines.join("\n"));
+    }
+    // Passed through, so not told again as OUT lines.
+    assert!(
+        !lines.iter().any(|l| l.contains(") OUT (")),
+        "{}",
+        lines.join("\n")
+    );
+    let child = c.child.as_ref().unwrap().id() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(c.wait(), Some(0));
+    assert!(!health.exists());
+}
+
+#[test]
+fn a_crontab_missing_at_start_fails_the_start_and_check_judges_files_for_a_build() {
+    let c = Contained::new("* * * * * echo fine\n");
+    let out = c.daemon(&["nowhere"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("nowhere: does not exist"), "{err}");
+
+    let ok = c.daemon(&["--check", "crontab"]).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    std::fs::write(
+        c.path("bad"),
+        "* * * * * fine\n0 0 31 feb * never\n70 * * * * bad\n",
+    )
+    .unwrap();
+    let bad = c.daemon(&["--check", "crontab", "bad"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let report = text(&bad.stdout);
+    assert!(
+        report.contains("bad:3:1: error: minute 70 is out of range"),
+        "{report}"
+    );
+}
