@@ -141,6 +141,7 @@ fn main() -> ExitCode {
         pid_file: args.pid_file,
         container,
         grace: args.grace.map(Duration::from_secs),
+        syslog: container_mode && matches!(args.log, Some(LogTo::Syslog)),
         metrics_listen: args.metrics_listen,
         passthrough: args.passthrough,
         health_file: args.health_file,

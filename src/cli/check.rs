@@ -54,7 +54,7 @@ pub fn run(args: CheckArgs, out: &mut impl Write) -> anyhow::Result<Outcome> {
         (_, true) => Some(Format::User),
         _ => None,
     };
-    check_files(&args.files, format, config.as_ref(), out)
+    check_files("cronwright", &args.files, format, config.as_ref(), out)
 }
 
 /// `cronwrightd --check CRONTAB...`: the container's crontabs, checked as user crontabs with
@@ -66,12 +66,20 @@ pub fn check_container_crontabs(files: &[PathBuf], config: Option<&Path>) -> any
         None => Config::defaults()?,
     };
     let mut out = std::io::stdout().lock();
-    let outcome = check_files(files, Some(Format::User), Some(&config), &mut out)?;
+    let outcome = check_files(
+        "cronwrightd",
+        files,
+        Some(Format::User),
+        Some(&config),
+        &mut out,
+    )?;
     Ok(matches!(outcome, Outcome::Ok))
 }
 
-/// Checks each file (`-` is standard input) in `format`, or else the one its place implies.
+/// Checks each file (`-` is standard input) in `format`, or else the one its place implies;
+/// `program` names the command in messages.
 fn check_files(
+    program: &str,
     files: &[PathBuf],
     format: Option<Format>,
     config: Option<&Config>,
@@ -94,7 +102,7 @@ fn check_files(
             match std::fs::read(path) {
                 Ok(bytes) => (name, String::from_utf8_lossy(&bytes).into_owned()),
                 Err(e) => {
-                    eprintln!("cronwright: cannot read {name}: {e}");
+                    eprintln!("{program}: cannot read {name}: {e}");
                     outcome = Outcome::Invalid;
                     continue;
                 }

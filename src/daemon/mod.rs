@@ -102,6 +102,8 @@ pub struct Options {
     pub container: Option<Container>,
     /// Overrides `[jobs] grace_period`.
     pub grace: Option<Duration>,
+    /// `--log syslog` in container mode, where syslog is otherwise off: turns it on.
+    pub syslog: bool,
     /// Overrides `[metrics] listen`.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Every job's output goes to stdout as it comes, as `CRON_OUTPUT=passthrough` does.
@@ -127,6 +129,9 @@ impl Options {
         };
         if let Some(grace) = self.grace {
             config.jobs.grace_period = grace;
+        }
+        if self.syslog {
+            config.log.syslog = true;
         }
         if let Some(listen) = self.metrics_listen {
             config.metrics.listen = Some(listen);

@@ -290,7 +290,9 @@ fn job_spec(info: &JobInfo, jobs: &Jobs, who: &Identity<'_>) -> Spec {
 
 /// The END line of a job whose process exited (sendmail runs have none), or the ERROR line
 /// of a job that PAM refused, which never ran.
-fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus, jobs: &Jobs) {
+/// `default_path`: the PATH a job has when its crontab sets none (`[jobs] path`, or in
+/// container mode the daemon's own).
+fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus, default_path: &str) {
     let Run::Job(info) = &r.run else {
         return;
     };
@@ -305,7 +307,7 @@ fn log_end(logger: &mut Logger, r: &Running, status: ExitStatus, jobs: &Jobs) {
     }
     if info.log() || !status.success() {
         let hint = (status == ExitStatus::Exited(127)).then(|| {
-            let path = info.env().get("PATH").unwrap_or(&jobs.path);
+            let path = info.env().get("PATH").unwrap_or(default_path);
             format!("command not found: PATH was {path}; set PATH= in the crontab")
         });
         let duration = match r.job.exited_at() {
@@ -588,7 +590,15 @@ impl Daemon {
                 r.read();
                 self.pass_through(i, false);
                 let r = &self.running[i];
-                log_end(&mut self.logger, r, status, &self.config.jobs);
+                let inherited = self
+                    .options
+                    .container
+                    .as_ref()
+                    .and_then(|c| c.inherit.as_ref());
+                let path = inherited
+                    .and_then(|i| i.env.iter().find(|(n, _)| n == "PATH"))
+                    .map_or(self.config.jobs.path.as_str(), |(_, v)| v.as_str());
+                log_end(&mut self.logger, r, status, path);
                 if let (Run::Job(_), Some(journal)) = (&r.run, &mut self.journal) {
                     journal.ended(r.job.pid().as_raw() as u32);
                 }

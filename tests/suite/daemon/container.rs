@@ -174,14 +174,21 @@ CRON_OVERLAP=skip
     let mut c = Contained::new(crontab);
     let health = c.path("healthy");
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", CRONWRIGHTD_BIN])
-        .arg("--config")
-        .arg(c.path("cronwright.toml"))
-        .args(["--log", "json", "--grace", "1", "--health-file"])
-        .arg(&health)
-        .arg(c.path("crontab"))
-        .current_dir(c.dir.path())
-        .env("GREETING", "set outside the namespace");
+    // --kill-child: a failed test that kills unshare takes the namespace down with it.
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--mount-proc",
+        CRONWRIGHTD_BIN,
+    ])
+    .arg("--config")
+    .arg(c.path("cronwright.toml"))
+    .args(["--log", "json", "--grace", "1", "--health-file"])
+    .arg(&health)
+    .arg(c.path("crontab"))
+    .current_dir(c.dir.path())
+    .env("GREETING", "set outside the namespace");
     c.start(cmd);
 
     // PID 1 of its namespace, healthy once loaded.
