@@ -205,6 +205,10 @@ enum Phase {
     },
 }
 
+/// Bytes stdout may hold back before the loop stops reading the jobs whose output passes
+/// through (see `wait`).
+const PASSTHROUGH_BACKLOG: usize = 256 * 1024;
+
 /// How long the loop is quiet after a load before it gives back memory (see `trim_at`).
 const TRIM_AFTER: Duration = Duration::from_millis(200);
 
@@ -568,6 +572,17 @@ impl Daemon {
         // Lines syslog did not take when they were logged go out first, in order; a receiver
         // still full wakes the loop through `pending_fd` once it has room.
         self.logger.flush();
+        // Passed-through lines move on while stdout takes them; what it does not take now
+        // wakes the loop through `stdout_pending_fd`, and a job with lines still waiting is
+        // not read meanwhile.
+        loop {
+            self.drain_taps();
+            self.logger.flush();
+            let waiting = self.running.iter().any(|r| r.job.tap_has_line());
+            if self.logger.stdout_backlog() > 0 || !waiting {
+                break;
+            }
+        }
         // Just before sleeping, so that what runs until the sleep is about all that is
         // faulted in again.
         if self.trim_at.is_some_and(|at| at <= Instant::now()) {
@@ -585,12 +600,17 @@ impl Daemon {
         if let Some(fd) = self.logger.pending_fd() {
             fds.push(PollFd::new(fd, PollFlags::POLLOUT));
         }
+        if let Some(fd) = self.logger.stdout_pending_fd() {
+            fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+        }
         let service_slots = self.service.add_to(&mut fds);
         let job_slots: Vec<(usize, usize)> = self
             .running
             .iter()
             .enumerate()
-            .filter(|(_, r)| !r.job.output_eof())
+            // A job whose passed-through lines wait for stdout is left alone: it waits on its
+            // full pipe rather than lose lines, and the loop stays free.
+            .filter(|(_, r)| !r.job.output_eof() && !r.job.tap_has_line())
             .map(|(i, r)| (i, slot(&mut fds, r.job.output_fd())))
             .collect();
         match poll(&mut fds, timeout) {
@@ -642,7 +662,7 @@ impl Daemon {
         for i in ready.jobs {
             self.running[i].read();
             self.forward_output(i);
-            self.pass_through(i, false);
+            self.pass_through(i, false, false);
         }
         if let Some((slots, readiness)) = ready.service {
             for incoming in self.service.dispatch(&slots, |s| readiness[s]) {

@@ -588,7 +588,7 @@ impl Daemon {
                 r.ended = true;
                 // Take what is there now; the pipe may close on this read.
                 r.read();
-                self.pass_through(i, false);
+                self.pass_through(i, false, false);
                 let r = &self.running[i];
                 let inherited = self
                     .options
@@ -621,7 +621,11 @@ impl Daemon {
                 }
             }
             if self.running[i].job.output_eof() || flush {
-                self.pass_through(i, true);
+                self.pass_through(i, true, flush);
+            }
+            // A run is done once its pipe is at EOF and every line it passes through is out.
+            let r = &self.running[i];
+            if flush || (r.job.output_eof() && r.job.tap_is_empty()) {
                 self.running.swap_remove(i);
             } else {
                 i += 1;
@@ -680,20 +684,23 @@ impl Daemon {
         info.policy().output.unwrap_or(default) == OutputMode::Passthrough
     }
 
-    /// Writes the whole lines run `i` has read since the last call to stdout; at `end`, its
-    /// last line without a newline too.
-    pub(super) fn pass_through(&mut self, i: usize, end: bool) {
+    /// Writes the whole lines run `i` has read to stdout, while stdout keeps up (see
+    /// `PASSTHROUGH_BACKLOG`); at `end` (its pipe is at EOF) its last line without a newline
+    /// too. With `force` (the daemon is about to exit), everything the tap holds.
+    pub(super) fn pass_through(&mut self, i: usize, end: bool, force: bool) {
         let r = &mut self.running[i];
-        let lines = r.job.tapped_lines(end);
-        if lines.is_empty() {
+        let Run::Job(info) = &r.run else { return };
+        if !r.job.tapped() {
             return;
         }
-        let Run::Job(info) = &r.run else { return };
         let job = info.job_ref();
         let name = info.policy().name.as_deref();
         let pid = r.job.pid().as_raw() as u32;
-        for line in &lines {
-            let line = String::from_utf8_lossy(line);
+        while force || self.logger.stdout_backlog() < super::PASSTHROUGH_BACKLOG {
+            let Some(line) = r.job.tapped_line(end) else {
+                break;
+            };
+            let line = String::from_utf8_lossy(&line);
             self.logger.pass_through(
                 name.unwrap_or(&job),
                 &Event::Output {
@@ -703,6 +710,15 @@ impl Daemon {
                     line: line.strip_suffix('\r').unwrap_or(&line),
                 },
             );
+        }
+    }
+
+    /// Moves on the lines of every run whose output passes through: stdout may have taken
+    /// what held them back.
+    pub(super) fn drain_taps(&mut self) {
+        for i in 0..self.running.len() {
+            let end = self.running[i].job.output_eof();
+            self.pass_through(i, end, false);
         }
     }
 

@@ -129,7 +129,7 @@ enum Sink {
 impl Logger {
     /// A logger whose syslog target queues up to [`DEFAULT_SYSLOG_QUEUE`] lines.
     pub fn new(targets: Vec<Target>) -> Logger {
-        Logger::with_streams(targets, StreamFd::Stderr, StreamFd::Stdout)
+        Logger::with_streams(targets, StreamFd::stderr(), StreamFd::stdout())
     }
 
     fn with_streams(targets: Vec<Target>, stderr: StreamFd, stdout: StreamFd) -> Logger {
@@ -240,10 +240,23 @@ impl Logger {
     pub fn pass_through(&mut self, label: &str, event: &Event) {
         let json = self.sinks.iter().any(|s| matches!(s, Sink::Json));
         if json {
-            self.stdout.write_line(&event.json());
+            self.stdout.write_queued(&event.json());
         } else if let Event::Output { line, .. } = event {
-            self.stdout.write_line(&format!("[{label}] {line}"));
+            self.stdout.write_queued(&format!("[{label}] {line}"));
         }
+    }
+
+    /// Bytes of passed-through lines (and the lines after them) that stdout has not taken
+    /// yet. While it is large the loop stops reading the jobs whose output passes through,
+    /// so that they wait rather than lose lines.
+    pub fn stdout_backlog(&self) -> usize {
+        self.stdout.backlog()
+    }
+
+    /// Some while stdout holds lines back (see [`Logger::stdout_backlog`]): poll it for
+    /// `POLLOUT`, then call [`Logger::flush`].
+    pub fn stdout_pending_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.stdout.pending_fd()
     }
 
     /// Lines syslog never got, since the start.
@@ -261,6 +274,7 @@ impl Logger {
     /// every turn of the loop (it costs nothing when nothing is queued), and in particular
     /// when [`Logger::pending_fd`] polled writable or [`Logger::retry_in`] ran out.
     pub fn flush(&mut self) {
+        self.stdout.flush();
         let Logger { sinks, stderr, .. } = self;
         for sink in sinks.iter_mut() {
             if let Sink::Syslog(s) = sink {
@@ -296,6 +310,7 @@ impl Logger {
     /// take the lines still queued, then says on stderr how many it did not.
     pub fn finish(&mut self, limit: Duration) {
         let deadline = Instant::now() + limit;
+        self.stdout.finish(deadline);
         let Logger { sinks, stderr, .. } = self;
         for sink in sinks.iter_mut() {
             if let Sink::Syslog(s) = sink {
@@ -379,7 +394,7 @@ mod tests {
         Logger::with_streams(
             vec![Target::Syslog(path.to_path_buf())],
             StreamFd::Owned(OwnedFd::from(notices.try_clone().unwrap())),
-            StreamFd::Stdout,
+            StreamFd::stdout(),
         )
         .with_syslog_queue(queue)
     }
@@ -541,7 +556,7 @@ mod tests {
         logger.switch_to(Logger::with_streams(
             vec![],
             StreamFd::Owned(OwnedFd::from(notices.as_file().try_clone().unwrap())),
-            StreamFd::Stdout,
+            StreamFd::stdout(),
         ));
         assert!(logger.pending_fd().is_none());
         assert_eq!(
@@ -562,7 +577,7 @@ mod tests {
         let mut logger = Logger::with_streams(
             vec![Target::Syslog(path)],
             StreamFd::Owned(OwnedFd::from(notices)),
-            StreamFd::Stdout,
+            StreamFd::stdout(),
         );
         logger.log(&cmd("backup.sh --all"));
         logger.log(&Event::CrontabError {

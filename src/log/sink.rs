@@ -563,21 +563,37 @@ fn truncated(header: &str, msg: &str, max: usize) -> String {
 }
 
 pub(super) enum StreamFd {
-    Stderr,
-    Stdout,
+    Stderr(std::io::Stderr),
+    Stdout(std::io::Stdout),
     #[cfg_attr(not(test), allow(dead_code))]
     Owned(OwnedFd),
 }
 
 impl StreamFd {
-    fn write_bounded(&self, data: &[u8], wait: Duration) -> usize {
+    pub(super) fn stderr() -> StreamFd {
+        StreamFd::Stderr(std::io::stderr())
+    }
+
+    pub(super) fn stdout() -> StreamFd {
+        StreamFd::Stdout(std::io::stdout())
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            StreamFd::Stderr => write_bounded(std::io::stderr().as_fd(), data, wait),
-            StreamFd::Stdout => write_bounded(std::io::stdout().as_fd(), data, wait),
-            StreamFd::Owned(fd) => write_bounded(fd.as_fd(), data, wait),
+            StreamFd::Stderr(s) => s.as_fd(),
+            StreamFd::Stdout(s) => s.as_fd(),
+            StreamFd::Owned(fd) => fd.as_fd(),
         }
     }
+
+    fn write_bounded(&self, data: &[u8], wait: Duration) -> usize {
+        write_bounded(self.fd(), data, wait)
+    }
 }
+
+/// The most a stream holds for lines that wait ([`Stream::write_queued`], and the lines
+/// that must follow them): past it, lines are dropped and counted, as from a stalled stream.
+pub(super) const STREAM_QUEUE: usize = 1 << 20;
 
 /// stderr or stdout, written with a bounded wait. Rust's `eprintln!` would panic on a
 /// closed stream and block forever on a full pipe; neither is acceptable in the loop.
@@ -589,6 +605,12 @@ pub(super) struct Stream {
     mid_line: bool,
     /// The last write ran out of time or failed: do not wait again until one succeeds.
     stalled: bool,
+    /// Bytes of whole lines that wait for the stream to take them, in order: lines written
+    /// with [`Stream::write_queued`] (a job's output, which must not be lost) and any line
+    /// after them. While it holds anything, every line goes behind it.
+    queue: Vec<u8>,
+    /// A write failed for good (the reader is gone): nothing is queued any more.
+    broken: bool,
 }
 
 impl Stream {
@@ -598,10 +620,80 @@ impl Stream {
             dropped: 0,
             mid_line: false,
             stalled: false,
+            queue: Vec::new(),
+            broken: false,
+        }
+    }
+
+    /// Writes `line` whole, after what waits, or queues what the stream does not take now;
+    /// never waits. The caller holds back more such lines while [`Stream::backlog`] is
+    /// large (a job's output stays in its pipe, and the job waits), so nothing is dropped
+    /// unless the queue passes [`STREAM_QUEUE`] or the reader is gone.
+    pub(super) fn write_queued(&mut self, line: &str) {
+        self.flush();
+        if self.broken || self.queue.len() + line.len() >= STREAM_QUEUE {
+            self.dropped += 1;
+            return;
+        }
+        self.queue.reserve(line.len() + 1);
+        self.queue.extend_from_slice(line.as_bytes());
+        self.queue.push(b'\n');
+        self.flush();
+    }
+
+    /// Sends what the queue holds and the stream takes now; never waits.
+    pub(super) fn flush(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
+        match write_now(self.fd.fd(), &self.queue) {
+            Ok(n) => {
+                self.queue.drain(..n);
+            }
+            Err(_) => {
+                self.dropped += self.queue.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.queue = Vec::new();
+                self.broken = true;
+            }
+        }
+    }
+
+    /// Bytes waiting in the queue.
+    pub(super) fn backlog(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The descriptor to poll for `POLLOUT` while the queue holds anything.
+    pub(super) fn pending_fd(&self) -> Option<BorrowedFd<'_>> {
+        (!self.queue.is_empty()).then(|| self.fd.fd())
+    }
+
+    /// At exit: waits at most until `deadline` for the queue to go out.
+    pub(super) fn finish(&mut self, deadline: Instant) {
+        while !self.queue.is_empty() && !self.broken {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let n = self.fd.write_bounded(&self.queue, left);
+            self.queue.drain(..n);
+            if n == 0 {
+                break;
+            }
         }
     }
 
     pub(super) fn write_line(&mut self, line: &str) {
+        if !self.queue.is_empty() {
+            // Behind the lines that wait, so that none is cut by this one.
+            self.flush();
+            if !self.queue.is_empty() {
+                if self.queue.len() + line.len() < STREAM_QUEUE {
+                    self.queue.extend_from_slice(line.as_bytes());
+                    self.queue.push(b'\n');
+                } else {
+                    self.dropped += 1;
+                }
+                return;
+            }
+        }
         let mut buf = String::with_capacity(line.len() + 1);
         if self.mid_line {
             buf.push('\n');
@@ -635,6 +727,33 @@ impl Stream {
             self.stalled = true;
         }
     }
+}
+
+/// Writes as much of `data` as the fd takes now, without waiting: `Err` when the fd is of
+/// no more use (its reader closed it, or it is invalid).
+fn write_now(fd: BorrowedFd<'_>, data: &[u8]) -> Result<usize, Errno> {
+    let mut off = 0;
+    while off < data.len() {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        if revents.intersects(PollFlags::POLLERR | PollFlags::POLLNVAL) {
+            return Err(Errno::EPIPE);
+        }
+        let end = data.len().min(off + PIPE_BUF);
+        match nix::unistd::write(fd, &data[off..end]) {
+            Ok(n) => off += n,
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(off)
 }
 
 /// Writes as much of `data` as the fd takes within `wait`, in chunks of at most PIPE_BUF

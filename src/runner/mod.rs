@@ -326,10 +326,19 @@ pub struct Job {
     /// What the session helper reported: PAM refused the job, which never ran.
     refusal: Option<String>,
     /// Every byte read, kept or not, until taken as lines ([`Job::tap`]).
-    tap: Option<Vec<u8>>,
+    tap: Option<Tap>,
 }
 
-/// The longest line [`Job::tapped_lines`] gives whole; a longer one comes in pieces of this
+/// A job's output as it comes, until taken line by line: `bytes[start..]` is what is left.
+/// Taking a line moves `start`; the taken bytes are dropped once they are half the buffer,
+/// so taking every line of a read costs time in proportion to its size.
+#[derive(Debug, Default)]
+struct Tap {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+/// The longest line [`Job::tapped_line`] gives whole; a longer one comes in pieces of this
 /// size, so that a job that never writes a newline cannot make the daemon hold its output.
 pub const MAX_TAPPED_LINE: usize = 64 * 1024;
 
@@ -384,47 +393,51 @@ impl Job {
     }
 
     /// From now on, every byte read also goes to the tap, whatever the cap, for
-    /// [`Job::tapped_lines`] to give as lines.
+    /// [`Job::tapped_line`] to give line by line.
     pub fn tap(&mut self) {
-        self.tap = Some(Vec::new());
+        self.tap = Some(Tap::default());
     }
 
-    /// The complete lines read since the last call, without their newlines; at `end`, what
-    /// is left after the last newline too. The tap keeps at most one partial line of
-    /// [`MAX_TAPPED_LINE`] bytes between calls (call this after every [`Job::read_output`]).
-    pub fn tapped_lines(&mut self, end: bool) -> Vec<Vec<u8>> {
-        let Some(tap) = &mut self.tap else {
-            return Vec::new();
+    /// The next complete line read, without its newline; at `end`, what is left after the
+    /// last newline too. A line longer than [`MAX_TAPPED_LINE`] comes in pieces of that
+    /// size. The caller takes lines at its own pace: a job whose tap holds lines need not be
+    /// read, so it waits on its full pipe, and the tap holds at most one read and one
+    /// partial line.
+    pub fn tapped_line(&mut self, end: bool) -> Option<Vec<u8>> {
+        let tap = self.tap.as_mut()?;
+        let rest = &tap.bytes[tap.start..];
+        let (len, skip) = match memchr::memchr(b'\n', rest) {
+            Some(nl) if nl <= MAX_TAPPED_LINE => (nl, 1),
+            _ if rest.len() >= MAX_TAPPED_LINE => (MAX_TAPPED_LINE, 0),
+            _ if end && !rest.is_empty() => (rest.len(), 0),
+            _ => return None,
         };
-        let mut lines = Vec::new();
-        let mut start = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &tap[start..]) {
-            let mut line = &tap[start..start + nl];
-            while line.len() > MAX_TAPPED_LINE {
-                lines.push(line[..MAX_TAPPED_LINE].to_vec());
-                line = &line[MAX_TAPPED_LINE..];
-            }
-            lines.push(line.to_vec());
-            start += nl + 1;
+        let line = rest[..len].to_vec();
+        tap.start += len + skip;
+        if tap.start * 2 >= tap.bytes.len() {
+            tap.bytes.drain(..tap.start);
+            tap.start = 0;
         }
-        let mut rest = &tap[start..];
-        while rest.len() >= MAX_TAPPED_LINE {
-            lines.push(rest[..MAX_TAPPED_LINE].to_vec());
-            rest = &rest[MAX_TAPPED_LINE..];
-        }
-        if end && !rest.is_empty() {
-            lines.push(rest.to_vec());
-            rest = &[];
-        }
-        let left = rest.len();
-        let len = tap.len();
-        tap.drain(..len - left);
-        lines
+        Some(line)
+    }
+
+    /// Whether [`Job::tapped_line`] has a whole line to give: until it is taken, the job
+    /// need not be read (its pipe fills and it waits), which bounds what the tap holds.
+    pub fn tap_has_line(&self) -> bool {
+        self.tap.as_ref().is_some_and(|t| {
+            let rest = &t.bytes[t.start..];
+            rest.len() >= MAX_TAPPED_LINE || memchr::memchr(b'\n', rest).is_some()
+        })
+    }
+
+    /// Whether the tap holds no byte (nothing left to give, whole line or not).
+    pub fn tap_is_empty(&self) -> bool {
+        self.tap.as_ref().is_none_or(|t| t.start == t.bytes.len())
     }
 
     fn keep(&mut self, bytes: &[u8]) {
         if let Some(tap) = &mut self.tap {
-            tap.extend_from_slice(bytes);
+            tap.bytes.extend_from_slice(bytes);
         }
         let room = self.limit.saturating_sub(self.output.len());
         let kept = bytes.len().min(room);
@@ -715,10 +728,11 @@ mod tests {
         let mut lines = Vec::new();
         while job.try_wait().unwrap().is_none() || !job.output_eof() {
             let _ = job.read_output();
-            lines.extend(job.tapped_lines(false));
+            lines.extend(std::iter::from_fn(|| job.tapped_line(false)));
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        lines.extend(job.tapped_lines(true));
+        lines.extend(std::iter::from_fn(|| job.tapped_line(true)));
+        assert!(job.tap_is_empty());
         let lines: Vec<String> = lines
             .into_iter()
             .map(|l| String::from_utf8(l).unwrap())

@@ -350,3 +350,48 @@ fn a_crontab_missing_at_start_fails_the_start_and_check_judges_files_for_a_build
         "{report}"
     );
 }
+
+/// A reader that falls behind loses no line: the job waits on its pipe instead.
+#[test]
+fn passed_through_lines_wait_for_a_slow_reader_and_none_is_lost() {
+    let c = Contained::new("CRON_NAME=many\n@reboot seq 100000\n");
+    let mut child = c
+        .daemon(&["--passthrough", "--log", "json", "crontab"])
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Lines lost would leave the reader below waiting forever: the daemon is stopped after
+    // PATIENCE whatever happens, which ends its output.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let flag = Arc::clone(&done);
+    std::thread::spawn(move || {
+        std::thread::sleep(PATIENCE);
+        if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
+    // Far more than a pipe and the daemon's backlog hold, written while nobody reads.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut numbers = Vec::new();
+    let mut end = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        match v["event"].as_str() {
+            Some("OUTPUT") => numbers.push(v["line"].as_str().unwrap().parse::<u32>().unwrap()),
+            Some("END") => end = Some(v),
+            _ => {}
+        }
+        if numbers.len() == 100_000 && end.is_some() {
+            break;
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(numbers.len(), 100_000, "lines were lost");
+    assert_eq!(numbers, (1..=100_000).collect::<Vec<u32>>());
+    assert_eq!(end.unwrap()["status"], "0");
+}
