@@ -51,8 +51,10 @@
 //!   the deadline timer and clock steps (`clock.rs`); what each run leaves in
 //!   the history and the metrics (`observe.rs`); the control socket and metrics endpoint
 //!   served from the loop (`service.rs`) and the answers, with who may see what
-//!   (`answer.rs`); container mode, `cronwrightd CRONTAB...` (`container.rs`: its
-//!   configuration, the environment jobs inherit, standard input, the health file).
+//!   (`answer.rs`); the command line and what it makes of the configuration
+//!   (`options.rs`); container mode, `cronwrightd CRONTAB...` (`container.rs`: its
+//!   configuration, the environment jobs inherit, standard input, the health file); job
+//!   output passed through to stdout as it comes (`passthrough.rs`).
 //! - [`cli`]: the `cronwright` command: `next`, `check`, `list` (`cli/list.rs`), `status`,
 //!   `history` and `run` (asking the daemon; `cli/ask.rs`), and
 //!   `crontab` (`cli/crontab/`: its arguments and `-l/-r/-e/-T` in `mod.rs`, privileges,

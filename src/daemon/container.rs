@@ -183,6 +183,32 @@ pub fn write_health(path: &Path, files: usize, jobs: usize, errors: usize) -> io
     written
 }
 
+impl super::Daemon {
+    /// In container mode a crontab named on the command line that cannot be read at start
+    /// is a fatal error: a container that runs none of its jobs must not look healthy. Later,
+    /// a file that goes away is only logged, and its jobs stop.
+    pub(super) fn container_crontabs_loaded(&mut self) -> anyhow::Result<()> {
+        let Some(container) = &self.options.container else {
+            return Ok(());
+        };
+        for path in &container.crontabs {
+            if !self.table.is_loaded(path) {
+                let why = self
+                    .problems
+                    .get(path)
+                    .and_then(|p| p.first())
+                    .cloned()
+                    .unwrap_or_else(|| format!("{}: does not exist", path.display()));
+                if let Some(p) = &self.options.health_file {
+                    let _ = std::fs::remove_file(p);
+                }
+                anyhow::bail!("cannot run the crontab {why}");
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

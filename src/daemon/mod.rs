@@ -19,6 +19,8 @@ mod container;
 mod due;
 mod mailing;
 mod observe;
+mod options;
+mod passthrough;
 mod reload;
 mod running;
 mod service;
@@ -42,7 +44,7 @@ use crate::history::History;
 use crate::inflight::Journal;
 use crate::log::{Event, Logger};
 use crate::metrics::Metrics;
-use crate::resolve::{sources_config, system_crontabs_left_out};
+use crate::resolve::system_crontabs_left_out;
 use crate::runner::{self, Credentials};
 use crate::sources::SourcesConfig;
 use crate::watch::{WatchPaths, Watcher};
@@ -59,6 +61,8 @@ pub use crate::log::Target;
 /// (see `runner/session.rs`).
 pub use crate::runner::session::helper_main as session_helper;
 pub use container::Container;
+pub use options::Options;
+use options::sources_for;
 
 /// Checks the configuration file as the daemon would read it (`cronwrightd --check-config`).
 /// Checks the configuration at `path` as a start would read it; the line to print when it
@@ -88,69 +92,6 @@ pub fn check_config_text(text: &str) -> Result<(), String> {
 
 /// After the grace period and the stop signal to the jobs' groups, how long before SIGKILL.
 const KILL_AFTER_TERM: Duration = Duration::from_secs(5);
-
-/// How the daemon was asked to run (from the command line).
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// The configuration file; in container mode, `None` reads none.
-    pub config_path: Option<PathBuf>,
-    /// Where log lines go besides syslog (which the config turns on or off).
-    pub log: Vec<Target>,
-    /// Overrides the config's pid file.
-    pub pid_file: Option<PathBuf>,
-    /// Container mode (`cronwrightd CRONTAB...`): see `container.rs`.
-    pub container: Option<Container>,
-    /// Overrides `[jobs] grace_period`.
-    pub grace: Option<Duration>,
-    /// `--log syslog` in container mode, where syslog is otherwise off: turns it on.
-    pub syslog: bool,
-    /// Overrides `[metrics] listen`.
-    pub metrics_listen: Option<std::net::SocketAddr>,
-    /// Every job's output goes to stdout as it comes, as `CRON_OUTPUT=passthrough` does.
-    pub passthrough: bool,
-    /// Written when the crontabs are loaded and after each reload, removed on stop.
-    pub health_file: Option<PathBuf>,
-    /// Debug builds only, for tests: the loop's wall clock is the system's plus the seconds
-    /// this file holds (see `clock.rs`). A release build refuses it.
-    pub clock_offset_file: Option<PathBuf>,
-}
-
-impl Options {
-    /// The configuration as the command line has it: the file (or, in container mode, the
-    /// container's defaults), then what the options override. At start and on SIGHUP.
-    fn load_config(&self) -> Result<Config, crate::config::ConfigError> {
-        let mut config = match &self.container {
-            Some(container) => container.config(self.config_path.as_deref())?,
-            None => Config::load_or_defaults(
-                self.config_path
-                    .as_deref()
-                    .unwrap_or(std::path::Path::new(crate::config::DEFAULT_PATH)),
-            )?,
-        };
-        if let Some(grace) = self.grace {
-            config.jobs.grace_period = grace;
-        }
-        if self.syslog {
-            config.log.syslog = true;
-        }
-        if let Some(listen) = self.metrics_listen {
-            config.metrics.listen = Some(listen);
-        }
-        Ok(config)
-    }
-}
-
-/// Where the crontabs are, for this configuration and command line.
-fn sources_for(
-    config: &Config,
-    options: &Options,
-    as_root: bool,
-    own: &Credentials,
-) -> SourcesConfig {
-    let mut sources = sources_config(config, as_root, &own.user, own.uid.as_raw());
-    sources.stdin = options.container.as_ref().and_then(|c| c.stdin.clone());
-    sources
-}
 
 /// What the table needs to load now (a free function: the table is borrowed mutably beside it).
 fn load_context<'a>(
@@ -488,30 +429,6 @@ impl Daemon {
         });
         self.logger.finish(LOG_FLUSH_AT_EXIT);
         result
-    }
-
-    /// In container mode a crontab named on the command line that cannot be read at start
-    /// is a fatal error: a container that runs none of its jobs must not look healthy. Later,
-    /// a file that goes away is only logged, and its jobs stop.
-    fn container_crontabs_loaded(&mut self) -> anyhow::Result<()> {
-        let Some(container) = &self.options.container else {
-            return Ok(());
-        };
-        for path in &container.crontabs {
-            if !self.table.is_loaded(path) {
-                let why = self
-                    .problems
-                    .get(path)
-                    .and_then(|p| p.first())
-                    .cloned()
-                    .unwrap_or_else(|| format!("{}: does not exist", path.display()));
-                if let Some(p) = &self.options.health_file {
-                    let _ = std::fs::remove_file(p);
-                }
-                anyhow::bail!("cannot run the crontab {why}");
-            }
-        }
-        Ok(())
     }
 
     /// Says so when a daemon that is not root leaves out the system crontabs: a foreground

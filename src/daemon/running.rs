@@ -22,7 +22,7 @@ use super::container::Inherit;
 use super::mailing::mail_failed;
 use super::table::JobInfo;
 use crate::config::Jobs;
-use crate::cron::{Env, OutputMode, Overlap};
+use crate::cron::{Env, Overlap};
 use crate::history::Trigger;
 use crate::log::{Event, Logger, status_text};
 use crate::runner::{self, Credentials, ExitStatus, Spec};
@@ -671,55 +671,6 @@ impl Daemon {
             (!status.success()).then(|| status_text(status))
         };
         self.mail(&info, credentials, pid, &output, dropped, failed.as_deref());
-    }
-
-    /// Whether `info`'s output goes to stdout as it comes (`CRON_OUTPUT`, else
-    /// `--passthrough`).
-    fn passes_through(&self, info: &JobInfo) -> bool {
-        let default = if self.options.passthrough {
-            OutputMode::Passthrough
-        } else {
-            OutputMode::Log
-        };
-        info.policy().output.unwrap_or(default) == OutputMode::Passthrough
-    }
-
-    /// Writes the whole lines run `i` has read to stdout, while stdout keeps up (see
-    /// `PASSTHROUGH_BACKLOG`); at `end` (its pipe is at EOF) its last line without a newline
-    /// too. With `force` (the daemon is about to exit), everything the tap holds.
-    pub(super) fn pass_through(&mut self, i: usize, end: bool, force: bool) {
-        let r = &mut self.running[i];
-        let Run::Job(info) = &r.run else { return };
-        if !r.job.tapped() {
-            return;
-        }
-        let job = info.job_ref();
-        let name = info.policy().name.as_deref();
-        let pid = r.job.pid().as_raw() as u32;
-        while force || self.logger.stdout_backlog() < super::PASSTHROUGH_BACKLOG {
-            let Some(line) = r.job.tapped_line(end) else {
-                break;
-            };
-            let line = String::from_utf8_lossy(&line);
-            self.logger.pass_through(
-                name.unwrap_or(&job),
-                &Event::Output {
-                    job: &job,
-                    name,
-                    pid,
-                    line: line.strip_suffix('\r').unwrap_or(&line),
-                },
-            );
-        }
-    }
-
-    /// Moves on the lines of every run whose output passes through: stdout may have taken
-    /// what held them back.
-    pub(super) fn drain_taps(&mut self) {
-        for i in 0..self.running.len() {
-            let end = self.running[i].job.output_eof();
-            self.pass_through(i, end, false);
-        }
     }
 
     /// Stops the runs past their `CRON_TIMEOUT`: SIGTERM to the process group, then

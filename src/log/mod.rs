@@ -1,5 +1,5 @@
-//! The daemon's log sink: one line per event, to syslog, to stderr as text, or to stdout as
-//! JSON lines.
+//! The daemon's log sink: one line per event, to syslog, to stderr or stdout as text, or to
+//! stdout as JSON lines; and the lines of job output passed through to stdout.
 //!
 //! This module owns the wording of every log line (the shapes in DESIGN.md "Logging"), the
 //! RFC 3164 datagrams sent to the syslog socket, and the rule that logging never stops the
@@ -10,7 +10,8 @@
 //!
 //! Here are the targets ([`Target`]) and the fan-out to them ([`Logger`]). What each event
 //! says is in `event.rs`, how that becomes a text line and a JSON object in `shape.rs`, the
-//! escaping in `escape.rs`, and the writers (syslog socket, stderr, stdout) in `sink.rs`.
+//! escaping in `escape.rs`, the syslog socket's writer in `sink.rs`, and stderr's and
+//! stdout's in `stream.rs`.
 //!
 //! # Line shapes
 //!
@@ -77,6 +78,7 @@ mod escape;
 mod event;
 mod shape;
 mod sink;
+mod stream;
 
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
@@ -86,7 +88,8 @@ pub use escape::escape_controls;
 pub use event::Event;
 pub(crate) use event::status_text;
 pub(crate) use sink::DEFAULT_SYSLOG_QUEUE;
-use sink::{Stream, StreamFd, Syslog};
+use sink::Syslog;
+use stream::{Stream, StreamFd};
 
 /// Where log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{PATIENCE, eventually};
+use super::{PATIENCE, eventually, wait_exit};
 use crate::util::{CRONWRIGHTD_BIN, needs_root, text};
 
 /// A daemon in container mode whose stdout lines a thread collects.
@@ -103,18 +103,7 @@ impl Contained {
 
     /// Waits for the process to exit, and its status code.
     fn wait(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code();
-            }
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                panic!("the daemon did not exit within {PATIENCE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(self.child.take()?)
     }
 }
 

@@ -371,19 +371,7 @@ control_socket = "{dir}/control.sock"
 
     /// Waits for the daemon to exit (after a signal the test sent), then the exit status code.
     pub fn wait(&mut self) -> Option<i32> {
-        let mut child = self.daemon.take()?;
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status.code();
-            }
-            if start.elapsed() > PATIENCE {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("cronwrightd did not exit within {PATIENCE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(self.daemon.take()?)
     }
 }
 
@@ -414,6 +402,23 @@ fn without_pam_unless_asked(extra: &str) -> String {
         extra.replacen("[jobs]\n", "[jobs]\npam = false\n", 1)
     } else {
         format!("{extra}\n[jobs]\npam = false\n")
+    }
+}
+
+/// Waits for a daemon to exit (after a signal the test sent), then its exit status code;
+/// kills it and fails after PATIENCE.
+pub fn wait_exit(mut child: Child) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("cronwrightd did not exit within {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
