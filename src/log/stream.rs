@@ -248,10 +248,9 @@ fn write_bounded(fd: BorrowedFd<'_>, data: &[u8], wait: Duration) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn full_stderr_pipe_drops_lines_without_blocking_and_reports_them() {
+    /// A pipe whose non-blocking write end is full, and how many bytes fill it.
+    fn full_pipe() -> (OwnedFd, OwnedFd, usize) {
         let (rd, wr) = nix::unistd::pipe().unwrap();
-        // Fill the pipe so nothing more fits.
         nix::fcntl::fcntl(
             &wr,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -262,17 +261,29 @@ mod tests {
         while let Ok(n) = nix::unistd::write(&wr, &chunk) {
             filled += n;
         }
+        (rd, wr, filled)
+    }
+
+    /// Reads `bytes` from `rd`.
+    fn drain(rd: &OwnedFd, bytes: usize) {
+        let mut buf = [0u8; 4096];
+        let mut drained = 0;
+        while drained < bytes {
+            drained += nix::unistd::read(rd, &mut buf[..(bytes - drained).min(4096)]).unwrap();
+        }
+    }
+
+    #[test]
+    fn full_stderr_pipe_drops_lines_without_blocking_and_reports_them() {
+        let (rd, wr, filled) = full_pipe();
         let mut stderr = Stream::new(StreamFd::Owned(wr));
         stderr.write_line("INFO lost a");
         stderr.write_line("INFO lost b");
         assert_eq!(stderr.dropped, 2);
 
         // Drain, then the next line reports the loss first.
-        let mut drained = 0;
+        drain(&rd, filled);
         let mut buf = [0u8; 4096];
-        while drained < filled {
-            drained += nix::unistd::read(&rd, &mut buf).unwrap();
-        }
         stderr.write_line("INFO kept");
         let n = nix::unistd::read(&rd, &mut buf).unwrap();
         assert_eq!(
@@ -293,29 +304,16 @@ mod tests {
 
     #[test]
     fn queued_lines_wait_whole_for_a_full_pipe_and_follow_in_order() {
-        let (rd, wr) = nix::unistd::pipe().unwrap();
-        nix::fcntl::fcntl(
-            &wr,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .unwrap();
-        let chunk = [b'.'; 4096];
-        let mut filled = 0;
-        while let Ok(n) = nix::unistd::write(&wr, &chunk) {
-            filled += n;
-        }
+        let (rd, wr, filled) = full_pipe();
         let mut out = Stream::new(StreamFd::Owned(wr));
         out.write_queued("[job] one");
         out.write_line("END after one");
         out.write_queued("[job] two");
         assert_eq!(out.backlog(), "[job] one\nEND after one\n[job] two\n".len());
         assert!(out.pending_fd().is_some());
-        let mut buf = vec![0u8; filled];
-        let mut drained = 0;
-        while drained < filled {
-            drained += nix::unistd::read(&rd, &mut buf[drained..]).unwrap();
-        }
+        drain(&rd, filled);
         out.flush();
+        let mut buf = [0u8; 4096];
         assert_eq!(out.backlog(), 0);
         let n = nix::unistd::read(&rd, &mut buf).unwrap();
         assert_eq!(
