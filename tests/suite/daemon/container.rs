@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::history::{curl, free_port};
 use super::{PATIENCE, eventually, wait_exit};
 use crate::util::{CRONWRIGHTD_BIN, needs_root, text};
 
@@ -270,7 +271,14 @@ CRON_NAME=pieces
 CRON_NAME=burst
 * * * * * * for i in $(seq 50); do echo burst-line-$i; done
 ";
-    let mut cmd = c.daemon(&["--passthrough", "--health-file"]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = c.daemon(&[
+        "--passthrough",
+        "--metrics-listen",
+        &listen,
+        "--health-file",
+    ]);
     cmd.arg(&health).arg("-").stdin(Stdio::piped());
     cmd.stdout(Stdio::piped());
     c.start(cmd);
@@ -291,6 +299,12 @@ CRON_NAME=burst
         || format!("no passthrough lines:\n{}", c.lines().join("\n")),
     );
     assert!(health.exists());
+    // The metrics endpoint serves this mode too.
+    let metrics = curl(&format!("http://{listen}/metrics")).expect("metrics served");
+    assert!(
+        metrics.contains("cronwright_job_runs_total{job=\"pieces\""),
+        "{metrics}"
+    );
     let lines = c.lines();
     for line in lines.iter().filter(|l| l.starts_with('[')) {
         let ok = line == "[pieces] aaaabbbb"

@@ -358,7 +358,7 @@ fn whoami() -> String {
         .to_string()
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -366,7 +366,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn curl(url: &str) -> Option<String> {
+pub(super) fn curl(url: &str) -> Option<String> {
     let out = Command::new("curl").args(["-sf", url]).output().ok()?;
     out.status.success().then(|| text(&out.stdout))
 }
