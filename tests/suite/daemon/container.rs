@@ -398,3 +398,38 @@ fn passed_through_lines_wait_for_a_slow_reader_and_none_is_lost() {
     assert_eq!(numbers, (1..=100_000).collect::<Vec<u32>>());
     assert_eq!(end.unwrap()["status"], "0");
 }
+
+/// Kubernetes updates a mounted ConfigMap by pointing `..data` at a new directory: the
+/// crontab's own path (a link through `..data`) never changes, and the new text still loads.
+#[test]
+fn a_configmap_update_through_its_data_link_reloads_the_crontab() {
+    use std::os::unix::fs::symlink;
+    let mut c = Contained::new("");
+    let mount = c.path("config");
+    std::fs::create_dir_all(mount.join("..2026_12_05_a")).unwrap();
+    std::fs::write(
+        mount.join("..2026_12_05_a/crontab"),
+        "* * * * * * echo version a\n",
+    )
+    .unwrap();
+    symlink("..2026_12_05_a", mount.join("..data")).unwrap();
+    symlink("..data/crontab", mount.join("crontab")).unwrap();
+    let crontab = mount.join("crontab");
+    let mut cmd = c.daemon(&["--log", "json"]);
+    cmd.arg(&crontab);
+    c.start(cmd);
+    c.wait_event("OUT", |v| v["line"] == "version a");
+
+    // What the kubelet does: a new directory, a new link beside ..data, renamed over it.
+    std::fs::create_dir_all(mount.join("..2026_12_05_b")).unwrap();
+    std::fs::write(
+        mount.join("..2026_12_05_b/crontab"),
+        "* * * * * * echo version b\n",
+    )
+    .unwrap();
+    symlink("..2026_12_05_b", mount.join("..data_tmp")).unwrap();
+    std::fs::rename(mount.join("..data_tmp"), mount.join("..data")).unwrap();
+    std::fs::remove_dir_all(mount.join("..2026_12_05_a")).unwrap();
+    c.wait_event("OUT", |v| v["line"] == "version b");
+    assert_eq!(c.events("STOP").len(), 0);
+}
