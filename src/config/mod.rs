@@ -327,10 +327,23 @@ impl Config {
         Config::load_checked(path, trusted)
     }
 
+    /// As [`Config::load_or_defaults`], with the text read (`None` for the defaults), for a
+    /// caller that must know which keys the file sets.
+    pub fn load_with_text(path: &Path) -> Result<(Config, Option<String>), ConfigError> {
+        Config::load_text(path, |_| true)
+    }
+
     fn load_checked(
         path: &Path,
         trusted: impl FnOnce(&std::fs::Metadata) -> bool,
     ) -> Result<Config, ConfigError> {
+        Config::load_text(path, trusted).map(|(config, _)| config)
+    }
+
+    fn load_text(
+        path: &Path,
+        trusted: impl FnOnce(&std::fs::Metadata) -> bool,
+    ) -> Result<(Config, Option<String>), ConfigError> {
         use std::io::Read;
         let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -340,7 +353,7 @@ impl Config {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if path == Path::new(DEFAULT_PATH) {
-                    return Config::defaults();
+                    return Ok((Config::defaults()?, None));
                 }
                 return Err(ConfigError::NotFound {
                     path: path.to_path_buf(),
@@ -362,7 +375,8 @@ impl Config {
                 path: path.to_path_buf(),
             });
         }
-        Config::parse(&text, path)
+        let config = Config::parse(&text, path)?;
+        Ok((config, Some(text)))
     }
 
     /// Validates `text`; `origin` names the file in messages and anchors relative paths.

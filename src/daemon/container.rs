@@ -94,9 +94,8 @@ impl Container {
     pub fn config(&self, file: Option<&Path>) -> Result<Config, ConfigError> {
         let (mut config, set) = match file {
             Some(path) => {
-                let config = Config::load_or_defaults(path)?;
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                (config, keys_set(&text))
+                let (config, text) = Config::load_with_text(path)?;
+                (config, keys_set(text.as_deref().unwrap_or("")))
             }
             None => (Config::defaults()?, Vec::new()),
         };
