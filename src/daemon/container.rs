@@ -90,8 +90,11 @@ impl Container {
 
     /// The configuration in container mode: `file` (`--config`) or the built-in defaults,
     /// with the command line's crontabs as the only sources. Syslog and mail stay off and the
-    /// grace period is [`GRACE`] unless the file sets them.
-    pub fn config(&self, file: Option<&Path>) -> Result<Config, ConfigError> {
+    /// grace period is [`GRACE`] unless the file sets them. A daemon that is not root cannot
+    /// use the system's state directory and control socket: unless the file names its own,
+    /// it keeps no state (no journal, catch-up state or history; see [`Container::stateless`])
+    /// and opens no control socket, rather than failing to at every start and every run.
+    pub fn config(&self, file: Option<&Path>, as_root: bool) -> Result<Config, ConfigError> {
         let (mut config, set) = match file {
             Some(path) => {
                 let (config, text) = Config::load_with_text(path)?;
@@ -109,6 +112,13 @@ impl Container {
         if !is_set("jobs", "grace_period") {
             config.jobs.grace_period = GRACE;
         }
+        if !as_root && !is_set("daemon", "state_dir") {
+            config.daemon.state_dir = PathBuf::new();
+            config.history.enabled = false;
+        }
+        if !as_root && !is_set("daemon", "control_socket") {
+            config.daemon.control_socket = None;
+        }
         let sources = &mut config.sources;
         sources.system_crontab = None;
         sources.system_dirs.clear();
@@ -117,6 +127,11 @@ impl Container {
         sources.system_named = false;
         Ok(config)
     }
+}
+
+/// Whether `config` keeps no state (see [`Container::config`]).
+pub fn stateless(config: &Config) -> bool {
+    config.daemon.state_dir.as_os_str().is_empty()
 }
 
 /// `(table, key)` of every key the file sets; nothing for text that is not TOML (the
@@ -228,7 +243,7 @@ mod tests {
             stdin: None,
             inherit: None,
         };
-        let config = c.config(None).unwrap();
+        let config = c.config(None, true).unwrap();
         assert!(!config.log.syslog);
         assert!(!config.mail.enabled);
         assert_eq!(config.jobs.grace_period, GRACE);
@@ -256,11 +271,38 @@ mod tests {
             stdin: None,
             inherit: None,
         };
-        let config = c.config(Some(&path)).unwrap();
+        let config = c.config(Some(&path), true).unwrap();
         assert!(config.log.syslog);
         assert!(config.mail.enabled);
         assert_eq!(config.jobs.grace_period, Duration::from_secs(7));
         assert!(config.sources.system_dirs.is_empty());
+    }
+
+    #[test]
+    fn a_daemon_that_is_not_root_keeps_state_only_where_the_file_says() {
+        let c = Container {
+            crontabs: vec!["/app/crontab".into()],
+            stdin: None,
+            inherit: None,
+        };
+        let config = c.config(None, false).unwrap();
+        assert!(stateless(&config));
+        assert!(!config.history.enabled);
+        assert_eq!(config.daemon.control_socket, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[daemon]\nstate_dir = \"/srv/state\"\ncontrol_socket = \"/srv/cron.sock\"\n",
+        )
+        .unwrap();
+        let config = c.config(Some(&path), false).unwrap();
+        assert!(!stateless(&config));
+        assert!(config.history.enabled);
+        assert_eq!(
+            config.daemon.control_socket,
+            Some(PathBuf::from("/srv/cron.sock"))
+        );
     }
 
     #[test]

@@ -56,6 +56,9 @@ impl Daemon {
 
     /// Reads `CRON_CATCHUP`'s state and makes up the runs missed while the daemon was down.
     pub(super) fn open_catchup(&mut self) {
+        if super::container::stateless(&self.config) {
+            return;
+        }
         let (state, problem) = CatchupState::open(&self.config.daemon.state_dir);
         if let Some(problem) = problem {
             self.logger
@@ -129,6 +132,12 @@ impl Daemon {
     /// Starts the journal of runs in flight, and reports what a daemon that was killed left
     /// in it: runs still going (orphans nobody follows now) and runs that ended unseen.
     pub(super) fn open_journal(&mut self) {
+        if super::container::stateless(&self.config) {
+            self.logger.log(&Event::Stateless {
+                user: &self.own.user,
+            });
+            return;
+        }
         let dir = self.config.daemon.state_dir.clone();
         let (journal, leftover) = match Journal::open(&dir, inflight::process_start) {
             Ok(opened) => opened,

@@ -42,7 +42,10 @@ impl Options {
     /// container's defaults), then what the options override. At start and on SIGHUP.
     pub(super) fn load_config(&self) -> Result<Config, crate::config::ConfigError> {
         let mut config = match &self.container {
-            Some(container) => container.config(self.config_path.as_deref())?,
+            Some(container) => container.config(
+                self.config_path.as_deref(),
+                nix::unistd::geteuid().is_root(),
+            )?,
             None => Config::load_or_defaults(
                 self.config_path
                     .as_deref()

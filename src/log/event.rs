@@ -234,6 +234,9 @@ pub enum Event<'a> {
     OutputCut { job: &'a str, pid: u32, secs: u64 },
     /// A temporary file of `crontab` left in the spool by an install that was killed, removed.
     Swept { path: &'a Path },
+    /// Container mode, not root, and no `[daemon] state_dir` given: no journal, catch-up
+    /// state, history or control socket.
+    Stateless { user: &'a str },
     /// A process that a job left behind exited and was reaped by the daemon, as the
     /// subreaper (container mode) or as PID 1.
     Reaped { pid: u32, status: ExitStatus },
@@ -316,6 +319,7 @@ impl Event<'_> {
             | Event::RunLost { .. }
             | Event::RunsEndedByReboot { .. }
             | Event::Swept { .. }
+            | Event::Stateless { .. }
             | Event::RunWaits { .. }
             | Event::RunMerged { .. }
             | Event::RunDropped { .. }
@@ -690,6 +694,12 @@ impl Event<'_> {
             Event::RunDropped { job, user, why } => Shape::sentence(
                 "{job}: the run for {user} was not started: {why}",
                 values![job, user, why],
+            ),
+            Event::Stateless { user } => Shape::sentence(
+                "running as {user}, not root, with no [daemon] state_dir: no run history, \
+                 journal of runs in flight or control socket (name state_dir and \
+                 control_socket in a file given with --config to keep them)",
+                values![user],
             ),
             Event::Reaped { pid, status } => Shape {
                 fields: vec![both("pid", pid), both("status", status_text(status))],

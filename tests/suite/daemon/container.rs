@@ -433,3 +433,49 @@ fn a_configmap_update_through_its_data_link_reloads_the_crontab() {
     c.wait_event("OUT", |v| v["line"] == "version b");
     assert_eq!(c.events("STOP").len(), 0);
 }
+
+/// A container that runs as a user other than root, without a configuration file: jobs run
+/// as that user with its environment, and the system's state directory and control socket,
+/// which it cannot use, are left alone with one line saying so, not an error at every run.
+#[test]
+fn as_a_user_without_a_config_it_runs_quietly_without_state() {
+    if !needs_root("container mode as another user") {
+        return;
+    }
+    let user = super::users::TempUser::new("ct");
+    let mut c = Contained::new("* * * * * * echo \"$USER has $GREETING\"\n");
+    let chowned = Command::new("chown")
+        .args(["-R", &user.name])
+        .arg(c.dir.path())
+        .status()
+        .unwrap();
+    assert!(chowned.success());
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={}", user.id("-u")))
+        .arg(format!("--regid={}", user.id("-g")))
+        .arg("--clear-groups")
+        .arg(CRONWRIGHTD_BIN)
+        .arg(c.path("crontab"))
+        .current_dir(c.dir.path())
+        .env("GREETING", "hello");
+    c.start(cmd);
+    let want = format!("{} has hello", user.name);
+    eventually(
+        || {
+            let lines = c.lines();
+            (lines.iter().filter(|l| l.ends_with(&want)).count() >= 2).then_some(())
+        },
+        || format!("no job output {want:?} in:\n{}", c.lines().join("\n")),
+    );
+    let lines = c.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("no run history")),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("ERROR")),
+        "{}",
+        lines.join("\n")
+    );
+}
