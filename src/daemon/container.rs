@@ -112,6 +112,11 @@ impl Container {
         if !is_set("jobs", "grace_period") {
             config.jobs.grace_period = GRACE;
         }
+        // A container's start is its boot: `@reboot` jobs run at every start of the daemon,
+        // which no marker under /run (kept across `docker restart`, and root's) would allow.
+        if !is_set("daemon", "reboot_marker") {
+            config.daemon.reboot_marker = PathBuf::new();
+        }
         if !as_root && !is_set("daemon", "state_dir") {
             config.daemon.state_dir = PathBuf::new();
             config.history.enabled = false;
@@ -247,6 +252,7 @@ mod tests {
         assert!(!config.log.syslog);
         assert!(!config.mail.enabled);
         assert_eq!(config.jobs.grace_period, GRACE);
+        assert_eq!(config.daemon.reboot_marker, PathBuf::new());
         assert_eq!(config.sources.system_crontab, None);
         assert!(config.sources.system_dirs.is_empty());
         assert_eq!(config.sources.user_spool, None);

@@ -182,20 +182,23 @@ impl Daemon {
     pub(super) fn run_reboot_jobs(&mut self) {
         let pending = self.table.take_reboot_jobs();
         let marker = self.config.daemon.reboot_marker.clone();
-        if marker.exists() {
-            if !pending.is_empty() {
-                self.logger.log(&Event::RebootSkipped { marker: &marker });
+        // No marker (container mode): every start is a boot.
+        if !marker.as_os_str().is_empty() {
+            if marker.exists() {
+                if !pending.is_empty() {
+                    self.logger.log(&Event::RebootSkipped { marker: &marker });
+                }
+                return;
             }
-            return;
-        }
-        if let Some(dir) = marker.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = write_no_follow(&marker, b"") {
-            self.logger.log(&Event::RebootMarkerFailed {
-                marker: &marker,
-                error: &e.to_string(),
-            });
+            if let Some(dir) = marker.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = write_no_follow(&marker, b"") {
+                self.logger.log(&Event::RebootMarkerFailed {
+                    marker: &marker,
+                    error: &e.to_string(),
+                });
+            }
         }
         for info in pending {
             let meta = RunMeta::due(

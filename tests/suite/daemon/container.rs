@@ -479,3 +479,34 @@ fn as_a_user_without_a_config_it_runs_quietly_without_state() {
         lines.join("\n")
     );
 }
+
+/// A container's start is its boot: without a `reboot_marker` of its own, `@reboot` jobs
+/// run at every start, also when /run (where the marker would be) outlives the daemon.
+#[test]
+fn reboot_jobs_run_at_every_start_of_a_container() {
+    let c = Contained::new("@reboot echo booted\n");
+    let config = format!(
+        "[daemon]\ntimezone = \"UTC\"\nstate_dir = \"{d}/state\"\n\
+         control_socket = \"{d}/control.sock\"\n[jobs]\npam = false\n",
+        d = c.dir.path().display()
+    );
+    std::fs::write(c.path("noreboot.toml"), config).unwrap();
+    for start in 1..=2 {
+        let mut c2 = Contained::new("");
+        let mut cmd = Command::new(CRONWRIGHTD_BIN);
+        cmd.arg("--config")
+            .arg(c.path("noreboot.toml"))
+            .args(["--log", "json"])
+            .arg(c.path("crontab"))
+            .current_dir(c.dir.path());
+        c2.start(cmd);
+        c2.wait_event("OUT", |v| v["line"] == "booted");
+        let child = c2.child.as_ref().unwrap().id() as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert_eq!(c2.wait(), Some(0), "start {start}");
+    }
+}
