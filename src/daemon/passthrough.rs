@@ -29,7 +29,7 @@ impl Daemon {
     pub(super) fn pass_through(&mut self, i: usize, end: bool, force: bool) {
         let r = &mut self.running[i];
         let Run::Job(info) = &r.run else { return };
-        if !r.job.tapped() {
+        if !r.job.tapped() || r.job.tap_is_empty() {
             return;
         }
         let job = info.job_ref();
