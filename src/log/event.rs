@@ -1,6 +1,6 @@
-//! What every log line says: [`Event`], its tag, its syslog severity ([`Level`]), and for each
-//! variant its wording and fields, listed once as a [`Shape`] that gives both the text line
-//! and the JSON object. Pure: nothing here writes anywhere; the sinks take the finished text.
+//! What every log line says: [`Event`], its tag, its syslog severity (a `sink::Level`), and
+//! for each variant its wording and fields, listed once as a [`Shape`] that gives both the
+//! text line and the JSON object. Pure: nothing here writes anywhere; the sinks take the finished text.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,10 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::shape::{Shape, both, json_only, line_only, values, words};
+use super::sink::Level;
 use crate::runner::ExitStatus;
-
-/// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
-const FACILITY_CRON: u8 = 9 << 3;
 
 /// The `status=` value: `0`, `1`, … or `signal:9`.
 pub(crate) fn status_text(status: ExitStatus) -> String {
@@ -31,33 +29,6 @@ fn signal_name(sig: i32) -> String {
         return format!("SIGRTMIN+{}", sig - min);
     }
     format!("SIG{sig}")
-}
-
-/// The syslog severity of a line, as RFC 5424 numbers it. (Not to be confused with
-/// `cron::Severity`, which says whether a crontab diagnostic is a warning or an error.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Level {
-    Err = 3,
-    Warning = 4,
-    Notice = 5,
-    Info = 6,
-}
-
-impl Level {
-    /// The syslog PRI with facility cron: `78` for info, `75` for err.
-    pub(crate) fn pri(self) -> u8 {
-        FACILITY_CRON + self as u8
-    }
-
-    /// The name JSON lines give it, as syslog calls it.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Level::Err => "err",
-            Level::Warning => "warning",
-            Level::Notice => "notice",
-            Level::Info => "info",
-        }
-    }
 }
 
 /// One thing worth a log line. Strings are borrowed from the caller; nothing is allocated

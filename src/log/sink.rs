@@ -1,13 +1,12 @@
 //! The writer behind the log's syslog target: RFC 3164 datagrams to a syslog socket
-//! ([`Syslog`]); lines to stderr and stdout are `stream.rs`'s. They take finished lines and know nothing of
-//! events but their tag; what they own is the rule that logging never stops the daemon. A
-//! syslog socket that is full, missing or vanished never makes the loop wait: its lines wait
-//! in a bounded queue, in order, until it takes them; when the queue overflows the least
-//! useful lines go first (job output, then CMD), counted and reported once things work again.
-//! A stuck stream costs at most a few milliseconds a line, and the lines it does not take.
+//! ([`Syslog`]), with the severities they carry ([`Level`]); lines to stderr and stdout are
+//! `stream.rs`'s. It takes finished lines and knows nothing of events but their tag; what it
+//! owns is the rule that logging never stops the daemon. A syslog socket that is full,
+//! missing or vanished never makes the loop wait: its lines wait in a bounded queue, in
+//! order, until it takes them; when the queue overflows the least useful lines go first (job
+//! output, then CMD), counted and reported once things work again.
 
 use std::collections::VecDeque;
-
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -16,8 +15,37 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::event::Level;
 use super::stream::Stream;
+
+/// Syslog facility `cron` (9), already shifted: PRI = `FACILITY_CRON + severity`.
+const FACILITY_CRON: u8 = 9 << 3;
+
+/// The syslog severity of a line, as RFC 5424 numbers it. (Not to be confused with
+/// `cron::Severity`, which says whether a crontab diagnostic is a warning or an error.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+}
+
+impl Level {
+    /// The syslog PRI with facility cron: `78` for info, `75` for err.
+    pub(crate) fn pri(self) -> u8 {
+        FACILITY_CRON + self as u8
+    }
+
+    /// The name JSON lines give it, as syslog calls it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Level::Err => "err",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
+        }
+    }
+}
 
 /// The syslog identity.
 pub(super) const IDENT: &str = "cronwrightd";
