@@ -63,11 +63,11 @@ struct Args {
     /// Write this file when the crontabs are loaded and after each reload; remove it on stop
     #[arg(long, value_name = "PATH")]
     health_file: Option<PathBuf>,
-    /// Serve Prometheus metrics at http://ADDR/metrics (overrides [metrics] listen)
+    /// Serve Prometheus metrics at http://ADDR/metrics (overrides `[metrics] listen`)
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
     /// Seconds running jobs get on stop before they are sent the stop signal [default: 3 in
-    /// container mode, else [jobs] grace_period]
+    /// container mode, else `[jobs] grace_period`]
     #[arg(long, value_name = "SECS")]
     grace: Option<u64>,
     /// Debug builds only, for tests: the loop's clock is the system's plus the seconds

@@ -33,9 +33,9 @@ const SUPERVISOR_VARS: [&str; 4] = [
 /// How the daemon runs in a container, from its command line.
 #[derive(Clone, Debug)]
 pub struct Container {
-    /// User-format crontabs run as the daemon's own user: absolute paths, or [`STDIN`].
+    /// User-format crontabs run as the daemon's own user: absolute paths, or `-` (standard input).
     pub crontabs: Vec<PathBuf>,
-    /// What standard input held at start, when [`STDIN`] is one of the crontabs.
+    /// What standard input held at start, when `-` is one of the crontabs.
     pub stdin: Option<Arc<str>>,
     /// What jobs inherit: `None` with `--clean-env` (cron's clean environment, jobs in HOME).
     pub inherit: Option<Inherit>,
@@ -90,9 +90,9 @@ impl Container {
 
     /// The configuration in container mode: `file` (`--config`) or the built-in defaults,
     /// with the command line's crontabs as the only sources. Syslog and mail stay off and the
-    /// grace period is [`GRACE`] unless the file sets them. A daemon that is not root cannot
+    /// grace period is `GRACE` unless the file sets them. A daemon that is not root cannot
     /// use the system's state directory and control socket: unless the file names its own,
-    /// it keeps no state (no journal, catch-up state or history; see [`Container::stateless`])
+    /// it keeps no state (no journal, catch-up state or history; see `stateless`)
     /// and opens no control socket, rather than failing to at every start and every run.
     pub fn config(&self, file: Option<&Path>, as_root: bool) -> Result<Config, ConfigError> {
         let (mut config, set) = match file {

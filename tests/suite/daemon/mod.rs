@@ -59,6 +59,14 @@ impl Receiver {
                     lines.lock().unwrap().push(line);
                 }
             }
+            // What the socket took before it went is read, as a syslogd stopping cleanly
+            // would: a line the sender saw accepted must not vanish with the test's socket.
+            if !hold.load(Ordering::Relaxed) && socket.set_nonblocking(true).is_ok() {
+                while let Ok(n) = socket.recv(&mut buf) {
+                    let line = message(&String::from_utf8_lossy(&buf[..n]));
+                    lines.lock().unwrap().push(line);
+                }
+            }
         });
         Receiver {
             stop,
@@ -136,10 +144,12 @@ control_socket = "{dir}/control.sock"
         ));
     }
 
-    /// The syslog daemon goes away: stop reading and remove the socket.
+    /// The syslog daemon goes away: its socket's path is removed first, so that the daemon's
+    /// next line finds nothing there, then what the socket already took is read and it is
+    /// closed.
     pub fn unlisten(&mut self) {
-        self.receiver = None;
         let _ = std::fs::remove_file(self.path("log.sock"));
+        self.receiver = None;
     }
 
     /// Stops reading the syslog socket (`true`), as a syslogd that has fallen behind, or
