@@ -232,6 +232,15 @@ impl super::Daemon {
 mod tests {
     use super::*;
 
+    /// Container mode for `/app/crontab`, with cron's environment.
+    fn app() -> Container {
+        Container {
+            crontabs: vec!["/app/crontab".into()],
+            stdin: None,
+            inherit: None,
+        }
+    }
+
     #[test]
     fn keys_set_names_table_and_key() {
         let keys = keys_set("[log]\nsyslog = true\n[jobs]\nshell = \"/bin/sh\"\n");
@@ -243,11 +252,7 @@ mod tests {
 
     #[test]
     fn container_config_has_no_system_sources_syslog_or_mail() {
-        let c = Container {
-            crontabs: vec!["/app/crontab".into()],
-            stdin: None,
-            inherit: None,
-        };
+        let c = app();
         let config = c.config(None, true).unwrap();
         assert!(!config.log.syslog);
         assert!(!config.mail.enabled);
@@ -272,11 +277,7 @@ mod tests {
              [sources]\nsystem_dirs = [\"/etc/cron.d\"]\n",
         )
         .unwrap();
-        let c = Container {
-            crontabs: vec!["/app/crontab".into()],
-            stdin: None,
-            inherit: None,
-        };
+        let c = app();
         let config = c.config(Some(&path), true).unwrap();
         assert!(config.log.syslog);
         assert!(config.mail.enabled);
@@ -286,11 +287,7 @@ mod tests {
 
     #[test]
     fn a_daemon_that_is_not_root_keeps_state_only_where_the_file_says() {
-        let c = Container {
-            crontabs: vec!["/app/crontab".into()],
-            stdin: None,
-            inherit: None,
-        };
+        let c = app();
         let config = c.config(None, false).unwrap();
         assert!(stateless(&config));
         assert!(!config.history.enabled);
